@@ -1,0 +1,76 @@
+"""Settings for every framedex process, read from `FRAMEDEX_*` environment variables.
+
+One `Settings` object is built at start-up (CLI, app factory, worker) and passed down;
+no module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_models_dir() -> Path:
+    """Model packs are shared by all data directories of a user."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "framedex" / "models"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRAMEDEX_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./framedex-data"), description="Database, blobs and indexes.")
+    models_dir: Path = Field(default_factory=default_models_dir, description="Assembled model packs.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite (WAL) inside data_dir."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL clients reach this server at; used for upload and thumbnail URLs.",
+    )
+    auth_enabled: bool = True
+
+    # Workers
+    workers: int = Field(default=1, ge=0, description="In-process ingest workers started by `serve`.")
+    job_lease_seconds: float = Field(default=60.0, gt=1)
+    job_max_attempts: int = Field(default=3, ge=1)
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+
+    # Models
+    model_threads: int = Field(default=2, ge=1, description="Thread cap for each model backend.")
+    model_idle_ttl_seconds: float = Field(default=600.0, ge=0)
+    speech_profile: Literal["base", "tiny.en"] = "base"
+
+    # Limits (the real API's, see reference A.11)
+    max_upload_bytes: int = 2 * 1024**3
+    max_asset_upload_bytes: int = 200 * 1024**2
+    max_multipart_bytes: int = 10 * 1024**3
+    multipart_chunk_bytes: int = 10 * 1024**2
+    max_url_download_bytes: int = 4 * 1024**3
+    url_download_timeout_seconds: float = 60.0
+    allow_private_urls: bool = Field(
+        default=False, description="Let video_url point at loopback/private addresses (tests, LANs)."
+    )
+    min_video_seconds: float = 4.0
+    max_video_seconds: float = 7200.0
+    min_video_side: int = Field(default=96, description="The real API wants 360; our models work lower.")
+    max_video_width: int = 7680
+    max_video_height: int = 4320
+
+    # Search
+    search_page_ttl_seconds: float = 3600.0
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'framedex.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
