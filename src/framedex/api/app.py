@@ -1,0 +1,53 @@
+"""The FastAPI app factory. The API is served at `/v1.3/...` and at the root, as the SDK may use either."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from framedex import __version__
+from framedex.api.errors import install_error_handlers
+from framedex.api.routers import ROUTERS
+from framedex.config import Settings
+from framedex.jobs.worker import WorkerPool
+from framedex.services import auth
+from framedex.services.platform import Platform
+
+log = logging.getLogger("framedex.api")
+
+API_PREFIX = "/v1.3"
+
+
+def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        platform = Platform(settings)
+        if not settings.auth_enabled:
+            auth.ensure_local_tenant(platform)
+        app.state.platform = platform
+        pool: WorkerPool | None = None
+        if start_workers and settings.workers > 0:
+            from framedex.ingest.jobs import start_worker_pool
+
+            pool = start_worker_pool(platform, settings.workers)
+        try:
+            yield
+        finally:
+            if pool is not None:
+                pool.stop()
+            platform.close()
+
+    app = FastAPI(
+        title="framedex", version=__version__, lifespan=lifespan,
+        description="Self-hosted video understanding with the Twelve Labs v1.3 API.",
+    )
+    install_error_handlers(app)
+    api = APIRouter()
+    for router in ROUTERS:
+        api.include_router(router)
+    app.include_router(api, prefix=API_PREFIX)
+    app.include_router(api, include_in_schema=False)
+    return app

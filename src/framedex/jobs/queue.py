@@ -1,0 +1,143 @@
+"""Job queue port and its adapter on the metadata store.
+
+A job is claimed with a lease that its worker keeps extending (heartbeat). When a worker
+dies, its lease runs out and any other worker reclaims the job, so nothing stays
+`running` forever. Claiming is an optimistic compare-and-set UPDATE, which is correct on
+SQLite (one writer at a time) and on PostgreSQL (row-level write conflicts), with no
+dialect-specific SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from framedex.ids import new_id, utcnow
+from framedex.storage.metadata import SqlMetadataStore
+from framedex.storage.tables import JobRow
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+    @property
+    def exhausted(self) -> bool:
+        """True when earlier attempts died without reporting (e.g. the worker was killed each time)."""
+        return self.attempts > self.max_attempts
+
+
+class JobQueue(Protocol):
+    def enqueue(self, kind: str, payload: dict[str, Any], *, session: Session | None = None,
+                max_attempts: int | None = None) -> str: ...
+
+    def claim(self, owner: str, kinds: list[str] | None = None) -> Job | None: ...
+
+    def heartbeat(self, job_id: str, owner: str) -> bool: ...
+
+    def complete(self, job_id: str, owner: str) -> None: ...
+
+    def fail(self, job_id: str, owner: str, error: str, *, retry: bool) -> None: ...
+
+    def pending_count(self) -> int: ...
+
+
+class SqlJobQueue:
+    def __init__(self, store: SqlMetadataStore, *, lease_seconds: float = 60.0, max_attempts: int = 3,
+                 retry_backoff_seconds: float = 2.0) -> None:
+        self.store = store
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff_seconds
+
+    def enqueue(self, kind: str, payload: dict[str, Any], *, session: Session | None = None,
+                max_attempts: int | None = None) -> str:
+        """Enqueue; pass the caller's session to make the job part of its transaction (outbox)."""
+        row = JobRow(id=new_id(), kind=kind, payload=payload, status="queued",
+                     max_attempts=max_attempts or self.max_attempts, available_at=utcnow())
+        if session is not None:
+            session.add(row)
+        else:
+            with self.store.session() as own:
+                own.add(row)
+        return row.id
+
+    def _claimable(self, now: Any) -> Any:
+        return or_(
+            and_(JobRow.status == "queued", JobRow.available_at <= now),
+            and_(JobRow.status == "running", JobRow.lease_expires_at < now),
+        )
+
+    def claim(self, owner: str, kinds: list[str] | None = None) -> Job | None:
+        for _ in range(5):  # lose a race, try the next candidate
+            now = utcnow()
+            with self.store.session() as session:
+                query = select(JobRow.id).where(self._claimable(now))
+                if kinds:
+                    query = query.where(JobRow.kind.in_(kinds))
+                job_id = session.execute(query.order_by(JobRow.available_at).limit(1)).scalar()
+                if job_id is None:
+                    return None
+                result = session.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, self._claimable(now))
+                    .values(status="running", lease_owner=owner, lease_expires_at=now + self.lease,
+                            attempts=JobRow.attempts + 1, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                row = session.get(JobRow, job_id)
+                assert row is not None
+                session.refresh(row)
+                return Job(row.id, row.kind, dict(row.payload), row.attempts, row.max_attempts)
+        return None
+
+    def heartbeat(self, job_id: str, owner: str) -> bool:
+        now = utcnow()
+        with self.store.session() as session:
+            result = session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.lease_owner == owner, JobRow.status == "running")
+                .values(lease_expires_at=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def complete(self, job_id: str, owner: str) -> None:
+        with self.store.session() as session:
+            session.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.lease_owner == owner)
+                .values(status="done", lease_expires_at=None, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+
+    def fail(self, job_id: str, owner: str, error: str, *, retry: bool) -> None:
+        with self.store.session() as session:
+            row = session.get(JobRow, job_id)
+            if row is None or row.lease_owner != owner:
+                return
+            row.last_error = error[:4000]
+            row.lease_expires_at = None
+            if retry and row.attempts < row.max_attempts:
+                row.status = "queued"
+                row.available_at = utcnow() + timedelta(seconds=self.retry_backoff * row.attempts)
+            else:
+                row.status = "failed"
+
+    def pending_count(self) -> int:
+        from sqlalchemy import func
+
+        with self.store.session() as session:
+            return int(session.execute(
+                select(func.count()).select_from(JobRow).where(JobRow.status.in_(["queued", "running"]))
+            ).scalar_one())

@@ -1,0 +1,53 @@
+"""Wiring: builds the storage, queue and model adapters once per process from `Settings`."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from framedex.config import Settings
+from framedex.jobs.queue import SqlJobQueue
+from framedex.storage.blobs import LocalBlobStore
+from framedex.storage.lexical import LexicalIndex, lexical_index_for
+from framedex.storage.metadata import SqlMetadataStore
+
+if TYPE_CHECKING:
+    from framedex.models.registry import ModelRegistry
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    store: SqlMetadataStore = field(init=False)
+    blobs: LocalBlobStore = field(init=False)
+    queue: SqlJobQueue = field(init=False)
+    lexical: LexicalIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SqlMetadataStore(s.db_url)
+        self.store.create_schema()
+        self.blobs = LocalBlobStore(s.blob_dir)
+        self.queue = SqlJobQueue(self.store, lease_seconds=s.job_lease_seconds, max_attempts=s.job_max_attempts)
+        self.lexical = lexical_index_for(self.store.dialect)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        from framedex.models.registry import ModelRegistry
+
+        return ModelRegistry(self.settings)
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """Secret for signed URLs (chunk uploads, thumbnails); created once per data dir."""
+        path = self.settings.data_dir / "signing.key"
+        if not path.exists():
+            path.write_bytes(secrets.token_bytes(32))
+            path.chmod(0o600)
+        return path.read_bytes()
+
+    def close(self) -> None:
+        self.store.dispose()

@@ -1,0 +1,98 @@
+"""Lexical (full-text) index over transcript segments: the port and its SQLite FTS5 adapter.
+
+The FTS table lives in the metadata database, so entries are written in the same
+transaction as the segments they index and vanish with them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    segment_id: int
+    video_id: str
+    score: float  # higher is better, >= 0
+
+
+class LexicalIndex(Protocol):
+    def add(self, session: Session, *, tenant_id: str, index_id: str, video_id: str,
+            segment_id: int, content: str) -> None: ...
+
+    def delete_video(self, session: Session, video_id: str) -> None: ...
+
+    def delete_index(self, session: Session, index_id: str) -> None: ...
+
+    def search(self, session: Session, *, tenant_id: str, index_id: str, query: str,
+               limit: int) -> list[LexicalHit]: ...
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(query: str) -> str | None:
+    """Turn free text into a safe FTS5 expression: the exact phrase ranks first, then all words, then any.
+
+    Every token is double-quoted, so user input can never inject FTS operators.
+    """
+    tokens = [t for t in _TOKEN.findall(query.lower()) if t]
+    if not tokens:
+        return None
+    quoted = [f'"{t}"' for t in tokens]
+    if len(quoted) == 1:
+        return quoted[0]
+    phrase = '"' + " ".join(tokens) + '"'
+    return f"({phrase}) OR ({' AND '.join(quoted)}) OR ({' OR '.join(quoted)})"
+
+
+class SqliteLexicalIndex:
+    """FTS5 with the Porter stemmer ("running" finds "run") and diacritic folding."""
+
+    @staticmethod
+    def create_schema(engine: Engine) -> None:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS speech_fts USING fts5("
+                "content, tenant_id UNINDEXED, index_id UNINDEXED, video_id UNINDEXED, "
+                "segment_id UNINDEXED, tokenize='porter unicode61 remove_diacritics 2')"
+            ))
+
+    def add(self, session: Session, *, tenant_id: str, index_id: str, video_id: str,
+            segment_id: int, content: str) -> None:
+        session.execute(
+            text("INSERT INTO speech_fts(content, tenant_id, index_id, video_id, segment_id) "
+                 "VALUES (:c, :t, :i, :v, :s)"),
+            {"c": content, "t": tenant_id, "i": index_id, "v": video_id, "s": segment_id},
+        )
+
+    def delete_video(self, session: Session, video_id: str) -> None:
+        session.execute(text("DELETE FROM speech_fts WHERE video_id = :v"), {"v": video_id})
+
+    def delete_index(self, session: Session, index_id: str) -> None:
+        session.execute(text("DELETE FROM speech_fts WHERE index_id = :i"), {"i": index_id})
+
+    def search(self, session: Session, *, tenant_id: str, index_id: str, query: str,
+               limit: int) -> list[LexicalHit]:
+        expr = fts_query(query)
+        if expr is None:
+            return []
+        rows = session.execute(
+            text("SELECT segment_id, video_id, bm25(speech_fts) AS rank FROM speech_fts "
+                 "WHERE speech_fts MATCH :q AND tenant_id = :t AND index_id = :i "
+                 "ORDER BY rank LIMIT :n"),
+            {"q": expr, "t": tenant_id, "i": index_id, "n": limit},
+        ).all()
+        # bm25() is negative, more negative = better.
+        return [LexicalHit(int(r[0]), str(r[1]), float(-r[2])) for r in rows]
+
+
+def lexical_index_for(dialect: str) -> LexicalIndex:
+    if dialect == "sqlite":
+        return SqliteLexicalIndex()
+    raise NotImplementedError(f"no lexical index adapter for {dialect!r} yet")

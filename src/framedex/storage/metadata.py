@@ -1,0 +1,81 @@
+"""The metadata store port and its SQLAlchemy adapter (SQLite embedded, PostgreSQL for scale-out).
+
+Services use ORM statements (portable) through `MetadataStore.session()`; anything
+dialect-specific (SQLite pragmas, FTS5, row locking) lives in this package only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from framedex.storage.tables import Base
+
+
+class MetadataStore(Protocol):
+    dialect: str
+
+    def session(self) -> Any:  # context manager yielding a Session committed on success
+        ...
+
+    def create_schema(self) -> None: ...
+
+    def dispose(self) -> None: ...
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets API readers run while a worker writes; busy_timeout makes writers queue
+    # instead of failing with "database is locked" under concurrent workers.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class SqlMetadataStore:
+    """SQLAlchemy adapter: `sqlite:///path` (WAL) or `postgresql+psycopg://...`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(url, **kwargs)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+        if self.dialect == "sqlite":
+            from framedex.storage.lexical import SqliteLexicalIndex
+
+            SqliteLexicalIndex.create_schema(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
