@@ -117,7 +117,11 @@ class TaskRow(Timestamps, Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     index_id: Mapped[str] = mapped_column(ForeignKey("indexes.id", ondelete="CASCADE"), index=True)
-    video_id: Mapped[str] = mapped_column(ForeignKey("indexed_assets.id", ondelete="CASCADE"), index=True)
+    # No foreign key: the real API deletes the video first and the task after it.
+    video_id: Mapped[str] = mapped_column(String(24), index=True)
+    asset_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    # The video's last status, kept when the video itself is deleted.
+    status_snapshot: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class ClipRow(Base):

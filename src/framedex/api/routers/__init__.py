@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from framedex.api.routers import indexes
+from framedex.api.routers import indexes, tasks, videos
 
-ROUTERS: list[APIRouter] = [indexes.router]
+ROUTERS: list[APIRouter] = [indexes.router, tasks.router, videos.router]

@@ -1,0 +1,91 @@
+"""Indexed assets (`/indexes/{id}/indexed-assets`) and their legacy twin (`/indexes/{id}/videos`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from framedex.api.deps import PageDep, PlatformDep, TenantDep
+from framedex.api.query import repeated, video_filter
+from framedex.api.schemas.common import PagedResponse, PageInfo
+from framedex.api.schemas.videos import (
+    IndexedAssetCreate,
+    IndexedAssetCreated,
+    TranscriptionItem,
+    UserMetadataBody,
+    VideoDetail,
+    VideoSummary,
+)
+from framedex.services import videos
+from framedex.services.embeddings_view import video_embedding
+from framedex.services.errors import InvalidParameter
+
+router = APIRouter(tags=["indexed assets"])
+
+_LIST_PARAMS = {"filename", "status", "created_at", "updated_at", "index_id"}
+
+
+def _page(result: videos.Page[videos.IndexedAssetRow]) -> PagedResponse[VideoSummary]:
+    return PagedResponse[VideoSummary](data=[VideoSummary.of(r) for r in result.items],
+                                       page_info=PageInfo(**result.page_info))
+
+
+@router.post("/indexes/{index_id}/indexed-assets", status_code=202, response_model=IndexedAssetCreated)
+def create_indexed_asset(index_id: str, body: IndexedAssetCreate, platform: PlatformDep,
+                         tenant: TenantDep) -> IndexedAssetCreated:
+    row = videos.index_asset(platform, tenant, index_id, body.asset_id,
+                             enable_video_stream=bool(body.enable_video_stream), user_metadata=body.user_metadata)
+    return IndexedAssetCreated(id=row.id, asset_id=row.asset_id, status=row.status)
+
+
+@router.get("/indexes/{index_id}/indexed-assets", response_model=PagedResponse[VideoSummary])
+@router.get("/indexes/{index_id}/videos", response_model=PagedResponse[VideoSummary])
+def list_indexed_assets(index_id: str, request: Request, platform: PlatformDep, tenant: TenantDep,
+                        page: PageDep) -> PagedResponse[VideoSummary]:
+    legacy = request.url.path.endswith("/videos")
+    flt = video_filter(request.query_params, known=_LIST_PARAMS, root_level_metadata=legacy)
+    return _page(videos.list_videos(platform, tenant, index_id, page, flt))
+
+
+@router.get("/assets/{asset_id}/indexed-assets", response_model=PagedResponse[VideoSummary])
+def list_indexed_assets_by_asset(asset_id: str, platform: PlatformDep, tenant: TenantDep,
+                                 page: PageDep) -> PagedResponse[VideoSummary]:
+    return _page(videos.list_by_asset(platform, tenant, asset_id, page))
+
+
+@router.get("/indexes/{index_id}/indexed-assets/{video_id}", response_model=VideoDetail,
+            response_model_exclude_none=True)
+@router.get("/indexes/{index_id}/videos/{video_id}", response_model=VideoDetail,
+            response_model_exclude_none=True)
+def retrieve_indexed_asset(index_id: str, video_id: str, request: Request, platform: PlatformDep,
+                           tenant: TenantDep,
+                           transcription: Annotated[bool, Query()] = False) -> VideoDetail:
+    row = videos.retrieve(platform, tenant, index_id, video_id)
+    detail = VideoDetail(**VideoSummary.of(row).model_dump(), stage_timings=row.stage_timings or None,
+                         language=row.language)
+    if transcription:
+        detail.transcription = [TranscriptionItem(**t) for t in videos.transcription(platform, row.id)]
+    options = repeated(request.query_params, "embedding_option")
+    if options:
+        bad = [o for o in options if o not in ("visual", "audio", "transcription", "visual-text")]
+        if bad:
+            raise InvalidParameter("embedding_option", f"Unknown options {bad}.")
+        detail.embedding = video_embedding(platform, row, options)
+    return detail
+
+
+@router.patch("/indexes/{index_id}/indexed-assets/{video_id}", status_code=204)
+@router.patch("/indexes/{index_id}/videos/{video_id}", status_code=204)
+@router.put("/indexes/{index_id}/videos/{video_id}", status_code=204, include_in_schema=False)
+def update_indexed_asset(index_id: str, video_id: str, body: UserMetadataBody, platform: PlatformDep,
+                         tenant: TenantDep) -> Response:
+    videos.update_user_metadata(platform, tenant, index_id, video_id, body.user_metadata)
+    return Response(status_code=204)
+
+
+@router.delete("/indexes/{index_id}/indexed-assets/{video_id}", status_code=204)
+@router.delete("/indexes/{index_id}/videos/{video_id}", status_code=204)
+def delete_indexed_asset(index_id: str, video_id: str, platform: PlatformDep, tenant: TenantDep) -> Response:
+    videos.delete_video(platform, tenant, index_id, video_id)
+    return Response(status_code=204)

@@ -1,0 +1,83 @@
+"""Sequential decoding with PyAV: sampled video frames and 16 kHz mono audio.
+
+Frames are decoded in one forward pass (seeking per sample is slower on long-GOP files)
+and only the sampled ones are converted to arrays, which is where the time goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, ImageArray
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    time: float
+    image: ImageArray  # RGB, at most `max_side` pixels on its longer side
+
+
+def _target_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height))
+    # even sizes keep swscale happy
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def sample_frames(path: Path, times: Sequence[float], *, max_side: int = 640,
+                  threads: int = 2) -> Iterator[SampledFrame]:
+    """Yield one frame for each requested time (sorted), the first frame at or after it.
+
+    Requests past the last frame get the last frame, so every request is answered.
+    """
+    wanted = sorted(times)
+    if not wanted:
+        return
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = threads
+        i = 0
+        last = None
+        last_time = 0.0
+        for frame in container.decode(stream):
+            if frame.pts is None or frame.time_base is None:
+                continue
+            t = float(frame.pts * frame.time_base)
+            last, last_time = frame, t
+            if t + 1e-3 < wanted[i]:
+                continue
+            w, h = _target_size(frame.width, frame.height, max_side)
+            image = frame.to_ndarray(format="rgb24", width=w, height=h)
+            while i < len(wanted) and wanted[i] <= t + 1e-3:
+                yield SampledFrame(wanted[i], image)
+                i += 1
+            if i >= len(wanted):
+                return
+        if last is not None and i < len(wanted):
+            w, h = _target_size(last.width, last.height, max_side)
+            image = last.to_ndarray(format="rgb24", width=w, height=h)
+            for t in wanted[i:]:
+                yield SampledFrame(min(t, last_time), image)
+
+
+def decode_audio(path: Path, *, sample_rate: int = AUDIO_SAMPLE_RATE) -> FloatArray:
+    """The first audio stream as mono float32 at `sample_rate`; empty if there is none."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return np.zeros(0, dtype=np.float32)
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[FloatArray] = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(chunks)

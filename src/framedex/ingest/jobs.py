@@ -1,0 +1,190 @@
+"""Job handlers that drive assets and videos through their status machines.
+
+asset:  processing → ready | failed                  (jobs `asset_fetch`, `asset_probe`)
+video:  pending → validating → queued → indexing → ready | failed
+        (`video_validate` probes and checks limits, then queues `video_index`)
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from framedex.ids import utcnow
+from framedex.ingest.fetch import FetchError, download
+from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
+from framedex.ingest.probe import MediaInfo, MediaRejected, probe, validate_video
+from framedex.ingest.stages import default_stages
+from framedex.jobs.queue import Job
+from framedex.jobs.worker import JobHandler, PermanentJobError, Worker, WorkerPool
+from framedex.services import assets as asset_service
+from framedex.services.errors import ServiceError
+from framedex.services.platform import Platform
+from framedex.storage.tables import AssetRow, IndexedAssetRow, IndexRow
+
+log = logging.getLogger("framedex.ingest")
+
+VALIDATE_JOB = "video_validate"
+INDEX_JOB = "video_index"
+
+
+class AssetUnavailable(PermanentJobError):
+    pass
+
+
+def _fetch(platform: Platform, asset: AssetRow) -> None:
+    if not asset.source_url:
+        raise AssetUnavailable("the asset has no bytes and no URL")
+    key = asset_service.asset_blob_key(asset.id)
+    s = platform.settings
+    with tempfile.TemporaryFile() as tmp:
+        try:
+            size = download(asset.source_url, tmp, max_bytes=s.max_url_download_bytes,
+                            timeout=s.url_download_timeout_seconds, allow_private=s.allow_private_urls)
+        except (FetchError, ServiceError) as exc:
+            raise AssetUnavailable(f"the URL could not be downloaded: {exc}") from exc
+        except Exception as exc:  # network errors are worth a retry
+            raise RuntimeError(f"download failed: {exc}") from exc
+        tmp.seek(0)
+        platform.blobs.put_stream(key, tmp)  # type: ignore[arg-type]
+    with platform.store.session() as session:
+        row = session.get(AssetRow, asset.id)
+        if row is not None:
+            row.blob_key, row.size = key, size
+
+
+def ensure_asset_ready(platform: Platform, asset_id: str) -> tuple[Path, MediaInfo]:
+    """Fetch (URL assets) and probe the asset; mark it ready or failed. Idempotent."""
+    with platform.store.session() as session:
+        asset = session.get(AssetRow, asset_id)
+        if asset is None:
+            raise AssetUnavailable("the asset was deleted")
+    if asset.status == "failed":
+        raise AssetUnavailable((asset.error or {}).get("message", "the asset failed processing"))
+    if asset.blob_key is None or not platform.blobs.exists(asset.blob_key):
+        _fetch(platform, asset)
+    path = platform.blobs.local_path(asset_service.asset_blob_key(asset_id))
+    try:
+        info = probe(path)
+    except MediaRejected as exc:
+        with platform.store.session() as session:
+            asset_service.mark_failed(session, asset_id, exc.message)
+        raise AssetUnavailable(exc.message) from exc
+    with platform.store.session() as session:
+        row = session.get(AssetRow, asset_id)
+        if row is not None and row.status != "ready":
+            row.status = "ready"
+            row.size = info.size
+            row.system_metadata = info.as_dict()
+            if info.has_video:
+                row.file_type = "video"
+            elif info.has_audio:
+                row.file_type = "audio"
+            row.updated_at = utcnow()
+    return path, info
+
+
+def _set_video(platform: Platform, video_id: str, **fields: object) -> IndexedAssetRow:
+    with platform.store.session() as session:
+        video = session.get(IndexedAssetRow, video_id)
+        if video is None:
+            raise VideoGone(video_id)
+        for key, value in fields.items():
+            setattr(video, key, value)
+        video.updated_at = utcnow()
+        return video
+
+
+def _fail_video(platform: Platform, video_id: str, code: str, message: str) -> None:
+    try:
+        _set_video(platform, video_id, status="failed", error={"code": code, "message": message})
+    except VideoGone:
+        pass
+
+
+class IngestJobs:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.pipeline = Pipeline(default_stages())
+
+    # -- assets --
+    def probe_asset(self, job: Job) -> None:
+        try:
+            ensure_asset_ready(self.platform, job.payload["asset_id"])
+        except AssetUnavailable as exc:
+            with self.platform.store.session() as session:
+                asset_service.mark_failed(session, job.payload["asset_id"], str(exc))
+
+    def asset_given_up(self, job: Job, reason: str) -> None:
+        with self.platform.store.session() as session:
+            asset_service.mark_failed(session, job.payload["asset_id"], reason)
+
+    # -- videos --
+    def validate_video(self, job: Job) -> None:
+        video_id = job.payload["video_id"]
+        try:
+            video = _set_video(self.platform, video_id, status="validating")
+            try:
+                _path, info = ensure_asset_ready(self.platform, video.asset_id)
+                validate_video(info, self.platform.settings)
+            except AssetUnavailable as exc:
+                raise MediaRejected("video_file_broken", str(exc)) from exc
+        except VideoGone:
+            return
+        except MediaRejected as exc:
+            _fail_video(self.platform, video_id, exc.code, exc.message)
+            return
+        with self.platform.store.session() as session:
+            row = session.get(IndexedAssetRow, video_id)
+            if row is None:
+                return
+            asset = session.get(AssetRow, row.asset_id)
+            row.status = "queued"
+            row.duration, row.fps, row.width, row.height, row.size = (
+                info.duration, info.fps, info.width, info.height, info.size)
+            row.filename = row.filename or (asset.filename if asset else None)
+            row.system_metadata = {**info.as_dict(), "filename": row.filename}
+            row.updated_at = utcnow()
+            self.platform.queue.enqueue(INDEX_JOB, {"video_id": video_id}, session=session)
+
+    def index_video(self, job: Job) -> None:
+        video_id = job.payload["video_id"]
+        try:
+            video = _set_video(self.platform, video_id, status="indexing")
+            with self.platform.store.session() as session:
+                index = session.get(IndexRow, video.index_id)
+                if index is None:
+                    return
+                from framedex.services.indexes import index_modalities
+
+                modalities, addons = index_modalities(index), list(index.addons)
+            path = self.platform.blobs.local_path(asset_service.asset_blob_key(video.asset_id))
+            info = MediaInfo(**{k: v for k, v in video.system_metadata.items() if k != "filename"})
+            ctx = VideoContext(platform=self.platform, video_id=video_id, tenant_id=video.tenant_id,
+                               index_id=video.index_id, asset_id=video.asset_id, media_path=path, info=info,
+                               modalities=modalities, addons=addons)
+            self.pipeline.run(ctx)
+            _set_video(self.platform, video_id, status="ready", indexed_at=utcnow(), error=None)
+        except VideoGone:
+            log.info("video %s was deleted while indexing; dropping the job", video_id)
+
+    def video_given_up(self, job: Job, reason: str) -> None:
+        _fail_video(self.platform, job.payload["video_id"], "video_processing_failed", reason)
+
+    def handlers(self) -> dict[str, JobHandler]:
+        return {
+            asset_service.PROBE_JOB: JobHandler(self.probe_asset, self.asset_given_up),
+            asset_service.FETCH_JOB: JobHandler(self.probe_asset, self.asset_given_up),
+            VALIDATE_JOB: JobHandler(self.validate_video, self.video_given_up),
+            INDEX_JOB: JobHandler(self.index_video, self.video_given_up),
+        }
+
+
+def start_worker_pool(platform: Platform, count: int) -> WorkerPool:
+    handlers = IngestJobs(platform).handlers()
+    pool = WorkerPool(
+        lambda i: Worker(platform.queue, handlers, poll_seconds=platform.settings.worker_poll_seconds), count
+    )
+    pool.start()
+    return pool

@@ -1,0 +1,108 @@
+"""The indexing pipeline: an ordered list of idempotent stages run for one video.
+
+Each stage writes its outputs and marks itself done in one transaction, so a worker
+killed mid-video resumes at the first unfinished stage and never duplicates rows.
+The video becomes searchable (status `ready`) only after every stage is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from framedex.ids import utcnow
+from framedex.ingest.decode import decode_audio
+from framedex.ingest.probe import MediaInfo
+from framedex.ingest.segment import ClipSpan
+from framedex.models.base import FloatArray
+from framedex.services.platform import Platform
+from framedex.storage.tables import ClipRow, IndexedAssetRow
+
+log = logging.getLogger("framedex.ingest")
+
+
+@dataclass
+class VideoContext:
+    """What stages know about the video being indexed. Loaded fresh for every attempt."""
+
+    platform: Platform
+    video_id: str
+    tenant_id: str
+    index_id: str
+    asset_id: str
+    media_path: Path
+    info: MediaInfo
+    modalities: set[str]
+    addons: list[str]
+    _clips: list[ClipSpan] | None = None
+
+    @property
+    def clips(self) -> list[ClipSpan]:
+        """The video's clips, as written by the `clips` stage (possibly in an earlier attempt)."""
+        if self._clips is None:
+            self._clips = load_clips(self)
+        return self._clips
+
+    @clips.setter
+    def clips(self, value: list[ClipSpan]) -> None:
+        self._clips = value
+
+    @cached_property
+    def audio(self) -> FloatArray:
+        """16 kHz mono audio, decoded once and shared by every audio stage."""
+        return decode_audio(self.media_path)
+
+
+class Stage(Protocol):
+    name: str
+
+    def applies(self, ctx: VideoContext) -> bool: ...
+
+    def run(self, ctx: VideoContext, session: Session) -> None:
+        """Replace this stage's outputs for the video. Runs inside the transaction that marks it done;
+        may do slow work (model inference) before writing, and must not commit itself."""
+        ...
+
+
+class VideoGone(Exception):
+    """The video (or its index) was deleted while it was being indexed."""
+
+
+class Pipeline:
+    def __init__(self, stages: list[Stage]) -> None:
+        self.stages = stages
+
+    def run(self, ctx: VideoContext) -> None:
+        store = ctx.platform.store
+        for stage in self.stages:
+            with store.session() as s:
+                video = s.get(IndexedAssetRow, ctx.video_id)
+                if video is None:
+                    raise VideoGone(ctx.video_id)
+                done = set(video.stages_done or [])
+            if stage.name in done or not stage.applies(ctx):
+                continue
+            started = time.perf_counter()
+            with store.session() as s:
+                stage.run(ctx, s)
+                video = s.get(IndexedAssetRow, ctx.video_id, with_for_update=True)
+                if video is None:
+                    raise VideoGone(ctx.video_id)
+                seconds = round(time.perf_counter() - started, 3)
+                video.stages_done = [*(video.stages_done or []), stage.name]
+                video.stage_timings = {**(video.stage_timings or {}), stage.name: seconds}
+                video.updated_at = utcnow()
+            log.info("video %s: stage %s done in %.2fs", ctx.video_id, stage.name, seconds)
+
+
+def load_clips(ctx: VideoContext) -> list[ClipSpan]:
+    with ctx.platform.store.session() as s:
+        rows = s.scalars(select(ClipRow).where(ClipRow.video_id == ctx.video_id).order_by(ClipRow.seq))
+        return [ClipSpan(r.seq, r.start, r.end) for r in rows]
