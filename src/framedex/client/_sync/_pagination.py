@@ -1,0 +1,123 @@
+# Generated from _pagination.py in ../_async by `python -P src/framedex/client/_unasync.py`. Do not edit.
+"""Auto-paging iterators: page numbers (``page`` + 1 until ``data`` is empty) and search page tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Generic
+
+from framedex.client._base import M
+from framedex.client.types import Model, Page, PageInfo, SearchItem, SearchPageInfo, SearchPool, SearchResults
+
+from ._concurrency import Fetch, TokenFetch
+
+
+def _items(raw: Any, key: str, item_model: type[M], transform: Callable[[M], M] | None) -> list[M]:
+    if not isinstance(raw, dict):
+        return []
+    items = [item_model.model_validate(v) for v in raw.get(key) or []]
+    return items if transform is None else [transform(item) for item in items]
+
+
+class Pager(Generic[M]):
+    """Iterate over every item of a page-number list, fetching ``page + 1`` until a page is empty.
+
+    The first page is fetched when the list method is called, so errors surface there; ``items``,
+    ``page_info`` and ``first_page`` describe that first page.
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        item_model: type[M],
+        *,
+        page: int,
+        raw: Any,
+        items_key: str = "data",
+        page_model: type[Model] = Page,
+        transform: Callable[[M], M] | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._transform = transform
+        self._item_model = item_model
+        self._items_key = items_key
+        self._page_model = page_model
+        self.page = page
+        self.raw = raw
+        self.items: list[M] = _items(raw, items_key, item_model, transform)
+        self.first_page: Model = page_model.model_validate(raw if isinstance(raw, dict) else {})
+        info = raw.get("page_info") if isinstance(raw, dict) else None
+        self.page_info: PageInfo | None = PageInfo.model_validate(info) if isinstance(info, dict) else None
+
+    @classmethod
+    def create(
+        cls,
+        fetch: Fetch,
+        item_model: type[M],
+        *,
+        page: int = 1,
+        items_key: str = "data",
+        page_model: type[Model] = Page,
+        transform: Callable[[M], M] | None = None,
+    ) -> Pager[M]:
+        raw = fetch(page)
+        return cls(
+            fetch,
+            item_model,
+            page=page,
+            raw=raw,
+            items_key=items_key,
+            page_model=page_model,
+            transform=transform,
+        )
+
+    def pages(self) -> Iterator[list[M]]:
+        """Yield the items of each page, starting with the first, until a page comes back empty."""
+        items = self.items
+        page = self.page
+        while items:
+            yield items
+            page += 1
+            raw = self._fetch(page)
+            items = _items(raw, self._items_key, self._item_model, self._transform)
+
+    def _iterate(self) -> Iterator[M]:
+        for items in self.pages():
+            yield from items
+
+    def __iter__(self) -> Iterator[M]:
+        return self._iterate()
+
+
+class SearchPager:
+    """Iterate over every hit of a search, following ``page_info.next_page_token``
+    (``GET /search/{token}``).
+
+    The first page is fetched when ``search.query`` is called; ``first_page``, ``search_pool`` and
+    ``page_info`` describe it.
+    """
+
+    def __init__(self, fetch_token: TokenFetch, first: SearchResults) -> None:
+        self._fetch_token = fetch_token
+        self.first_page = first
+        self.items: list[SearchItem] = list(first.data or [])
+        self.page_info: SearchPageInfo | None = first.page_info
+        self.search_pool: SearchPool | None = first.search_pool
+
+    def pages(self) -> Iterator[SearchResults]:
+        page: SearchResults = self.first_page
+        seen: set[str] = set()
+        while True:
+            yield page
+            token = page.page_info.next_page_token if page.page_info else None
+            if not token or token in seen:
+                return
+            seen.add(token)
+            page = self._fetch_token(token)
+
+    def _iterate(self) -> Iterator[SearchItem]:
+        for page in self.pages():
+            yield from page.data or []
+
+    def __iter__(self) -> Iterator[SearchItem]:
+        return self._iterate()
