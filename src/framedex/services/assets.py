@@ -149,8 +149,9 @@ def list_assets(platform: Platform, tenant_id: str, page: PageRequest, *, asset_
         query = query.where(AssetRow.id.in_(asset_ids))
     if asset_types:
         query = query.where(AssetRow.file_type.in_(asset_types))
-    if filename:
-        query = query.where(AssetRow.filename == filename)
+    if filename:  # case-insensitive substring match (reference B.5)
+        escaped = filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(AssetRow.filename.ilike(f"%{escaped}%", escape="\\"))
     if status:
         query = query.where(AssetRow.status.in_(status))
     if created_at:
@@ -213,3 +214,36 @@ def mark_failed(session: Session, asset_id: str, message: str) -> None:
         row.status = "failed"
         row.error = {"message": message}
         row.updated_at = utcnow()
+
+
+TRANSCRIPT_PENDING = ("pending", "validating", "queued", "indexing")
+
+
+def transcription_state(platform: Platform, tenant_id: str, asset_id: str
+                        ) -> tuple[str, dict[str, Any] | None, str | None]:
+    """(status, transcript document or None, error message or None) for `GET /assets/{id}/transcription`.
+
+    The transcript exists once an index has transcribed the asset. Before that the status is
+    `processing` while an indexing job runs and `pending` otherwise; an asset whose indexing finished
+    without a transcript (no audio track) has none: 404, as the reference says.
+    """
+    with platform.store.session() as s:
+        asset = get_asset(s, tenant_id, asset_id)
+        statuses = set(s.scalars(select(IndexedAssetRow.status).where(IndexedAssetRow.asset_id == asset.id)))
+    key = transcript_blob_key(asset_id)
+    if platform.blobs.exists(key):
+        with platform.blobs.open(key) as fh:
+            try:
+                document = json.load(fh)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return "failed", None, "The stored transcription is unreadable."
+        return "ready", document if isinstance(document, dict) else {}, None
+    if asset.status == "failed":
+        return "failed", None, str((asset.error or {}).get("message") or "The asset could not be processed.")
+    if statuses & set(TRANSCRIPT_PENDING):
+        return "processing", None, None
+    if "ready" in statuses:
+        raise NotFound("transcription of asset", asset_id)
+    if statuses and statuses <= {"failed"}:
+        return "failed", None, "Indexing the asset failed, so it has no transcription."
+    return "pending", None, None

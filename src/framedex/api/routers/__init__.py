@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter
 
-from framedex.api.routers import indexes, tasks, videos
+from framedex.api.routers import assets, indexes, search, tasks, thumbnails, uploads, videos
 
-ROUTERS: list[APIRouter] = [indexes.router, tasks.router, videos.router]
+# uploads before assets: /assets/multipart-uploads must not match /assets/{asset_id}.
+ROUTERS: list[APIRouter] = [indexes.router, tasks.router, videos.router, search.router, thumbnails.router,
+                           uploads.router, assets.router]
