@@ -37,9 +37,14 @@ def resolve_api_key(api_key: str | None) -> str | None:
 def normalize_base_url(base_url: str | None) -> str:
     """``http://host:port`` or ``http://host:port/v1.3`` (with or without a trailing slash) -> ``.../v1.3``.
 
-    Explicit argument first, then ``FRAMEDEX_BASE_URL``, then ``TWELVELABS_BASE_URL``, then the default.
+    Explicit argument first, then ``$FRAMEDEX_BASE_URL``, ``$FRAMEDEX_URL``, ``$TWELVELABS_BASE_URL``, the default.
     """
-    url = base_url or os.environ.get("FRAMEDEX_BASE_URL") or os.environ.get("TWELVELABS_BASE_URL")
+    url = (
+        base_url
+        or os.environ.get("FRAMEDEX_BASE_URL")
+        or os.environ.get("FRAMEDEX_URL")
+        or os.environ.get("TWELVELABS_BASE_URL")
+    )
     url = (url or DEFAULT_BASE_URL).strip().rstrip("/")
     if "://" not in url:
         url = "http://" + url

@@ -381,6 +381,7 @@ class SearchClip(Model):
     thumbnail_url: str | None = None
     transcription: str | None = None
     user_metadata: UserMetadata | None = None
+    modules: list[dict[str, Any]] | None = None
 
 
 class SearchItem(SearchClip):

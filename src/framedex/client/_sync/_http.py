@@ -94,15 +94,14 @@ class SyncHTTP:
         headers = dict(self.headers)
         query = encode_query(params)
         if body is not None:
-            request = self.client.build_request(method, self.url(path), params=query, headers=headers)
-            request.stream = body
+            base = self.client.build_request(method, self.url(path), params=query, headers=headers)
+            merged = httpx.Headers(base.headers)
             for name in ("Content-Length", "Transfer-Encoding"):
-                request.headers.pop(name, None)
-            for name, value in body.headers().items():
-                request.headers[name] = value
-            if "Content-Length" not in request.headers:
-                request.headers["Transfer-Encoding"] = "chunked"
-            return request
+                merged.pop(name, None)
+            merged.update(body.headers())
+            if "Content-Length" not in merged:
+                merged["Transfer-Encoding"] = "chunked"
+            return httpx.Request(method, base.url, headers=merged, stream=body, extensions=base.extensions)
         if json is not None:
             return self.client.build_request(
                 method, self.url(path), params=query, headers=headers, json=to_jsonable(json)
