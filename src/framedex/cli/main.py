@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from framedex.config import Settings
@@ -238,7 +238,10 @@ def upload(
         for path in paths:
             bar = progress.add_task(f"upload {path.name}", total=path.stat().st_size)
             try:
-                with _ProgressReader(path, lambda n, bar=bar: progress.update(bar, completed=n)) as f:
+                def report(n: int, bar: TaskID = bar) -> None:
+                    progress.update(bar, completed=n)
+
+                with _ProgressReader(path, report) as f:
                     task = client.tasks.create(index_id=index, video_file=f)
                 tasks.append((path, task, bar))
             except Exception as exc:  # one bad file must not stop the others

@@ -52,7 +52,7 @@ def sample_frames(path: Path, times: Sequence[float], *, max_side: int = 640,
             if t + 1e-3 < wanted[i]:
                 continue
             w, h = _target_size(frame.width, frame.height, max_side)
-            image = frame.to_ndarray(format="rgb24", width=w, height=h)
+            image: ImageArray = frame.to_ndarray(format="rgb24", width=w, height=h)  # type: ignore[assignment]
             while i < len(wanted) and wanted[i] <= t + 1e-3:
                 yield SampledFrame(wanted[i], image)
                 i += 1
@@ -60,7 +60,7 @@ def sample_frames(path: Path, times: Sequence[float], *, max_side: int = 640,
                 return
         if last is not None and i < len(wanted):
             w, h = _target_size(last.width, last.height, max_side)
-            image = last.to_ndarray(format="rgb24", width=w, height=h)
+            image = last.to_ndarray(format="rgb24", width=w, height=h)  # type: ignore[assignment]
             for t in wanted[i:]:
                 yield SampledFrame(min(t, last_time), image)
 

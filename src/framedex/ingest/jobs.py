@@ -7,6 +7,7 @@ video:  pending → validating → queued → indexing → ready | failed
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -47,7 +48,7 @@ def _fetch(platform: Platform, asset: AssetRow) -> None:
         except Exception as exc:  # network errors are worth a retry
             raise RuntimeError(f"download failed: {exc}") from exc
         tmp.seek(0)
-        platform.blobs.put_stream(key, tmp)  # type: ignore[arg-type]
+        platform.blobs.put_stream(key, tmp)
     with platform.store.session() as session:
         row = session.get(AssetRow, asset.id)
         if row is not None:
@@ -97,10 +98,8 @@ def _set_video(platform: Platform, video_id: str, **fields: object) -> IndexedAs
 
 
 def _fail_video(platform: Platform, video_id: str, code: str, message: str) -> None:
-    try:
+    with contextlib.suppress(VideoGone):
         _set_video(platform, video_id, status="failed", error={"code": code, "message": message})
-    except VideoGone:
-        pass
 
 
 class IngestJobs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -31,9 +32,9 @@ def fixed_clips(duration: float, clip_length: float = 6.0, min_length: float = 2
 def clips_from_boundaries(duration: float, cuts: list[float], *, min_length: float = 2.0,
                           max_length: float = 10.0) -> list[ClipSpan]:
     """Clips that follow shot cuts, merged up to `min_length` and split down to `max_length`."""
-    points = [0.0] + sorted(c for c in cuts if 0.0 < c < duration) + [duration]
+    points = [0.0, *sorted(c for c in cuts if 0.0 < c < duration), duration]
     spans: list[tuple[float, float]] = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         if spans and (b - a < min_length or spans[-1][1] - spans[-1][0] < min_length):
             spans[-1] = (spans[-1][0], b)
         else:

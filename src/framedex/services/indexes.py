@@ -94,7 +94,7 @@ def stats(session: Session, index_ids: list[str]) -> dict[str, IndexStats]:
         .where(IndexedAssetRow.index_id.in_(index_ids), IndexedAssetRow.status == "ready")
         .group_by(IndexedAssetRow.index_id)
     ).all()
-    found = {r[0]: IndexStats(int(r[1]), float(r[2])) for r in rows}
+    found = {r[0]: IndexStats(int(r[1]), float(r[2] or 0.0)) for r in rows}
     return {i: found.get(i, IndexStats(0, 0.0)) for i in index_ids}
 
 

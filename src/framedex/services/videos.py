@@ -245,10 +245,9 @@ def list_tasks(platform: Platform, tenant_id: str, page: PageRequest, *, index_i
              .where(TaskRow.tenant_id == tenant_id))
     if index_id:
         query = query.where(TaskRow.index_id == index_id)
-    query = _apply_filter(query, flt)
+    query = _apply_filter(query, flt)  # type: ignore[arg-type]
     with platform.store.session() as s:
-        total_rows = s.execute(query).all()
-        views = [TaskView(t, v) for t, v in total_rows]
+        views = [TaskView(row[0], row[1]) for row in s.execute(query).all()]
         return paginate_list(views, page)
 
 

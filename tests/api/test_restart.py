@@ -1,0 +1,104 @@
+"""A server killed with SIGKILL mid-video: after a restart the task finishes `ready` with nothing duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ffmpeg, free_port, speak
+
+LONG_TEXT = " ".join(
+    f"Paragraph {i}. The committee discussed the harbour bridge, the railway timetable and the budget."
+    for i in range(8)
+)
+
+
+def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FRAMEDEX_JOB_LEASE_SECONDS": "3", "FRAMEDEX_WORKER_POLL_SECONDS": "0.2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "framedex.cli.main", "serve", "--data-dir", str(data_dir), "--port", str(port),
+         "--no-auth", "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1.3/indexes", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start: " + (proc.stderr.read() if proc.stderr else b"").decode())
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("long")
+    wav = speak(LONG_TEXT, root / "long.wav", speed=170)
+    video = root / "long.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=480x270:rate=15", "-i", str(wav), "-shortest",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(video))
+    return video
+
+
+def test_killed_server_resumes_and_finishes(tmp_path: Path, long_video: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    proc = start(data_dir, port)
+    api = f"http://127.0.0.1:{port}/v1.3"
+    try:
+        index = httpx.post(f"{api}/indexes", json={
+            "index_name": "restart", "models": [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
+        }).json()["_id"]
+        with long_video.open("rb") as f:
+            task = httpx.post(f"{api}/tasks", data={"index_id": index}, files={"video_file": f}, timeout=60).json()
+        # kill while the speech stage is running: after clips/thumbnails, before it is done
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            video = httpx.get(f"{api}/indexes/{index}/indexed-assets/{task['video_id']}").json()
+            if video["status"] == "indexing" and "thumbnails" in (video.get("stage_timings") or {}):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the video never reached the speech stage")
+        assert "speech" not in (video.get("stage_timings") or {})
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    db = sqlite3.connect(data_dir / "framedex.db")
+    status = db.execute("SELECT status FROM indexed_assets WHERE id = ?", (task["video_id"],)).fetchone()[0]
+    assert status == "indexing"  # left mid-way by the kill
+    db.close()
+
+    proc = start(data_dir, port)
+    try:
+        deadline = time.monotonic() + 240
+        final = None
+        while time.monotonic() < deadline:
+            final = httpx.get(f"{api}/tasks/{task['_id']}").json()
+            if final["status"] in ("ready", "failed"):
+                break
+            time.sleep(0.3)
+        assert final is not None and final["status"] == "ready", final
+        video = httpx.get(f"{api}/indexes/{index}/indexed-assets/{task['video_id']}",
+                          params={"transcription": "true"}).json()
+        assert "harbour" in " ".join(t["value"] for t in video["transcription"]).lower()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+    db = sqlite3.connect(data_dir / "framedex.db")
+    clips = db.execute("SELECT seq FROM clips WHERE video_id = ? ORDER BY seq", (task["video_id"],)).fetchall()
+    assert [c[0] for c in clips] == list(range(len(clips))) and clips
+    segments = db.execute("SELECT count(*) FROM speech_segments WHERE video_id = ?", (task["video_id"],)).fetchone()[0]
+    fts = db.execute("SELECT count(*) FROM speech_fts WHERE video_id = ?", (task["video_id"],)).fetchone()[0]
+    assert segments == fts > 0
+    jobs = db.execute("SELECT kind, status, attempts FROM jobs WHERE kind = 'video_index'").fetchall()
+    assert jobs == [("video_index", "done", 2)]

@@ -1,0 +1,193 @@
+"""Contract tests for the storage and queue ports. Every adapter must pass them; the fixtures
+list the adapters (embedded ones now; PostgreSQL/Redis/S3 join the parametrisation later)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from framedex.ids import new_id, utcnow
+from framedex.jobs.queue import SqlJobQueue
+from framedex.storage.blobs import BlobStore, BlobTooLarge, LocalBlobStore
+from framedex.storage.lexical import fts_query, lexical_index_for
+from framedex.storage.metadata import SqlMetadataStore
+from framedex.storage.tables import IndexedAssetRow, IndexRow, JobRow, Tenant
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlMetadataStore]:
+    s = SqlMetadataStore(f"sqlite:///{tmp_path / 'meta.db'}")
+    s.create_schema()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture(params=["local"])
+def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    return LocalBlobStore(tmp_path / "blobs")
+
+
+# --- MetadataStore ---------------------------------------------------------------------------------
+
+
+def test_metadata_commits_and_rolls_back(store: SqlMetadataStore) -> None:
+    with store.session() as s:
+        s.add(Tenant(id=new_id(), name="kept"))
+    with pytest.raises(RuntimeError), store.session() as s:
+        s.add(Tenant(id=new_id(), name="dropped"))
+        s.flush()
+        raise RuntimeError("boom")
+    with store.session() as s:
+        assert [t.name for t in s.scalars(select(Tenant))] == ["kept"]
+
+
+def test_metadata_cascades_index_delete(store: SqlMetadataStore) -> None:
+    tid, iid = new_id(), new_id()
+    with store.session() as s:
+        s.add(Tenant(id=tid, name="t"))
+        s.flush()
+        s.add(IndexRow(id=iid, tenant_id=tid, name="i", models=[], addons=[]))
+        s.flush()
+        from framedex.storage.tables import AssetRow
+
+        s.add(AssetRow(id="a" * 24, tenant_id=tid, method="direct", status="ready"))
+        s.flush()
+        s.add(IndexedAssetRow(id="b" * 24, tenant_id=tid, index_id=iid, asset_id="a" * 24, status="ready"))
+    with store.session() as s:
+        s.delete(s.get(IndexRow, iid))
+    with store.session() as s:
+        assert s.get(IndexedAssetRow, "b" * 24) is None
+
+
+def test_metadata_times_are_utc(store: SqlMetadataStore) -> None:
+    with store.session() as s:
+        s.add(Tenant(id="c" * 24, name="t"))
+    with store.session() as s:
+        row = s.get(Tenant, "c" * 24)
+        assert row is not None and row.created_at.utcoffset() == timedelta(0)
+        assert abs((utcnow() - row.created_at).total_seconds()) < 5
+
+
+# --- LexicalIndex ----------------------------------------------------------------------------------
+
+
+def test_lexical_ranks_phrase_and_stems(store: SqlMetadataStore) -> None:
+    lexical = lexical_index_for(store.dialect)
+    with store.session() as s:
+        docs = {1: "the runners were running along the river", 2: "a river of red lava",
+                3: "nothing to see here", 4: "Café society in Zürich"}
+        for seg, text in docs.items():
+            lexical.add(s, tenant_id="t", index_id="i", video_id=f"v{seg}", segment_id=seg, content=text)
+        lexical.add(s, tenant_id="other", index_id="i", video_id="vx", segment_id=9, content="river running")
+    with store.session() as s:
+        hits = lexical.search(s, tenant_id="t", index_id="i", query="run river", limit=10)
+        assert [h.segment_id for h in hits][:1] == [1]  # stemming: run ~ running/runners
+        assert 9 not in {h.segment_id for h in hits}  # another tenant's rows never match
+        assert {h.segment_id for h in lexical.search(s, tenant_id="t", index_id="i", query="cafe zurich",
+                                                      limit=5)} == {4}
+        assert lexical.search(s, tenant_id="t", index_id="i", query='") OR NEAR(x', limit=5) == []
+        lexical.delete_video(s, "v1")
+        assert 1 not in {h.segment_id for h in lexical.search(s, tenant_id="t", index_id="i", query="river",
+                                                               limit=5)}
+
+
+def test_fts_query_quotes_every_token() -> None:
+    assert fts_query("hello") == '"hello"'
+    assert fts_query("  ") is None
+    expr = fts_query('a" OR b*')
+    assert expr is not None and "*" not in expr and '"a"' in expr
+
+
+# --- BlobStore -------------------------------------------------------------------------------------
+
+
+def test_blobs_roundtrip_concat_delete(blobs: BlobStore) -> None:
+    size, md5 = blobs.put_stream("a/b/one", io.BytesIO(b"hello "))
+    assert size == 6 and len(md5) == 32
+    blobs.put_bytes("a/b/two", b"world")
+    assert blobs.concat("a/joined", ["a/b/one", "a/b/two"]) == 11
+    with blobs.open("a/joined") as f:
+        assert f.read() == b"hello world"
+    assert blobs.exists("a/joined") and blobs.size("a/joined") == 11
+    blobs.delete_prefix("a/b")
+    assert not blobs.exists("a/b/one") and blobs.exists("a/joined")
+    blobs.delete("a/joined")
+    assert not blobs.exists("a/joined")
+
+
+def test_blobs_enforce_limits_atomically(blobs: BlobStore) -> None:
+    with pytest.raises(BlobTooLarge):
+        blobs.put_stream("big", io.BytesIO(b"x" * 5000), max_bytes=4096)
+    assert not blobs.exists("big")
+    for key in ("../escape", "/abs", "a//b", ""):
+        with pytest.raises(ValueError):
+            blobs.put_bytes(key, b"x")
+
+
+# --- JobQueue --------------------------------------------------------------------------------------
+
+
+def test_queue_claims_each_job_once(store: SqlMetadataStore) -> None:
+    queue = SqlJobQueue(store, lease_seconds=30)
+    ids = {queue.enqueue("work", {"n": i}) for i in range(20)}
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def grab(owner: str) -> None:
+        while (job := queue.claim(owner)) is not None:
+            with lock:
+                claimed.append(job.id)
+            queue.complete(job.id, owner)
+
+    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)
+    assert queue.pending_count() == 0
+
+
+def test_queue_reclaims_expired_lease_and_gives_up(store: SqlMetadataStore) -> None:
+    queue = SqlJobQueue(store, lease_seconds=0.2, max_attempts=2)
+    job_id = queue.enqueue("work", {})
+    first = queue.claim("dead-worker")
+    assert first is not None and first.attempts == 1
+    assert queue.claim("other") is None  # leased
+    time.sleep(0.3)
+    second = queue.claim("other")
+    assert second is not None and second.id == job_id and second.attempts == 2 and not second.exhausted
+    time.sleep(0.3)
+    third = queue.claim("third")
+    assert third is not None and third.exhausted  # died every time: the handler must give up
+    assert not queue.heartbeat(job_id, "dead-worker")  # the old owner lost its lease
+
+
+def test_queue_retry_and_fail(store: SqlMetadataStore) -> None:
+    queue = SqlJobQueue(store, lease_seconds=30, max_attempts=2, retry_backoff_seconds=0.0)
+    job_id = queue.enqueue("work", {"x": 1})
+    job = queue.claim("w")
+    assert job is not None
+    queue.fail(job.id, "w", "transient", retry=True)
+    again = queue.claim("w")
+    assert again is not None and again.payload == {"x": 1}
+    queue.fail(again.id, "w", "still broken", retry=True)  # attempts exhausted: no retry
+    assert queue.claim("w") is None
+    with store.session() as s:
+        row = s.get(JobRow, job_id)
+        assert row is not None and row.status == "failed" and row.last_error == "still broken"
+
+
+def test_queue_enqueue_joins_the_callers_transaction(store: SqlMetadataStore) -> None:
+    queue = SqlJobQueue(store)
+    with pytest.raises(RuntimeError), store.session() as s:
+        queue.enqueue("work", {}, session=s)
+        raise RuntimeError("rolled back")
+    assert queue.claim("w") is None
