@@ -37,11 +37,11 @@ def wait_asset(tl: TwelveLabs, asset_id: str) -> Any:
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) >= {"code", "message"} and body["message"], body
     if code is not None:
         assert body["code"] == code, body
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +52,14 @@ def other_tenant(live_server: Any) -> TwelveLabs:
 @pytest.fixture(scope="module")
 def video_asset(tl: TwelveLabs, media: Any) -> Any:
     with open(media.silent_video, "rb") as fh:
-        asset = tl.assets.create(method="direct", file=fh, filename="Holiday_Clip.MP4",
+        asset: Any = tl.assets.create(method="direct", file=fh, filename="Holiday_Clip.MP4",
                                  user_metadata=json.dumps({"trip": "alps", "day": 3}))
     return asset
 
 
 def test_create_direct_retrieve_list_delete(tl: TwelveLabs, media: Any) -> None:
     with open(media.silent_video, "rb") as fh:
-        created = tl.assets.create(method="direct", file=fh, user_metadata='{"topic": "test"}')
+        created: Any = tl.assets.create(method="direct", file=fh, user_metadata='{"topic": "test"}')
     assert created.id and len(created.id) == 24
     assert created.method == "direct" and created.status in ("processing", "ready")
     assert created.filename == media.silent_video.name
@@ -84,7 +84,7 @@ def test_create_direct_retrieve_list_delete(tl: TwelveLabs, media: Any) -> None:
 
 
 def test_create_from_raw_bytes(tl: TwelveLabs, media: Any) -> None:
-    asset = tl.assets.create(method="direct", file=media.short_video.read_bytes())
+    asset: Any = tl.assets.create(method="direct", file=media.short_video.read_bytes())
     assert asset.filename == "upload"  # the SDK's name for a raw-bytes file part
     detail = tl.assets.retrieve(asset.id)
     assert detail.size == media.short_video.stat().st_size or detail.status == "processing"
@@ -230,7 +230,7 @@ def file_server(media: Any) -> Iterator[str]:
 
 
 def test_create_from_url(tl: TwelveLabs, media: Any, file_server: str) -> None:
-    asset = tl.assets.create(method="url", url=f"{file_server}/{media.silent_video.name}",
+    asset: Any = tl.assets.create(method="url", url=f"{file_server}/{media.silent_video.name}",
                              user_metadata='{"source": "web"}')
     assert asset.method == "url" and asset.filename == media.silent_video.name
     ready = wait_asset(tl, asset.id)
@@ -291,7 +291,7 @@ def _index_row(live_server: Any, tenant_id: str, asset_id: str) -> str:
 def test_delete_indexed_asset_conflicts_unless_forced(tl: TwelveLabs, media: Any, live_server: Any) -> None:
     from framedex.services import auth
 
-    asset = tl.assets.create(method="direct", file=media.short_video.read_bytes(), filename="indexed.mp4")
+    asset: Any = tl.assets.create(method="direct", file=media.short_video.read_bytes(), filename="indexed.mp4")
     tenant_id = auth.authenticate(live_server.platform, tl._client_wrapper.api_key)
     video_id = _index_row(live_server, tenant_id, asset.id)
     with pytest.raises(ConflictError) as err:
@@ -311,7 +311,7 @@ def test_delete_indexed_asset_conflicts_unless_forced(tl: TwelveLabs, media: Any
 def test_blob_of_deleted_asset_is_gone(tl: TwelveLabs, media: Any, live_server: Any) -> None:
     from framedex.services.assets import asset_blob_key
 
-    asset = tl.assets.create(method="direct", file=media.short_video.read_bytes())
+    asset: Any = tl.assets.create(method="direct", file=media.short_video.read_bytes())
     path: Path = live_server.platform.blobs.local_path(asset_blob_key(asset.id))
     assert path.exists()
     tl.assets.delete(asset.id)
