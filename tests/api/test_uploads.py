@@ -335,3 +335,14 @@ def test_expired_session(client: httpx.Client, live_server: Any, small_chunks: i
     assert not live_server.platform.blobs.exists(uploads.chunk_blob_key(upload_id, 1))
     asset = client.get(f"/assets/{session['asset_id']}").json()
     assert asset["status"] == "failed" and "expired" in asset["error"]["message"]
+
+
+def test_deleting_the_asset_ends_the_session(client: httpx.Client, live_server: Any, small_chunks: int) -> None:
+    session = create(client, 10)
+    upload_id = session["upload_id"]
+    assert put(session["upload_urls"][0]["url"], b"0123456789").status_code == 200
+    assert live_server.platform.blobs.exists(uploads.chunk_blob_key(upload_id, 1))
+    assert client.delete(f"/assets/{session['asset_id']}").status_code == 204
+    assert_error(client.get(f"/assets/multipart-uploads/{upload_id}"), 404)
+    assert not live_server.platform.blobs.exists(uploads.chunk_blob_key(upload_id, 1))
+    assert_error(put(session["upload_urls"][0]["url"], b"0123456789"), 404)

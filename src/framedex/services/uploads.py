@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from framedex.ids import is_id, new_id, utcnow
@@ -45,6 +45,8 @@ from framedex.storage.tables import AssetRow, MultipartUploadRow, UploadChunkRow
 
 SESSION_TTL = timedelta(hours=24)
 URL_TTL = timedelta(hours=1)
+# A session left `completing` this long (the process assembling it died) may be claimed again.
+STALE_COMPLETING = timedelta(minutes=30)
 MAX_URLS_PER_CALL = 50
 MAX_IMAGE_BYTES = 32 * 1024**2
 # A chunk count this large would make the session itself unwieldy; the chunk size grows instead.
@@ -241,6 +243,17 @@ def expire_stale(platform: Platform, limit: int = 100) -> int:
     return len(ids)
 
 
+def upload_ids_for_asset(platform: Platform, asset_id: str) -> list[str]:
+    with platform.store.session() as s:
+        return list(s.scalars(select(MultipartUploadRow.id).where(MultipartUploadRow.asset_id == asset_id)))
+
+
+def discard_chunks(platform: Platform, upload_ids: list[str]) -> None:
+    """Drop the stored chunks of sessions whose asset is gone (the rows go with the asset)."""
+    for upload_id in upload_ids:
+        platform.blobs.delete_prefix(f"uploads/{upload_id}")
+
+
 # --- chunks --------------------------------------------------------------------------------------
 
 
@@ -397,9 +410,14 @@ def report_chunks(platform: Platform, tenant_id: str, upload_id: str, completed_
         complete = done >= upload.total_chunks
         if complete:
             # Claim the assembly atomically, so that two concurrent reporters assemble only once.
+            claimable = or_(
+                MultipartUploadRow.status == ACTIVE,
+                and_(MultipartUploadRow.status == COMPLETING,
+                     MultipartUploadRow.updated_at < utcnow() - STALE_COMPLETING),
+            )
             claimed = s.execute(
                 update(MultipartUploadRow)
-                .where(MultipartUploadRow.id == upload.id, MultipartUploadRow.status == ACTIVE)
+                .where(MultipartUploadRow.id == upload.id, claimable)
                 .values(status=COMPLETING, updated_at=utcnow())
             ).rowcount  # type: ignore[attr-defined]
             complete = claimed == 1

@@ -26,7 +26,7 @@ from framedex.api.schemas.assets import (
     UserMetadataBody,
 )
 from framedex.api.schemas.common import PagedResponse, PageInfo
-from framedex.services import assets, videos
+from framedex.services import assets, uploads, videos
 from framedex.services.errors import InvalidParameter, MissingParameter, PayloadTooLarge
 from framedex.services.paging import PageRequest
 from framedex.services.platform import Platform
@@ -182,7 +182,9 @@ def delete_asset(asset_id: str, platform: PlatformDep, tenant: TenantDep, force:
                 break
             for video in refs.items:
                 videos.delete_video(platform, tenant, video.index_id, video.id)
+    pending_uploads = uploads.upload_ids_for_asset(platform, asset_id)
     assets.delete_asset(platform, tenant, asset_id)
+    uploads.discard_chunks(platform, pending_uploads)
     return Response(status_code=204)
 
 

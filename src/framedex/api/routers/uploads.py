@@ -12,6 +12,7 @@ from typing import BinaryIO, cast
 import anyio.from_thread
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.schemas.common import PageInfo
@@ -29,7 +30,7 @@ from framedex.api.schemas.uploads import (
 )
 from framedex.ids import rfc3339, utcnow
 from framedex.services import uploads
-from framedex.services.errors import PayloadTooLarge
+from framedex.services.errors import InvalidParameter, PayloadTooLarge
 from framedex.services.platform import Platform
 
 router = APIRouter(tags=["multipart uploads"])
@@ -134,6 +135,10 @@ async def put_chunk(upload_id: str, chunk_index: int, request: Request, platform
             code="chunk_too_large",
         )
     reader = _BodyReader(request.stream())
-    etag = await run_in_threadpool(uploads.store_chunk, platform, upload_id, chunk_index,
-                                   cast(BinaryIO, reader), expected)
+    try:
+        etag = await run_in_threadpool(uploads.store_chunk, platform, upload_id, chunk_index,
+                                       cast(BinaryIO, reader), expected)
+    except ClientDisconnect as exc:
+        raise InvalidParameter("chunk", "The client disconnected before the chunk was complete.",
+                               code="chunk_incomplete") from exc
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
