@@ -47,7 +47,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(404, "endpoint_not_exists", "The requested endpoint does not exist.")
         if exc.status_code == 405:
             return error_response(405, "method_not_allowed", "This method is not allowed on this endpoint.")
-        return error_response(exc.status_code, "http_error", str(exc.detail))
+        code = "parameter_invalid" if exc.status_code == 400 else "http_error"
+        return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
