@@ -38,6 +38,7 @@ SUBS: list[tuple[str, str]] = [
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\b_async\b", "_sync"),
     (r"\basync client\b", "sync client"),
+    (r"\bthe async\b", "the sync"),
 ]
 
 

@@ -32,7 +32,7 @@ class AsyncTwelveLabs:
     """Client for a framedex server (or any server speaking the Twelve Labs v1.3 API).
 
     * ``AsyncTwelveLabs(api_key="...", base_url="http://host:8000")``: talk to a server. ``base_url`` may end
-      in ``/v1.3`` or not; it defaults to ``$FRAMEDEX_BASE_URL``, ``$TWELVELABS_BASE_URL`` or
+      in ``/v1.3`` or not; it defaults to ``$FRAMEDEX_BASE_URL``, ``$FRAMEDEX_URL``, ``$TWELVELABS_BASE_URL`` or
       ``http://127.0.0.1:8000``; ``api_key`` defaults to ``$FRAMEDEX_API_KEY`` / ``$TWELVELABS_API_KEY``.
     * ``AsyncTwelveLabs(data_dir="/path")``: run the framedex app in this process on that data directory
       (needs the server's dependencies). Without ``api_key`` authentication is off; with one it is on.
