@@ -7,21 +7,25 @@ The video becomes searchable (status `ready`) only after every stage is done.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import numpy as np
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from framedex.ids import utcnow
 from framedex.ingest.decode import decode_audio
+from framedex.ingest.keys import audio_key, frame_key, scan_key
 from framedex.ingest.probe import MediaInfo
 from framedex.ingest.segment import ClipSpan
-from framedex.models.base import FloatArray
+from framedex.models.base import FloatArray, ImageArray
 from framedex.services.platform import Platform
 from framedex.storage.tables import ClipRow, IndexedAssetRow
 
@@ -55,8 +59,35 @@ class VideoContext:
         self._clips = value
 
     @cached_property
+    def scan(self) -> dict[str, Any]:
+        """Shot cuts and sampled frame times written by the `decode` stage."""
+        with self.platform.blobs.open(scan_key(self.video_id)) as f:
+            data: dict[str, Any] = json.load(f)
+        return data
+
+    @property
+    def frame_times(self) -> list[float]:
+        return list(self.scan["frame_times"])
+
+    def nearest_frame(self, t: float) -> float:
+        return min(self.frame_times, key=lambda ft: abs(ft - t))
+
+    def frames_between(self, start: float, end: float) -> list[float]:
+        """Sampled frame times inside [start, end); at least the nearest one to the middle."""
+        inside = [t for t in self.frame_times if start <= t < end]
+        return inside or ([self.nearest_frame((start + end) / 2)] if self.frame_times else [])
+
+    def load_frame(self, t: float) -> ImageArray:
+        with self.platform.blobs.open(frame_key(self.video_id, t)) as f:
+            return np.asarray(Image.open(f).convert("RGB"))
+
+    @cached_property
     def audio(self) -> FloatArray:
-        """16 kHz mono audio, decoded once and shared by every audio stage."""
+        """16 kHz mono audio stored by the `decode` stage (decoded here only if it is missing)."""
+        key = audio_key(self.video_id)
+        if self.platform.blobs.exists(key):
+            with self.platform.blobs.open(key) as f:
+                return np.frombuffer(f.read(), dtype="<f4").astype(np.float32)
         return decode_audio(self.media_path)
 
 

@@ -1,4 +1,9 @@
-"""The pipeline's stages. Adding a modality means adding a stage here and listing it in `default_stages`."""
+"""The pipeline's stages. Adding a modality means adding a stage here and listing it in `default_stages`.
+
+`decode` is the only stage that reads the video: it decodes it once, sequentially, and stores
+what the others need (sampled frames as JPEGs, 16 kHz audio, shot cuts) in the blob store,
+so a resumed video never decodes twice and the other stages stay small.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +12,74 @@ import json
 import logging
 from dataclasses import asdict
 
+import numpy as np
 from PIL import Image
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from framedex.ingest.decode import sample_frames
+from framedex.ingest.decode import SampledFrame, decode_audio
+from framedex.ingest.keys import audio_key, frame_key, frames_prefix, scan_key, thumbnail_key
 from framedex.ingest.pipeline import Stage, VideoContext
-from framedex.ingest.segment import fixed_clips
+from framedex.ingest.scan import scan_video
+from framedex.ingest.segment import clips_from_boundaries
 from framedex.models.base import AUDIO_SAMPLE_RATE, Transcript
 from framedex.services.assets import transcript_blob_key
-from framedex.storage.tables import ClipRow, SpeechSegmentRow
+from framedex.storage.tables import ClipRow, IndexedAssetRow, SpeechSegmentRow
 
 log = logging.getLogger("framedex.ingest")
 
-CLIP_SECONDS = 6.0
+SAMPLE_FPS = 1.0
+FRAME_MAX_SIDE = 640
 THUMBNAIL_MAX_SIDE = 480
+MIN_CLIP_SECONDS = 2.0
+MAX_CLIP_SECONDS = 10.0
 
 
-def thumbnail_key(video_id: str, seq: int) -> str:
-    return f"videos/{video_id}/thumbs/{seq}.jpg"
+def _jpeg(image: np.ndarray, quality: int = 90, max_side: int | None = None) -> bytes:
+    picture = Image.fromarray(image)
+    if max_side is not None and max(picture.size) > max_side:
+        picture.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    picture.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+class DecodeStage:
+    """Decode once: frames at SAMPLE_FPS, shot cuts and the audio track, all into the blob store."""
+
+    name = "decode"
+
+    def applies(self, ctx: VideoContext) -> bool:
+        return True
+
+    def run(self, ctx: VideoContext, session: Session) -> None:
+        blobs = ctx.platform.blobs
+
+        def keep(frame: SampledFrame) -> None:
+            blobs.put_bytes(frame_key(ctx.video_id, frame.time), _jpeg(frame.image))
+
+        blobs.delete_prefix(frames_prefix(ctx.video_id))
+        result = scan_video(ctx.media_path, keep, sample_fps=SAMPLE_FPS, max_side=FRAME_MAX_SIDE,
+                            threads=ctx.platform.settings.model_threads)
+        audio = decode_audio(ctx.media_path) if ctx.info.has_audio else np.zeros(0, dtype=np.float32)
+        blobs.put_bytes(audio_key(ctx.video_id), audio.astype("<f4").tobytes())
+        scan = {"cuts": result.cuts, "frame_times": result.frame_times,
+                "duration": max(ctx.info.duration, result.duration)}
+        blobs.put_bytes(scan_key(ctx.video_id), json.dumps(scan).encode())
 
 
 class ClipsStage:
+    """Clips follow shot cuts, merged up to MIN_CLIP_SECONDS and split down to MAX_CLIP_SECONDS."""
+
     name = "clips"
 
     def applies(self, ctx: VideoContext) -> bool:
         return True
 
     def run(self, ctx: VideoContext, session: Session) -> None:
-        spans = fixed_clips(ctx.info.duration, CLIP_SECONDS)
+        scan = ctx.scan
+        spans = clips_from_boundaries(ctx.info.duration, scan["cuts"], min_length=MIN_CLIP_SECONDS,
+                                      max_length=MAX_CLIP_SECONDS)
         session.execute(delete(ClipRow).where(ClipRow.video_id == ctx.video_id))
         session.add_all(
             ClipRow(tenant_id=ctx.tenant_id, index_id=ctx.index_id, video_id=ctx.video_id,
@@ -46,25 +90,22 @@ class ClipsStage:
 
 
 class ThumbnailsStage:
-    """A JPEG of each clip's middle frame: search hits and the playground show them."""
+    """A JPEG of the sampled frame nearest each clip's middle: search hits and the playground show them."""
 
     name = "thumbnails"
 
     def applies(self, ctx: VideoContext) -> bool:
-        return ctx.info.has_video
+        return bool(ctx.frame_times)
 
     def run(self, ctx: VideoContext, session: Session) -> None:
-        by_time = {c.middle: c.seq for c in ctx.clips}
         keys: dict[int, str] = {}
-        for frame in sample_frames(ctx.media_path, list(by_time), max_side=THUMBNAIL_MAX_SIDE):
-            seq = by_time[frame.time]
-            buf = io.BytesIO()
-            Image.fromarray(frame.image).save(buf, format="JPEG", quality=80)
-            key = thumbnail_key(ctx.video_id, seq)
-            ctx.platform.blobs.put_bytes(key, buf.getvalue())
-            keys[seq] = key
-        for clip in session.scalars(select(ClipRow).where(ClipRow.video_id == ctx.video_id)):
-            clip.thumbnail_key = keys.get(clip.seq)
+        for clip in ctx.clips:
+            image = ctx.load_frame(ctx.nearest_frame(clip.middle))
+            key = thumbnail_key(ctx.video_id, clip.seq)
+            ctx.platform.blobs.put_bytes(key, _jpeg(image, quality=80, max_side=THUMBNAIL_MAX_SIDE))
+            keys[clip.seq] = key
+        for row in session.scalars(select(ClipRow).where(ClipRow.video_id == ctx.video_id)):
+            row.thumbnail_key = keys.get(row.seq)
 
 
 class SpeechStage:
@@ -84,7 +125,8 @@ class SpeechStage:
         platform = ctx.platform
         platform.lexical.delete_video(session, ctx.video_id)
         session.execute(delete(SpeechSegmentRow).where(SpeechSegmentRow.video_id == ctx.video_id))
-        for seq, seg in enumerate(s for s in transcript.segments if s.text.strip()):
+        segments = [s for s in transcript.segments if s.text.strip()]
+        for seq, seg in enumerate(segments):
             row = SpeechSegmentRow(
                 tenant_id=ctx.tenant_id, index_id=ctx.index_id, video_id=ctx.video_id, seq=seq,
                 start=round(seg.start, 3), end=round(seg.end, 3), text=seg.text.strip(),
@@ -94,20 +136,16 @@ class SpeechStage:
             session.flush()
             platform.lexical.add(session, tenant_id=ctx.tenant_id, index_id=ctx.index_id,
                                  video_id=ctx.video_id, segment_id=row.id, content=row.text)
-        from framedex.storage.tables import IndexedAssetRow
-
         video = session.get(IndexedAssetRow, ctx.video_id)
         if video is not None:
             video.language = transcript.language
         document = {
             "language": transcript.language,
-            "segments": [
-                {"start": s.start, "end": s.end, "text": s.text.strip(), "words": [asdict(w) for w in s.words]}
-                for s in transcript.segments if s.text.strip()
-            ],
+            "segments": [{"start": s.start, "end": s.end, "text": s.text.strip(), "words": [asdict(w) for w in s.words]}
+                         for s in segments],
         }
         platform.blobs.put_bytes(transcript_blob_key(ctx.asset_id), json.dumps(document).encode())
 
 
 def default_stages() -> list[Stage]:
-    return [ClipsStage(), ThumbnailsStage(), SpeechStage()]
+    return [DecodeStage(), ClipsStage(), ThumbnailsStage(), SpeechStage()]

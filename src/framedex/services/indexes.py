@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from framedex.ids import is_id, parse_rfc3339, utcnow
+from framedex.ingest.keys import video_prefix
 from framedex.services.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
@@ -191,4 +192,4 @@ def delete_index(platform: Platform, tenant_id: str, index_id: str) -> None:
         s.execute(delete(ClipRow).where(ClipRow.index_id == row.id))
         s.delete(row)
     for vid in video_ids:
-        platform.blobs.delete_prefix(f"videos/{vid}")
+        platform.blobs.delete_prefix(video_prefix(vid))

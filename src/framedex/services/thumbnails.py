@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 from framedex.ids import is_id
-from framedex.ingest.stages import thumbnail_key
+from framedex.ingest.keys import thumbnail_key
 from framedex.services.errors import NotFound
 from framedex.services.platform import Platform
 

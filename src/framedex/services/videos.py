@@ -10,6 +10,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from framedex.ids import is_id, new_id, parse_rfc3339, utcnow
+from framedex.ingest.keys import video_prefix
 from framedex.services import assets as asset_service
 from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.indexes import get_index
@@ -180,7 +181,7 @@ def delete_video(platform: Platform, tenant_id: str, index_id: str, video_id: st
         platform.lexical.delete_video(s, video.id)
         s.execute(update(TaskRow).where(TaskRow.video_id == video.id).values(status_snapshot=video.status))
         s.delete(video)
-    platform.blobs.delete_prefix(f"videos/{video_id}")
+    platform.blobs.delete_prefix(video_prefix(video_id))
 
 
 # --- legacy tasks ---------------------------------------------------------------------------------

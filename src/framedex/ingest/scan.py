@@ -1,0 +1,67 @@
+"""One sequential pass over a video: shot cuts and frames sampled at a fixed rate.
+
+Every decoded frame is shrunk to a tiny grey image for cut detection (cheap); only the
+sampled frames are converted to full RGB arrays. Sampled frames go to a callback, so memory
+stays flat whatever the video's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from framedex.ingest.decode import SampledFrame, _target_size
+
+_TINY = (64, 36)
+
+
+@dataclass
+class ScanResult:
+    cuts: list[float] = field(default_factory=list)
+    frame_times: list[float] = field(default_factory=list)
+    duration: float = 0.0
+
+
+def scan_video(path: Path, on_frame: Callable[[SampledFrame], None], *, sample_fps: float = 1.0,
+               max_side: int = 640, threads: int = 2, cut_threshold: float = 0.35,
+               min_shot_seconds: float = 0.6) -> ScanResult:
+    """Decode `path` once; call `on_frame` for one frame every 1/sample_fps seconds (the first at 0).
+
+    A cut is declared where consecutive tiny frames differ by more than `cut_threshold`
+    (mean absolute difference of normalised grey levels, scaled by the frame's contrast) and
+    the previous cut is at least `min_shot_seconds` away.
+    """
+    result = ScanResult()
+    interval = 1.0 / sample_fps
+    next_sample = 0.0
+    previous: np.ndarray | None = None
+    last_cut = 0.0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = threads
+        for frame in container.decode(stream):
+            if frame.pts is None or frame.time_base is None:
+                continue
+            t = float(frame.pts * frame.time_base)
+            result.duration = max(result.duration, t)
+            tiny = frame.to_ndarray(format="gray", width=_TINY[0], height=_TINY[1]).astype(np.float32) / 255.0
+            if previous is not None:
+                diff = float(np.abs(tiny - previous).mean())
+                contrast = float(max(tiny.std(), previous.std(), 0.05))
+                if diff / contrast > cut_threshold and t - last_cut >= min_shot_seconds:
+                    result.cuts.append(round(t, 3))
+                    last_cut = t
+            previous = tiny
+            if t + 1e-3 >= next_sample:
+                w, h = _target_size(frame.width, frame.height, max_side)
+                image = frame.to_ndarray(format="rgb24", width=w, height=h)
+                on_frame(SampledFrame(round(t, 3), image))  # type: ignore[arg-type]
+                result.frame_times.append(round(t, 3))
+                while next_sample <= t + 1e-3:
+                    next_sample += interval
+    return result
