@@ -137,6 +137,27 @@ class ClipRow(Base):
     __table_args__ = (UniqueConstraint("video_id", "seq", name="uq_clip_seq"),)
 
 
+class ClipFeatureRow(Base):
+    """What a modality stage found in a stretch of a video, as JSON (vectors live in the vector index).
+
+    kind: `visual` (labels, objects, attributes of one sampled frame), `ocr` (one text line),
+    `audio` (sound-event tags of one clip), `face` (one detected face). `start`/`end` are seconds.
+    """
+
+    __tablename__ = "clip_features"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(24), index=True)
+    index_id: Mapped[str] = mapped_column(String(24), index=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("indexed_assets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    clip_seq: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text, default="")  # the searchable/readable words of this feature
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    __table_args__ = (Index("ix_clip_features_video", "video_id", "kind", "start"),)
+
+
 class SpeechSegmentRow(Base):
     __tablename__ = "speech_segments"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
