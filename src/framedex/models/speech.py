@@ -62,9 +62,7 @@ class WhisperSpeechRecognizer:
         try:
             pack_name = packs.SPEECH_PROFILES[profile]
         except KeyError:
-            raise ValueError(
-                f"unknown speech profile {profile!r}; known: {', '.join(packs.SPEECH_PROFILES)}"
-            ) from None
+            raise ValueError(f"unknown speech profile {profile!r}; known: {', '.join(packs.SPEECH_PROFILES)}") from None
         directory = packs.ensure(settings, pack_name)
         return cls(directory, name=pack_name, threads=settings.model_threads)
 
@@ -96,9 +94,7 @@ class WhisperSpeechRecognizer:
                 start = min(max(float(w.start), last), duration)
                 end = min(max(float(w.end), start), duration)
                 last = start
-                words.append(
-                    Word(start=start, end=end, text=w.word.strip(), probability=float(w.probability))
-                )
+                words.append(Word(start=start, end=end, text=w.word.strip(), probability=float(w.probability)))
             text = seg.text.strip()
             if not text:
                 continue

