@@ -116,3 +116,39 @@ def librivox(media: Path) -> tuple[str, FloatArray]:
 
 def silence(seconds: float) -> FloatArray:
     return np.zeros(int(16000 * seconds), dtype=np.float32)
+
+
+# --- one load per model for the whole package ---------------------------------------------------------
+
+
+@pytest.fixture(scope="package")
+def text_embedder(models_settings: Settings) -> Any:
+    from framedex.models.text import MiniLMTextEmbedder
+
+    return MiniLMTextEmbedder.from_settings(models_settings)
+
+
+@pytest.fixture(scope="package")
+def tagger(models_settings: Settings) -> Any:
+    from framedex.models.vision import EfficientNetSsdTagger
+
+    return EfficientNetSsdTagger.from_settings(models_settings)
+
+
+@pytest.fixture(scope="package")
+def conse(models_settings: Settings, tagger: Any, text_embedder: Any) -> Any:
+    from framedex.models.vision import ConseVisionEncoder
+
+    return ConseVisionEncoder(tagger, text_embedder, cache_dir=models_settings.models_dir / "cache")
+
+
+@pytest.fixture(scope="package")
+def images(media: Path) -> dict[str, Any]:
+    import cv2
+
+    out = {}
+    for p in sorted((media / "images").iterdir()):
+        bgr = cv2.imread(str(p))
+        if bgr is not None:
+            out[p.stem] = np.ascontiguousarray(bgr[..., ::-1])
+    return out

@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,8 +46,7 @@ def test_lazy_load_shared_instance_and_idle_unload(tmp_path: Path) -> None:
 
         results: list[str | None] = []
         threads = [
-            threading.Thread(target=lambda: results.append(speech.transcribe(silence(0.1)).language))
-            for _ in range(8)
+            threading.Thread(target=lambda: results.append(speech.transcribe(silence(0.1)).language)) for _ in range(8)
         ]
         for t in threads:
             t.start()
@@ -107,3 +107,50 @@ def test_fresh_models_dir_installs_on_first_use(tmp_path: Path, librivox: tuple[
         assert (tmp_path / "fresh" / "whisper-tiny.en" / "model.bin").is_file()
         assert speech.name == "whisper-tiny.en"
         assert np.isclose(len(audio) / 16000, 7.1, atol=0.1)
+
+
+@pytest.mark.slow
+def test_every_capability_through_the_registry(
+    models_settings: Settings, images: dict[str, Any], librivox: tuple[str, FloatArray]
+) -> None:
+    from framedex.models.base import AudioTagger, FaceEncoder, FrameAnalyzer, TextEmbedder, TextReader
+
+    settings = models_settings.model_copy(update={"model_idle_ttl_seconds": 0})
+    with ModelRegistry(settings) as reg:
+        text, frames, audio, faces, ocr = reg.text(), reg.frames(), reg.audio(), reg.faces(), reg.ocr()
+        assert not any(reg.loaded().values())  # accessors load nothing
+        assert isinstance(text, TextEmbedder) and text.dim == 384
+        assert isinstance(frames, FrameAnalyzer) and frames.dim == 384
+        assert isinstance(audio, AudioTagger) and isinstance(faces, FaceEncoder) and isinstance(ocr, TextReader)
+        (res,) = frames.analyze([images["baboon"]])
+        assert res.tags.labels[0].name == "baboon"
+        q = reg.vision().embed_text(["monkey", "pizza"])
+        assert float(q[0] @ res.embedding) > float(q[1] @ res.embedding)
+        assert reg.tagger().feature_dim == 1280
+        assert len(faces.faces(images["jesper_2"])) == 1
+        assert audio.tag(librivox[1]).top[0].name == "Speech"
+        assert {k for k, v in reg.loaded().items() if v} == {"tagger", "vision", "text", "audio", "faces"}
+        assert ocr.has_text(images["fruits"]) in (True, False) and not reg.loaded()["ocr"]
+        assert reg.load_count("text") == 1  # vision and audio share the registry's text backend
+        # unloading the text backend does not break the encoders that use it: it reloads on demand
+        assert "text" in reg.unload_all()
+        assert frames.analyze([images["baboon"]])[0].terms[0].name == "baboon"
+
+
+def test_register_custom_vision_encoder(tmp_path: Path) -> None:
+    class Fake:
+        name = "fake-clip"
+        dim = 4
+
+        def embed_images(self, images: list[Any]) -> FloatArray:
+            return np.full((len(images), 4), 0.5, np.float32)
+
+        def embed_text(self, texts: list[str]) -> FloatArray:
+            return np.full((len(texts), 4), 0.5, np.float32)
+
+    reg = ModelRegistry(Settings(models_dir=tmp_path))
+    reg.register("vision", Fake())
+    vision = reg.vision()
+    assert vision.name == "fake-clip" and vision.dim == 4
+    assert vision.embed_text(["x"]).shape == (1, 4)
+    reg.close()

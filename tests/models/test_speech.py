@@ -56,9 +56,7 @@ def whisper_tiny(models_settings: Settings) -> WhisperSpeechRecognizer:
     return WhisperSpeechRecognizer.from_settings(models_settings, "tiny.en")
 
 
-def test_base_transcribes_espeak(
-    whisper_base: WhisperSpeechRecognizer, espeak_speech: tuple[str, FloatArray]
-) -> None:
+def test_base_transcribes_espeak(whisper_base: WhisperSpeechRecognizer, espeak_speech: tuple[str, FloatArray]) -> None:
     assert isinstance(whisper_base, SpeechRecognizer)
     assert whisper_base.name == "whisper-base"
     text, audio = espeak_speech
@@ -68,9 +66,7 @@ def test_base_transcribes_espeak(
     check_timing(tr, audio)
 
 
-def test_base_transcribes_librivox(
-    whisper_base: WhisperSpeechRecognizer, librivox: tuple[str, FloatArray]
-) -> None:
+def test_base_transcribes_librivox(whisper_base: WhisperSpeechRecognizer, librivox: tuple[str, FloatArray]) -> None:
     ref, audio = librivox
     t0 = time.perf_counter()
     tr = whisper_base.transcribe(audio)

@@ -19,11 +19,29 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from framedex.config import Settings
 from framedex.models import packs
-from framedex.models.base import FloatArray, SpeechRecognizer, Transcript
+from framedex.models.base import (
+    AudioEvents,
+    AudioTagger,
+    Face,
+    FaceEncoder,
+    FloatArray,
+    FrameAnalysis,
+    FrameAnalyzer,
+    FrameTags,
+    ImageArray,
+    ImageTagger,
+    SpeechRecognizer,
+    TextBox,
+    TextEmbedder,
+    TextReader,
+    Transcript,
+    VisionEncoder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +135,95 @@ class _SpeechProxy:
             return backend.transcribe(audio, language)
 
 
+class _TextProxy:
+    def __init__(self, slot: _Slot[TextEmbedder], name: str, dim: int) -> None:
+        self._slot = slot
+        self.name = name
+        self.dim = dim
+
+    def embed(self, texts: list[str]) -> FloatArray:
+        with self._slot.use() as backend:
+            return backend.embed(texts)
+
+
+class _TaggerProxy:
+    def __init__(self, slot: _Slot[ImageTagger], name: str, feature_dim: int) -> None:
+        self._slot = slot
+        self.name = name
+        self.feature_dim = feature_dim
+
+    def tag(self, images: list[ImageArray]) -> list[FrameTags]:
+        with self._slot.use() as backend:
+            return backend.tag(images)
+
+
+class _VisionProxy:
+    def __init__(self, slot: _Slot[VisionEncoder], name: str, dim: int) -> None:
+        self._slot = slot
+        self.name = name
+        self.dim = dim
+
+    def embed_images(self, images: list[ImageArray]) -> FloatArray:
+        with self._slot.use() as backend:
+            return backend.embed_images(images)
+
+    def embed_text(self, texts: list[str]) -> FloatArray:
+        with self._slot.use() as backend:
+            return backend.embed_text(texts)
+
+
+class _FramesProxy:
+    def __init__(self, tagger: _Slot[ImageTagger], vision: _Slot[VisionEncoder], name: str, dim: int) -> None:
+        self._tagger = tagger
+        self._vision = vision
+        self.name = name
+        self.dim = dim
+
+    def analyze(self, images: list[ImageArray]) -> list[FrameAnalysis]:
+        from framedex.models.vision import TaggingFrameAnalyzer
+
+        with self._tagger.use() as tagger, self._vision.use() as encoder:
+            return TaggingFrameAnalyzer(tagger, encoder).analyze(images)
+
+
+class _OcrProxy:
+    def __init__(self, slot: _Slot[TextReader], name: str) -> None:
+        self._slot = slot
+        self.name = name
+
+    def has_text(self, image: ImageArray) -> bool:
+        from framedex.models.ocr import likely_has_text
+
+        return likely_has_text(image)  # model-free: never loads the OCR backend
+
+    def read(self, image: ImageArray) -> list[TextBox]:
+        with self._slot.use() as backend:
+            return backend.read(image)
+
+
+class _AudioProxy:
+    def __init__(self, slot: _Slot[AudioTagger], name: str, dim: int) -> None:
+        self._slot = slot
+        self.name = name
+        self.dim = dim
+
+    def tag(self, audio: FloatArray) -> AudioEvents:
+        with self._slot.use() as backend:
+            return backend.tag(audio)
+
+
+class _FacesProxy:
+    def __init__(self, slot: _Slot[FaceEncoder], name: str, dim: int, match_threshold: float) -> None:
+        self._slot = slot
+        self.name = name
+        self.dim = dim
+        self.match_threshold = match_threshold
+
+    def faces(self, image: ImageArray) -> list[Face]:
+        with self._slot.use() as backend:
+            return backend.faces(image)
+
+
 # --- the registry -----------------------------------------------------------------------------------
 
 
@@ -131,12 +238,58 @@ class ModelRegistry:
         self._stop = threading.Event()
         self._defaults: dict[str, Callable[[], Any]] = {
             "speech": self._load_speech,
+            "text": self._load_text,
+            "tagger": self._load_tagger,
+            "vision": self._load_vision,
+            "ocr": self._load_ocr,
+            "audio": self._load_audio,
+            "faces": self._load_faces,
+        }
+        # what a default backend reports, so that proxies need not load it to answer
+        self._static_meta: dict[str, dict[str, Any]] = {
+            "text": {"name": "minilm-l6-v2", "dim": 384},
+            "tagger": {"name": "efficientnet-lite3+ssd-mobilenet-v2", "feature_dim": 1280},
+            "vision": {"name": "conse(efficientnet-lite3+ssd-mobilenet-v2->minilm-l6-v2)", "dim": 384},
+            "ocr": {"name": "ppocr-v6-small"},
+            "audio": {"name": "yamnet", "dim": 384},
+            "faces": {"name": "yunet-sface", "dim": 128, "match_threshold": 0.40},
         }
 
     # -- capability accessors (cheap: nothing is loaded until the first call) --
 
     def speech(self) -> SpeechRecognizer:
         return _SpeechProxy(self._slot("speech"), packs.SPEECH_PROFILES[self.settings.speech_profile])
+
+    def text(self) -> TextEmbedder:
+        m = self._meta("text", "name", "dim")
+        return _TextProxy(self._slot("text"), m["name"], m["dim"])
+
+    def tagger(self) -> ImageTagger:
+        m = self._meta("tagger", "name", "feature_dim")
+        return _TaggerProxy(self._slot("tagger"), m["name"], m["feature_dim"])
+
+    def vision(self) -> VisionEncoder:
+        """The joint image-text encoder: ConSE over the tagger by default; `register("vision", ...)`
+        an `OnnxClipEncoder` (or set ``clip_model_dir`` in the settings) to use a real CLIP."""
+        m = self._meta("vision", "name", "dim")
+        return _VisionProxy(self._slot("vision"), m["name"], m["dim"])
+
+    def frames(self) -> FrameAnalyzer:
+        """Tags + joint embedding per frame (tagger and vision encoder, loaded and unloaded apart)."""
+        m = self._meta("vision", "name", "dim")
+        return _FramesProxy(self._slot("tagger"), self._slot("vision"), m["name"], m["dim"])
+
+    def ocr(self) -> TextReader:
+        m = self._meta("ocr", "name")
+        return _OcrProxy(self._slot("ocr"), m["name"])
+
+    def audio(self) -> AudioTagger:
+        m = self._meta("audio", "name", "dim")
+        return _AudioProxy(self._slot("audio"), m["name"], m["dim"])
+
+    def faces(self) -> FaceEncoder:
+        m = self._meta("faces", "name", "dim", "match_threshold")
+        return _FacesProxy(self._slot("faces"), m["name"], m["dim"], m["match_threshold"])
 
     # -- management --
 
@@ -148,6 +301,9 @@ class ModelRegistry:
         """Load ``capability`` with ``factory()`` (lazily, on first use, and again after unloads)."""
         with self._slots_lock:
             slot = self._slots.get(capability)
+            self._static_meta.pop(capability, None)  # a replaced backend reports its own metadata
+            if capability == "vision":
+                self._static_meta.pop("vision", None)
             if slot is None:
                 self._slots[capability] = _Slot(capability, factory)
                 self._start_reaper()
@@ -224,6 +380,53 @@ class ModelRegistry:
 
         self._reaper = threading.Thread(target=run, name="framedex-model-reaper", daemon=True)
         self._reaper.start()
+
+    def _meta(self, capability: str, *keys: str) -> dict[str, Any]:
+        static = self._static_meta.get(capability)
+        if static is not None and not (capability == "vision" and self._clip_dir() is not None):
+            return static
+        with self._slot(capability).use() as backend:  # a custom backend: ask it (loads it)
+            return {k: getattr(backend, k) for k in keys}
+
+    def _clip_dir(self) -> Path | None:
+        value = getattr(self.settings, "clip_model_dir", None)
+        return Path(value) if value else None
+
+    def _cache_dir(self) -> Path:
+        return Path(self.settings.models_dir) / "cache"
+
+    def _load_text(self) -> TextEmbedder:
+        from framedex.models.text import MiniLMTextEmbedder
+
+        return MiniLMTextEmbedder.from_settings(self.settings)
+
+    def _load_tagger(self) -> ImageTagger:
+        from framedex.models.vision import EfficientNetSsdTagger
+
+        return EfficientNetSsdTagger.from_settings(self.settings)
+
+    def _load_vision(self) -> VisionEncoder:
+        from framedex.models.vision import ConseVisionEncoder, OnnxClipEncoder
+
+        clip = self._clip_dir()
+        if clip is not None:
+            return OnnxClipEncoder.from_dir(clip, threads=self.settings.model_threads)
+        return ConseVisionEncoder(self.tagger(), self.text(), cache_dir=self._cache_dir())
+
+    def _load_ocr(self) -> TextReader:
+        from framedex.models.ocr import RapidTextReader
+
+        return RapidTextReader.from_settings(self.settings)
+
+    def _load_audio(self) -> AudioTagger:
+        from framedex.models.audio import YamnetAudioTagger
+
+        return YamnetAudioTagger.from_settings(self.settings, self.text())
+
+    def _load_faces(self) -> FaceEncoder:
+        from framedex.models.faces import YunetSfaceEncoder
+
+        return YunetSfaceEncoder.from_settings(self.settings)
 
     def _load_speech(self) -> SpeechRecognizer:
         from framedex.models.speech import WhisperSpeechRecognizer

@@ -439,6 +439,17 @@ class OnnxClipEncoder:
         probe = self.embed_text(["probe"])
         self.dim = int(probe.shape[1])
 
+    @classmethod
+    def from_dir(cls, directory: str | Path, *, threads: int = 2) -> OnnxClipEncoder:
+        """A directory holding ``image.onnx``, ``text.onnx`` and ``tokenizer.json`` (and optionally
+        ``config.json`` with ``image_size``, ``context_length``, ``mean``, ``std``, ``pad_id``)."""
+        d = Path(directory)
+        cfg: dict[str, Any] = {}
+        if (d / "config.json").is_file():
+            raw = json.loads((d / "config.json").read_text())
+            cfg = {k: raw[k] for k in ("image_size", "context_length", "mean", "std", "pad_id") if k in raw}
+        return cls(d / "image.onnx", d / "text.onnx", d / "tokenizer.json", threads=threads, name=d.name, **cfg)
+
     def _preprocess(self, image: ImageArray) -> FloatArray:
         import cv2
 
