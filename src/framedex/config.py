@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     model_threads: int = Field(default=2, ge=1, description="Thread cap for each model backend.")
     model_idle_ttl_seconds: float = Field(default=600.0, ge=0)
     speech_profile: Literal["base", "tiny.en"] = "base"
+    clip_model_dir: Path | None = Field(
+        default=None,
+        description="A CLIP/SigLIP ONNX export (image.onnx, text.onnx, tokenizer.json) that replaces the "
+        "default ConSE vision encoder. Indexes built with one encoder must be re-indexed to switch.",
+    )
 
     # Limits (the real API's, see reference A.11)
     max_upload_bytes: int = 2 * 1024**3
