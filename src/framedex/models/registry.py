@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from framedex.config import Settings
 from framedex.models import packs
@@ -42,6 +42,9 @@ from framedex.models.base import (
     Transcript,
     VisionEncoder,
 )
+
+if TYPE_CHECKING:
+    from framedex.models.llm import LLMProxy
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +247,7 @@ class ModelRegistry:
             "ocr": self._load_ocr,
             "audio": self._load_audio,
             "faces": self._load_faces,
+            "llm": self._load_llm,
         }
         # what a default backend reports, so that proxies need not load it to answer
         self._static_meta: dict[str, dict[str, Any]] = {
@@ -290,6 +294,12 @@ class ModelRegistry:
     def faces(self) -> FaceEncoder:
         m = self._meta("faces", "name", "dim", "match_threshold")
         return _FacesProxy(self._slot("faces"), m["name"], m["dim"], m["match_threshold"])
+
+    def llm(self) -> LLMProxy:
+        """Text generation (local GGUF via llama.cpp, or ``settings.llm_url``); see ``models/llm.py``."""
+        from framedex.models.llm import LLMProxy
+
+        return LLMProxy(self._slot("llm"), self.settings)
 
     # -- management --
 
@@ -432,3 +442,8 @@ class ModelRegistry:
         from framedex.models.speech import WhisperSpeechRecognizer
 
         return WhisperSpeechRecognizer.from_settings(self.settings)
+
+    def _load_llm(self) -> Any:
+        from framedex.models.llm import load_llm
+
+        return load_llm(self.settings)
