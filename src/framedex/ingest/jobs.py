@@ -172,12 +172,21 @@ class IngestJobs:
         _fail_video(self.platform, job.payload["video_id"], "video_processing_failed", reason)
 
     def handlers(self) -> dict[str, JobHandler]:
-        return {
+        handlers = {
             asset_service.PROBE_JOB: JobHandler(self.probe_asset, self.asset_given_up),
             asset_service.FETCH_JOB: JobHandler(self.probe_asset, self.asset_given_up),
             VALIDATE_JOB: JobHandler(self.validate_video, self.video_given_up),
             INDEX_JOB: JobHandler(self.index_video, self.video_given_up),
         }
+        handlers.update(embedding_job_handlers(self.platform))
+        return handlers
+
+
+def embedding_job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    """Embedding tasks (`/embed/tasks`, `/embed-v2/tasks`) and entity reference embedding."""
+    from framedex.services import embeddings, entities
+
+    return {**embeddings.job_handlers(platform), **entities.job_handlers(platform)}
 
 
 def start_worker_pool(platform: Platform, count: int) -> WorkerPool:

@@ -59,6 +59,8 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
+        import framedex.storage.tables_entities  # noqa: F401  (registers the embed-task and entity tables)
+
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
             from framedex.storage.lexical import SqliteLexicalIndex
