@@ -89,7 +89,8 @@ def test_video_clip_embeddings_rank_the_matching_clip_first(tl: Any, tmp_path: P
     res = tl.embed.v_2.create(
         input_type="video", model_name="marengo3.0",
         video={"media_source": {"base64_string": b64(joined)}, "embedding_option": ["visual"],
-               "embedding_scope": ["clip", "asset"], "segmentation": {"strategy": "fixed", "fixed": {"duration_sec": 2}}})
+               "embedding_scope": ["clip", "asset"],
+               "segmentation": {"strategy": "fixed", "fixed": {"duration_sec": 2}}})
     clips = [d for d in res.data if d.embedding_scope == "clip"]
     assets = [d for d in res.data if d.embedding_scope == "asset"]
     assert [(c.start_sec, c.end_sec) for c in clips] == [(0.0, 2.0), (2.0, 4.0)]
@@ -145,8 +146,8 @@ def test_v2_errors(http: httpx.Client) -> None:
                                      "video": {"media_source": {"base64_string": big}}})
     assert r.status_code == 413 and "error" in r.json()
     # Marengo 3.5 takes multi_input, with a Matryoshka prefix for embedding_dimension.
-    r = http.post("/embed-v2", json={"input_type": "multi_input", "model_name": "marengo3.5", "embedding_dimension": 256,
-                                     "multi_input": {"input_text": "a dog"}})
+    r = http.post("/embed-v2", json={"input_type": "multi_input", "model_name": "marengo3.5",
+                                     "embedding_dimension": 256, "multi_input": {"input_text": "a dog"}})
     assert r.status_code == 200, r.text
     assert len(r.json()["data"][0]["embedding"]) == 256 and r.json()["usage"]["truncated"] is False
 
@@ -180,7 +181,8 @@ def test_v2_task_lifecycle(tl: Any, live_server: LiveServer) -> None:
     from twelvelabs.errors import BadRequestError
 
     with pytest.raises(BadRequestError):
-        bad(input_type="video", model_name="marengo3.0", video={"media_source": {"base64_string": base64.b64encode(b"not a video\n" * 200).decode()}})
+        garbage = base64.b64encode(b"not a video\n" * 200).decode()
+        bad(input_type="video", model_name="marengo3.0", video={"media_source": {"base64_string": garbage}})
     failing = bad(input_type="audio", model_name="marengo3.0",
                   audio={"media_source": {"url": f"{live_server.url}/no-such-file.wav"}})
     task = _wait(lambda: tl.embed.v_2.tasks.retrieve(failing.id))
@@ -188,8 +190,9 @@ def test_v2_task_lifecycle(tl: Any, live_server: LiveServer) -> None:
 
 
 def test_v1_task_lifecycle(tl: Any) -> None:
-    created = tl.embed.tasks.create(model_name="marengo3.0", video_file=open(VIDEOS / "samoyed_dog_2s.mp4", "rb"),
-                                    video_clip_length=2, video_embedding_scope=["clip", "video"])
+    with (VIDEOS / "samoyed_dog_2s.mp4").open("rb") as video:
+        created = tl.embed.tasks.create(model_name="marengo3.0", video_file=video, video_clip_length=2,
+                                        video_embedding_scope=["clip", "video"])
     assert created.id
     status = tl.embed.tasks.wait_for_done(created.id, sleep_interval=0.3)
     assert status.status == "ready"
