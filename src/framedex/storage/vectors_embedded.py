@@ -570,6 +570,8 @@ class _Collection:
         allowed_gens = None if allowed is None else {v.gen for v in allowed}
         size = len(ann)
         while True:
+            if fetch >= size:
+                return None  # asking for (nearly) everything: exact is as cheap and complete
             m = ann.search(q, min(fetch, size), threads=1)
             keys = np.asarray(m.keys).astype(np.int64)
             scores = 1.0 - np.asarray(m.distances, dtype=np.float32)
@@ -682,6 +684,8 @@ class EmbeddedVectorIndex:
         self.close()
 
     def _index_dir(self, tenant_id: str, index_id: str) -> Path:
+        if self._closed:
+            raise RuntimeError("vector index is closed")
         return self.root / check_name("tenant_id", tenant_id) / check_name("index_id", index_id)
 
     def _collection(self, tenant_id: str, index_id: str, space: str) -> _Collection:
