@@ -1,0 +1,707 @@
+"""Asynchronous analysis: ``/analyze/tasks`` (create, list, retrieve, delete, cancel) and
+``/analyze/batches`` (create, list, retrieve, results as JSON Lines, cancel, delete), run on the job
+queue (job kind ``analyze_task``) by the same workers as ingest.
+
+Task statuses: ``queued`` (created) → ``pending`` (waiting for its video to be indexed) →
+``processing`` → ``ready`` | ``failed`` | ``canceled``. When a task ends, an ``analyze.task.ready|failed|
+canceled`` event (Part D payload) is POSTed to the task's webhook URLs: ``webhook_url``/``webhook_urls``
+in the create body (a framedex extension; the real platform registers them in its dashboard) plus
+``settings.webhook_urls``. A batch is ``pending`` → ``processing`` → ``completed`` (or ``canceling`` →
+``canceled``; ``expired`` 24 h after creation), never ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Float, Index, String, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from framedex.ids import new_id, rfc3339, utcnow
+from framedex.jobs.queue import Job
+from framedex.jobs.worker import JobHandler
+from framedex.services import analysis, webhooks
+from framedex.services.errors import Conflict, InvalidParameter, MissingParameter, NotFound, ServiceError
+from framedex.services.paging import Page, PageRequest, paginate
+from framedex.services.platform import Platform
+from framedex.storage.tables import ID, Base, IndexedAssetRow, Timestamps
+from framedex.storage.types import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "analyze_task"
+FINAL = ("ready", "failed", "canceled")
+ACTIVE = ("queued", "pending", "processing")
+TASK_STATUSES = ("queued", "pending", "processing", "ready", "failed", "canceled")
+BATCH_STATUSES = ("pending", "processing", "canceling", "canceled", "completed", "expired")
+BATCH_FINAL = ("completed", "canceled", "expired")
+ASYNC_DEFAULT_MAX_TOKENS = 4096
+BATCH_TTL = timedelta(hours=24)
+MAX_BATCH_ITEMS = 1000
+MAX_ACTIVE_BATCHES = 5
+_CUSTOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_WAIT_POLL_SECONDS = 2.0
+
+
+class AnalyzeTaskRow(Timestamps, Base):
+    __tablename__ = "analyze_tasks"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(24), index=True)
+    batch_id: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)
+    custom_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    analysis_mode: Mapped[str] = mapped_column(String(32), default="general")
+    model_name: Mapped[str] = mapped_column(String(32))
+    request_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as reported on the wire
+    video_source: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    video_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    asset_id: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)
+    video_url: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    webhook_urls: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    webhooks: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    __table_args__ = (Index("ix_analyze_tasks_tenant_created", "tenant_id", "created_at"),)
+
+
+class AnalyzeBatchRow(Timestamps, Base):
+    __tablename__ = "analyze_batches"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(24), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    analysis_mode: Mapped[str] = mapped_column(String(32), default="general")
+    model_name: Mapped[str] = mapped_column(String(32))
+    total_items: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    webhooks: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+
+
+_schema_lock = threading.Lock()
+_schema_ready: set[int] = set()
+
+
+def ensure_schema(platform: Platform) -> None:
+    """Create the two tables once per database (they live outside ``storage/tables.py``)."""
+    engine = platform.store.engine
+    if id(engine) in _schema_ready:
+        return
+    with _schema_lock:
+        if id(engine) not in _schema_ready:
+            Base.metadata.create_all(engine, tables=[AnalyzeTaskRow.__table__, AnalyzeBatchRow.__table__])  # type: ignore[list-item]
+            _schema_ready.add(id(engine))
+
+
+# --- request checking ----------------------------------------------------------------------------------
+
+
+def _params(platform: Platform, body: dict[str, Any], *, prompt_required: bool = True) -> dict[str, Any]:
+    """Validated generation parameters of a task (shared by tasks and batch items)."""
+    mode = body.get("analysis_mode") or "general"
+    if mode == "time_based_metadata":
+        raise InvalidParameter("analysis_mode", "time_based_metadata (video segmentation) is not supported by "
+                               "this server; use general.")
+    if mode != "general":
+        raise InvalidParameter("analysis_mode", "Use general.")
+    if body.get("image"):
+        raise InvalidParameter("image", "Image analysis is not supported by this server; send a video.")
+    max_tokens = body.get("max_tokens")
+    if max_tokens == "unlimited":
+        raise InvalidParameter("max_tokens", "unlimited requires analysis_mode time_based_metadata.")
+    prompt = analysis.check_prompt(body.get("prompt"), body.get("prompt_v2"), required=prompt_required)
+    params: dict[str, Any] = {
+        "analysis_mode": "general",
+        "prompt": prompt,
+        "temperature": analysis.check_temperature(body.get("temperature")),
+        "max_tokens": analysis.check_max_tokens(max_tokens, default=ASYNC_DEFAULT_MAX_TOKENS),
+    }
+    if body.get("prompt_v2") is not None:
+        params["prompt_v2"] = {"input_text": prompt}
+    schema = analysis.check_response_format(body.get("response_format"), allow_segments=True)
+    if schema is not None:
+        params["response_format"] = {"type": "json_schema", "json_schema": schema}
+    for name in ("min_segment_duration", "max_segment_duration"):
+        if body.get(name) is not None:
+            raise InvalidParameter(name, "It requires analysis_mode time_based_metadata.")
+    for name in ("start_time", "end_time"):
+        v = body.get(name)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                raise InvalidParameter(name, "It must be a non-negative number of seconds.")
+            params[name] = float(v)
+    if "start_time" in params and "end_time" in params and params["end_time"] - params["start_time"] < 1:
+        raise InvalidParameter("end_time", "The window (end_time - start_time) must be at least 1 second.")
+    return params
+
+
+def _custom_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CUSTOM_ID.match(value):
+        raise InvalidParameter("custom_id", "Use 1-64 characters: letters, digits, hyphens and underscores.")
+    return value
+
+
+def _webhook_urls(platform: Platform, body: dict[str, Any]) -> list[str]:
+    from framedex.ingest.fetch import validate_url
+
+    urls: list[str] = []
+    one = body.get("webhook_url")
+    many = body.get("webhook_urls")
+    for value in ([one] if one is not None else []) + (list(many) if isinstance(many, list) else []):
+        if not isinstance(value, str):
+            raise InvalidParameter("webhook_url", "It must be a URL string.")
+        try:
+            validate_url(value, allow_private=platform.settings.allow_private_urls)
+        except ServiceError as exc:
+            raise InvalidParameter("webhook_url", exc.message) from exc
+        urls.append(value)
+    return list(dict.fromkeys([*urls, *platform.settings.webhook_urls]))
+
+
+def _source(platform: Platform, tenant_id: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(video id, wire video_source); the video may still be indexing."""
+    if body.get("video_id") is not None and body.get("video") is not None:
+        raise InvalidParameter("video", "Give either video or video_id, not both.")
+    vid = body.get("video_id")
+    if vid is not None:
+        if not isinstance(vid, str) or not vid:
+            raise InvalidParameter("video_id", "It must be a video id.")
+        with platform.store.session() as s:
+            row = s.get(IndexedAssetRow, vid)
+            if row is None or row.tenant_id != tenant_id:
+                raise NotFound("video", vid)
+            return row.id, {"type": "video_id", "video_id": row.id, "index_id": row.index_id}
+    if body.get("video") is None:
+        raise MissingParameter("video")
+    return analysis.submit_video(platform, tenant_id, body["video"])
+
+
+# --- tasks --------------------------------------------------------------------------------------------
+
+
+def _new_task(platform: Platform, session: Session, tenant_id: str, *, params: dict[str, Any], model_name: str,
+              video_id: str | None, source: dict[str, Any] | None, custom_id: str | None,
+              batch_id: str | None = None, webhook_urls: list[str] | None = None,
+              status: str = "queued", error: dict[str, Any] | None = None) -> AnalyzeTaskRow:
+    row = AnalyzeTaskRow(
+        id=new_id(), tenant_id=tenant_id, batch_id=batch_id, custom_id=custom_id, status=status,
+        analysis_mode="general", model_name=model_name, request_params=params, video_source=source,
+        video_id=video_id, asset_id=(source or {}).get("asset_id"), video_url=(source or {}).get("url"),
+        webhook_urls=webhook_urls or [], error=error, completed_at=utcnow() if status in FINAL else None,
+    )
+    if video_id is not None:
+        video = session.get(IndexedAssetRow, video_id)
+        if video is not None:
+            row.asset_id = row.asset_id or video.asset_id
+            row.duration = video.duration
+    session.add(row)
+    session.flush()
+    if status not in FINAL:
+        platform.queue.enqueue(JOB_KIND, {"task_id": row.id}, session=session, max_attempts=2)
+    return row
+
+
+def create_task(platform: Platform, tenant_id: str, body: dict[str, Any]) -> AnalyzeTaskRow:
+    ensure_schema(platform)
+    model_name = analysis.check_model_name(platform, body.get("model_name"))
+    params = _params(platform, body)
+    custom_id = _custom_id(body.get("custom_id"))
+    urls = _webhook_urls(platform, body)
+    video_id, source = _source(platform, tenant_id, body)
+    with platform.store.session() as s:
+        return _new_task(platform, s, tenant_id, params=params, model_name=model_name, video_id=video_id,
+                         source=source, custom_id=custom_id, webhook_urls=urls)
+
+
+def _get_task(session: Session, tenant_id: str, task_id: str) -> AnalyzeTaskRow:
+    row = session.get(AnalyzeTaskRow, task_id)
+    if row is None or row.tenant_id != tenant_id:
+        raise NotFound("analysis task", task_id)
+    return row
+
+
+def retrieve_task(platform: Platform, tenant_id: str, task_id: str) -> AnalyzeTaskRow:
+    ensure_schema(platform)
+    with platform.store.session() as s:
+        return _get_task(s, tenant_id, task_id)
+
+
+def list_tasks(platform: Platform, tenant_id: str, page: PageRequest, *, status: str | None = None,
+               video_url: str | None = None, asset_id: str | None = None,
+               analysis_mode: str | None = None) -> Page[AnalyzeTaskRow]:
+    ensure_schema(platform)
+    query = select(AnalyzeTaskRow).where(AnalyzeTaskRow.tenant_id == tenant_id)
+    if status is not None:
+        if status not in TASK_STATUSES:
+            raise InvalidParameter("status", f"Use one of {list(TASK_STATUSES)}.")
+        query = query.where(AnalyzeTaskRow.status == status)
+    if video_url is not None:
+        query = query.where(AnalyzeTaskRow.video_url == video_url)
+    if asset_id is not None:
+        query = query.where(AnalyzeTaskRow.asset_id == asset_id)
+    if analysis_mode is not None:
+        query = query.where(AnalyzeTaskRow.analysis_mode == analysis_mode)
+    query = query.order_by(AnalyzeTaskRow.created_at.desc(), AnalyzeTaskRow.id.desc())
+    with platform.store.session() as s:
+        return paginate(s, query, page)
+
+
+def delete_task(platform: Platform, tenant_id: str, task_id: str) -> None:
+    ensure_schema(platform)
+    with platform.store.session() as s:
+        row = _get_task(s, tenant_id, task_id)
+        if row.status == "processing":
+            raise Conflict("The task is being processed; cancel it or wait until it finishes.",
+                           code="task_in_progress")
+        s.delete(row)
+
+
+def cancel_task(platform: Platform, tenant_id: str, task_id: str) -> AnalyzeTaskRow:
+    ensure_schema(platform)
+    with platform.store.session() as s:
+        row = _get_task(s, tenant_id, task_id)
+        if row.status == "canceled":
+            return row
+        if row.status in ("ready", "failed"):
+            raise Conflict(f"The task is already {row.status} and cannot be canceled.", code="task_not_cancelable")
+        _finish(row, "canceled", error={"code": "user_canceled", "message": "The task was canceled."})
+    _notify_async(platform, row.id)
+    return row
+
+
+def _finish(row: AnalyzeTaskRow, status: str, *, result: dict[str, Any] | None = None,
+            error: dict[str, Any] | None = None) -> None:
+    row.status = status
+    row.result = result
+    row.error = error
+    row.completed_at = utcnow()
+    row.updated_at = utcnow()
+
+
+# --- running (worker side) ------------------------------------------------------------------------------
+
+
+class AnalyzeJobs:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    def run(self, job: Job) -> None:
+        ensure_schema(self.platform)
+        task_id = job.payload["task_id"]
+        platform = self.platform
+        with platform.store.session() as s:
+            task = s.get(AnalyzeTaskRow, task_id)
+            if task is None or task.status in FINAL:
+                return
+            video = s.get(IndexedAssetRow, task.video_id) if task.video_id else None
+            if video is None or video.tenant_id != task.tenant_id:
+                _finish(task, "failed", error={"code": "video_not_found", "message": "The video was deleted."})
+                failed = True
+            elif video.status == "failed":
+                message = (video.error or {}).get("message", "the video failed indexing")
+                _finish(task, "failed", error={"code": "video_not_ready", "message": f"The video could not be "
+                                               f"indexed: {message}"})
+                failed = True
+            elif video.status != "ready":
+                # Not ready yet: come back later without holding this worker (it may be the one indexing).
+                task.status = "pending"
+                job_id = platform.queue.enqueue(JOB_KIND, {"task_id": task_id}, session=s, max_attempts=2)
+                _delay_job(s, job_id, _WAIT_POLL_SECONDS)
+                return
+            else:
+                failed = False
+                task.status = "processing"
+                task.duration = video.duration
+                task.updated_at = utcnow()
+                params, model_name, tenant_id, video_id = (dict(task.request_params), task.model_name,
+                                                           task.tenant_id, task.video_id)
+                source = dict(task.video_source or {})
+        if failed:
+            self._ended(task_id)
+            return
+        assert video_id is not None
+        try:
+            ref = analysis.get_ready_video(platform, tenant_id, video_id)
+            ref = analysis.VideoRef(ref.video_id, ref.index_id, ref.asset_id, ref.duration, source)
+            start, end = params.get("start_time"), params.get("end_time")
+            analysis.check_window(start, end, ref.duration)
+            options = analysis.GenerationOptions(
+                prompt=params.get("prompt") or "", temperature=params["temperature"],
+                max_tokens=params["max_tokens"],
+                json_schema=(params.get("response_format") or {}).get("json_schema"),
+                model_name=model_name, start_time=start, end_time=end)
+            runner = analysis.Analysis(platform, ref, options)
+            canceled = _CancelWatch(platform, task_id)
+            result = runner.run(on_text=canceled)
+        except ServiceError as exc:
+            self._fail(task_id, exc.code, exc.message)
+            return
+        with platform.store.session() as s:
+            task = s.get(AnalyzeTaskRow, task_id)
+            if task is None or task.status == "canceled":
+                return
+            wire = {"generation_id": result.generation_id, "data": result.data,
+                    "finish_reason": result.finish_reason, "usage": result.usage()}
+            _finish(task, "ready", result=wire, error=result.error())
+        self._ended(task_id)
+
+    def _fail(self, task_id: str, code: str, message: str) -> None:
+        with self.platform.store.session() as s:
+            task = s.get(AnalyzeTaskRow, task_id)
+            if task is None or task.status in FINAL:
+                return
+            _finish(task, "failed", error={"code": code, "message": message})
+        self._ended(task_id)
+
+    def give_up(self, job: Job, reason: str) -> None:
+        ensure_schema(self.platform)
+        self._fail(job.payload["task_id"], "internal_error", f"Analysis failed: {reason}")
+
+    def _ended(self, task_id: str) -> None:
+        _notify(self.platform, task_id)
+        _refresh_batch_of(self.platform, task_id)
+
+    def handlers(self) -> dict[str, JobHandler]:
+        return {JOB_KIND: JobHandler(self.run, self.give_up)}
+
+
+def job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    """The job kinds of this module, for the worker pool (see ``ingest.jobs.start_worker_pool``)."""
+    return AnalyzeJobs(platform).handlers()
+
+
+def _delay_job(session: Session, job_id: str, seconds: float) -> None:
+    from framedex.storage.tables import JobRow
+
+    session.flush()
+    job = session.get(JobRow, job_id)
+    if job is not None:
+        job.available_at = utcnow() + timedelta(seconds=seconds)
+
+
+class _CancelWatch:
+    """``on_text`` callback that stops generation soon after the task is canceled (checks ≤ once a second)."""
+
+    def __init__(self, platform: Platform, task_id: str) -> None:
+        self.platform = platform
+        self.task_id = task_id
+        self._last = 0.0
+        self._canceled = False
+
+    def __call__(self, _piece: str) -> bool:
+        import time
+
+        now = time.monotonic()
+        if not self._canceled and now - self._last >= 1.0:
+            self._last = now
+            with self.platform.store.session() as s:
+                task = s.get(AnalyzeTaskRow, self.task_id)
+                self._canceled = task is None or task.status == "canceled"
+        return self._canceled
+
+
+# --- webhooks --------------------------------------------------------------------------------------------
+
+
+def webhook_payload(task: AnalyzeTaskRow) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": task.id, "custom_id": task.custom_id, "created_at": rfc3339(task.created_at),
+                            "status": task.status}
+    source = _public_source(task)
+    if source:
+        data["video_source"] = source
+    if task.error and task.error.get("message") and task.status in ("failed", "ready"):
+        data["error"] = {"message": task.error["message"]}
+    return webhooks.event(task.id, f"analyze.task.{task.status}", data)
+
+
+def _notify(platform: Platform, task_id: str) -> None:
+    with platform.store.session() as s:
+        task = s.get(AnalyzeTaskRow, task_id)
+        if task is None or task.status not in FINAL or not task.webhook_urls:
+            return
+        urls, payload = list(task.webhook_urls), webhook_payload(task)
+    infos = webhooks.deliver(platform.settings, urls, payload)
+    with platform.store.session() as s:
+        task = s.get(AnalyzeTaskRow, task_id)
+        if task is not None:
+            task.webhooks = infos
+
+
+def _notify_async(platform: Platform, task_id: str) -> None:
+    def run() -> None:
+        try:
+            _notify(platform, task_id)
+            _refresh_batch_of(platform, task_id)
+        except Exception:
+            log.exception("webhook for task %s failed", task_id)
+
+    threading.Thread(target=run, name="framedex-webhook", daemon=True).start()
+
+
+# --- wire views ------------------------------------------------------------------------------------------
+
+
+def _public_source(task: AnalyzeTaskRow) -> dict[str, Any] | None:
+    src = dict(task.video_source or {})
+    if not src:
+        return None
+    if task.duration:
+        src["system_metadata"] = {"duration": float(task.duration)}
+    return src
+
+
+def task_view(task: AnalyzeTaskRow, *, brief: bool = False) -> dict[str, Any]:
+    """The ``AnalyzeTaskResponse`` wire object (``brief``: as listed, with the prompt cut to 30 chars)."""
+    params = dict(task.request_params or {})
+    params = {k: v for k, v in params.items() if v is not None}
+    if "prompt_v2" in params:
+        params.pop("prompt", None)
+    if brief:
+        if isinstance(params.get("prompt"), str):
+            params["prompt"] = params["prompt"][:30]
+        if isinstance(params.get("prompt_v2"), dict):
+            params["prompt_v2"] = {"input_text": str(params["prompt_v2"].get("input_text", ""))[:30]}
+        if isinstance(params.get("response_format"), dict):
+            params["response_format"] = {"type": params["response_format"].get("type")}
+    out: dict[str, Any] = {"task_id": task.id, "custom_id": task.custom_id, "status": task.status,
+                           "created_at": rfc3339(task.created_at), "request_params": params}
+    if task.batch_id:
+        out["batch_id"] = task.batch_id
+    source = _public_source(task)
+    if source:
+        out["video_source"] = source
+    if task.completed_at is not None and task.status in FINAL:
+        out["completed_at"] = rfc3339(task.completed_at)
+    if task.result is not None and task.status == "ready":
+        out["result"] = task.result
+    if task.error:
+        out["error"] = task.error
+    if task.webhooks:
+        out["webhooks"] = task.webhooks
+    return out
+
+
+# --- batches ---------------------------------------------------------------------------------------------
+
+
+def create_batch(platform: Platform, tenant_id: str,
+                 body: dict[str, Any]) -> tuple[AnalyzeBatchRow, list[AnalyzeTaskRow]]:
+    ensure_schema(platform)
+    if body.get("model_name") is None:
+        raise MissingParameter("model_name")
+    model_name = analysis.check_model_name(platform, body.get("model_name"))
+    mode = body.get("analysis_mode")
+    if mode is None:
+        raise MissingParameter("analysis_mode")
+    requests = body.get("requests")
+    if requests is None:
+        raise MissingParameter("requests")
+    if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH_ITEMS:
+        raise InvalidParameter("requests", f"Give 1 to {MAX_BATCH_ITEMS} requests.")
+    defaults = body.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise InvalidParameter("defaults", "It must be an object.")
+    urls = _webhook_urls(platform, body)
+    items: list[tuple[dict[str, Any], str | None, str | None, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for i, item in enumerate(requests):
+        if not isinstance(item, dict):
+            raise InvalidParameter(f"requests[{i}]", "It must be an object.")
+        merged = {**defaults, **{k: v for k, v in item.items() if v is not None}, "analysis_mode": mode}
+        for key in ("prompt",):
+            if isinstance(merged.get(key), dict):  # BatchPrompt {input_text, media_sources}
+                merged["prompt_v2"], merged["prompt"] = merged.pop(key), None
+        params = _params(platform, merged)
+        custom_id = _custom_id(item.get("custom_id"))
+        video = item.get("video")
+        if not isinstance(video, dict) or video.get("type", "asset_id") != "asset_id" or not video.get("asset_id"):
+            raise InvalidParameter(f"requests[{i}].video", "Batch items take {type: asset_id, asset_id}.")
+        try:
+            video_id, source = analysis.submit_video(platform, tenant_id, {"type": "asset_id",
+                                                                            "asset_id": video["asset_id"]})
+            items.append((params, custom_id, video_id, source, None))
+        except ServiceError as exc:  # this item fails on its own; the rest of the batch runs
+            items.append((params, custom_id, None, {"type": "asset_id", "asset_id": video["asset_id"]},
+                          {"code": exc.code, "message": exc.message}))
+    with platform.store.session() as s:
+        active = s.execute(select(func.count()).select_from(AnalyzeBatchRow).where(
+            AnalyzeBatchRow.tenant_id == tenant_id, AnalyzeBatchRow.status.in_(["pending", "processing",
+                                                                                 "canceling"]))).scalar_one()
+        if active >= MAX_ACTIVE_BATCHES:
+            raise ServiceError(f"At most {MAX_ACTIVE_BATCHES} batches can be active at once.",
+                               code="too_many_active_batches", status=429)
+        now = utcnow()
+        batch = AnalyzeBatchRow(id=new_id(), tenant_id=tenant_id, status="pending", analysis_mode="general",
+                                model_name=model_name, total_items=len(items), expires_at=now + BATCH_TTL,
+                                created_at=now)
+        s.add(batch)
+        s.flush()
+        tasks = [
+            _new_task(platform, s, tenant_id, params=params, model_name=model_name, video_id=video_id,
+                      source=source, custom_id=custom_id, batch_id=batch.id, webhook_urls=urls,
+                      status="failed" if error else "queued", error=error)
+            for params, custom_id, video_id, source, error in items
+        ]
+        _refresh_batch(s, batch)
+        return batch, tasks
+
+
+def _counts(session: Session, batch_id: str) -> dict[str, int]:
+    rows = session.execute(select(AnalyzeTaskRow.status, func.count()).where(AnalyzeTaskRow.batch_id == batch_id)
+                           .group_by(AnalyzeTaskRow.status)).all()
+    counts = {status: int(n) for status, n in rows}
+    return counts
+
+
+def _refresh_batch(session: Session, batch: AnalyzeBatchRow) -> dict[str, int]:
+    """Derive the batch status from its items (and expire it after 24 h)."""
+    now = utcnow()
+    if batch.status not in BATCH_FINAL and _aware(batch.expires_at) <= now:
+        for task in session.scalars(select(AnalyzeTaskRow).where(AnalyzeTaskRow.batch_id == batch.id,
+                                                                 AnalyzeTaskRow.status.in_(["queued", "pending"]))):
+            _finish(task, "canceled", error={"code": "batch_expired", "message": "The batch expired."})
+        batch.status, batch.expired_at = "expired", now
+    counts = _counts(session, batch.id)
+    active = sum(counts.get(s, 0) for s in ACTIVE)
+    done = sum(counts.get(s, 0) for s in FINAL)
+    if batch.status == "canceling" and active == 0:
+        batch.status, batch.canceled_at = "canceled", now
+    elif batch.status in ("pending", "processing"):
+        if active == 0:
+            batch.status, batch.completed_at = "completed", now
+        elif done or counts.get("processing"):
+            batch.status = "processing"
+    return counts
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _refresh_batch_of(platform: Platform, task_id: str) -> None:
+    with platform.store.session() as s:
+        task = s.get(AnalyzeTaskRow, task_id)
+        if task is None or task.batch_id is None:
+            return
+        batch = s.get(AnalyzeBatchRow, task.batch_id)
+        if batch is not None:
+            _refresh_batch(s, batch)
+
+
+def _get_batch(session: Session, tenant_id: str, batch_id: str) -> AnalyzeBatchRow:
+    row = session.get(AnalyzeBatchRow, batch_id)
+    if row is None or row.tenant_id != tenant_id:
+        raise NotFound("batch", batch_id)
+    return row
+
+
+def batch_view(batch: AnalyzeBatchRow, counts: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "batch_id": batch.id, "analysis_mode": batch.analysis_mode, "model_name": batch.model_name,
+        "status": batch.status, "total_items": batch.total_items, "created_at": rfc3339(batch.created_at),
+        "expires_at": rfc3339(batch.expires_at),
+        "queued_items": counts.get("queued", 0) + counts.get("pending", 0),
+        "processing_items": counts.get("processing", 0), "ready_items": counts.get("ready", 0),
+        "failed_items": counts.get("failed", 0), "canceled_items": counts.get("canceled", 0),
+    }
+    for name in ("completed_at", "canceled_at", "expired_at"):
+        value = getattr(batch, name)
+        if value is not None:
+            out[name] = rfc3339(value)
+    if batch.webhooks:
+        out["webhooks"] = batch.webhooks
+    return out
+
+
+def retrieve_batch(platform: Platform, tenant_id: str, batch_id: str) -> dict[str, Any]:
+    ensure_schema(platform)
+    with platform.store.session() as s:
+        batch = _get_batch(s, tenant_id, batch_id)
+        counts = _refresh_batch(s, batch)
+        return batch_view(batch, counts)
+
+
+def list_batches(platform: Platform, tenant_id: str, page: PageRequest, *, status: list[str] | None = None,
+                 analysis_mode: list[str] | None = None) -> tuple[Page[Any], list[dict[str, Any]]]:
+    ensure_schema(platform)
+    query = select(AnalyzeBatchRow).where(AnalyzeBatchRow.tenant_id == tenant_id)
+    if status:
+        bad = [x for x in status if x not in BATCH_STATUSES]
+        if bad:
+            raise InvalidParameter("status", f"Use values of {list(BATCH_STATUSES)}.")
+        query = query.where(AnalyzeBatchRow.status.in_(status))
+    if analysis_mode:
+        query = query.where(AnalyzeBatchRow.analysis_mode.in_(analysis_mode))
+    query = query.order_by(AnalyzeBatchRow.created_at.desc(), AnalyzeBatchRow.id.desc())
+    with platform.store.session() as s:
+        result = paginate(s, query, page)
+        views = [batch_view(b, _refresh_batch(s, b)) for b in result.items]
+    return result, views
+
+
+def cancel_batch(platform: Platform, tenant_id: str, batch_id: str) -> dict[str, Any]:
+    ensure_schema(platform)
+    with platform.store.session() as s:
+        batch = _get_batch(s, tenant_id, batch_id)
+        _refresh_batch(s, batch)
+        if batch.status in BATCH_FINAL:
+            raise Conflict(f"The batch is already {batch.status}.", code="batch_not_cancelable")
+        canceled: list[str] = []
+        for task in s.scalars(select(AnalyzeTaskRow).where(AnalyzeTaskRow.batch_id == batch.id,
+                                                           AnalyzeTaskRow.status.in_(["queued", "pending"]))):
+            _finish(task, "canceled", error={"code": "batch_canceled", "message": "The batch was canceled."})
+            canceled.append(task.id)
+        batch.status = "canceling"
+        s.flush()
+        counts = _refresh_batch(s, batch)
+        view = batch_view(batch, counts)
+    for task_id in canceled:
+        _notify_async(platform, task_id)
+    return view
+
+
+def delete_batch(platform: Platform, tenant_id: str, batch_id: str) -> None:
+    ensure_schema(platform)
+    with platform.store.session() as s:
+        batch = _get_batch(s, tenant_id, batch_id)
+        _refresh_batch(s, batch)
+        if batch.status not in BATCH_FINAL:
+            raise Conflict("Only completed, canceled or expired batches can be deleted; cancel it first.",
+                           code="batch_in_progress")
+        s.execute(delete(AnalyzeTaskRow).where(AnalyzeTaskRow.batch_id == batch.id))
+        s.delete(batch)
+
+
+def batch_results(platform: Platform, tenant_id: str, batch_id: str) -> Iterator[str]:
+    """JSON Lines, one ``BatchResultItem`` per task (in submission order)."""
+    ensure_schema(platform)
+    with platform.store.session() as s:
+        batch = _get_batch(s, tenant_id, batch_id)
+        _refresh_batch(s, batch)
+        tasks = list(s.scalars(select(AnalyzeTaskRow).where(AnalyzeTaskRow.batch_id == batch.id)
+                               .order_by(AnalyzeTaskRow.id)))
+    lines = []
+    for task in tasks:
+        item: dict[str, Any] = {"task_id": task.id, "status": "queued" if task.status == "pending" else task.status}
+        if task.custom_id is not None:
+            item["custom_id"] = task.custom_id
+        if task.status == "ready" and task.result:
+            item["data"] = task.result
+        if task.status in ("failed", "canceled") and task.error:
+            item["error"] = task.error
+        lines.append(json.dumps(item, ensure_ascii=False) + "\n")
+    return iter(lines)
+
+
