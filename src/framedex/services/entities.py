@@ -44,9 +44,11 @@ ENTITY_TOKEN = re.compile(r"<@([A-Za-z0-9_\-]+)>")
 # with a low relevance so that small or blurry faces still rank above clips without the person.
 FACE_MATCH = 0.40
 FACE_FLOOR = 0.25
-# Appearance (CNN feature) similarity has no absolute threshold; clips are ranked relative to the best
-# clip of the index, above APPEARANCE_FLOOR.
-APPEARANCE_FLOOR = 0.30
+# Appearance similarity has no absolute threshold; clips are ranked relative to the best clip of the
+# index, above JOINT_FLOOR (joint-space cosine).
+JOINT_FLOOR = 0.30
+FEATURE_WEIGHT = 0.2
+APPEARANCE_KEEP = 0.75
 MAX_CANDIDATES = 1000
 VIDEO_REFERENCE_FRAMES = 5
 
@@ -483,29 +485,57 @@ def _best_per_clip(platform: Platform, tenant_id: str, index_id: str, space: str
     return best
 
 
+def _appearance_clips(platform: Platform, tenant_id: str, index_id: str, refs: dict[str, list[FloatArray]],
+                      video_ids: set[str]) -> list[EntityClip]:
+    joint = _best_per_clip(platform, tenant_id, index_id, "visual", refs.get("joint", []), video_ids,
+                           JOINT_FLOOR) if refs.get("joint") else {}
+    feature = _best_per_clip(platform, tenant_id, index_id, "visual_image", refs.get("appearance", []), video_ids,
+                             0.0) if refs.get("appearance") else {}
+    keys = set(joint) | (set(feature) if not joint else set())
+    if not keys:
+        return []
+    scores: dict[tuple[str, int], tuple[float, float, float]] = {}
+    for key in keys:
+        j = joint.get(key)
+        f = feature.get(key)
+        score = (j[0] if j else 0.0) + FEATURE_WEIGHT * (f[0] if f else 0.0)
+        span = j or f
+        assert span is not None
+        scores[key] = (score, span[1], span[2])
+    top = max(v[0] for v in scores.values())
+    # Relative: the best clip of the index gets 0.9; clips well below it (under APPEARANCE_KEEP of its
+    # score) do not show the entity; the weakest kept one gets 0.4.
+    cutoff = min(top, max(JOINT_FLOOR, APPEARANCE_KEEP * top))
+    spread = max(top - cutoff, 1e-6)
+    out = []
+    for (video_id, seq), (score, start, end) in scores.items():
+        if score >= cutoff:
+            rel = 0.4 + 0.5 * (score - cutoff) / spread if spread > 1e-5 else 0.7
+            out.append(EntityClip(video_id, seq, start, end, rel, score, "appearance"))
+    return out
+
+
 def entity_clips(platform: Platform, tenant_id: str, index_id: str, entity_id: str,
                  video_ids: set[str]) -> list[EntityClip]:
     """Clips of `video_ids` where the entity appears, best first."""
     if not video_ids:
         return []
     refs = _references(platform, tenant_id, entity_id)
-    out: list[EntityClip] = []
+    by_clip: dict[tuple[str, int], EntityClip] = {}
     if refs.get("face"):
         found = _best_per_clip(platform, tenant_id, index_id, "faces", refs["face"], video_ids, FACE_FLOOR)
-        out = [EntityClip(v, seq, start, end, _face_relevance(cos), cos, "face")
-               for (v, seq), (cos, start, end) in found.items()]
-    if not out and refs.get("appearance"):
-        found = _best_per_clip(platform, tenant_id, index_id, "visual_image", refs["appearance"], video_ids,
-                               APPEARANCE_FLOOR)
-        if found:
-            top = max(cos for cos, _, _ in found.values())
-            low = min(cos for cos, _, _ in found.values())
-            spread = max(top - low, 1e-6)
-            for (v, seq), (cos, start, end) in found.items():
-                # Relative: the best clip of the index gets up to 0.9, the weakest kept one 0.4.
-                rel = 0.4 + 0.5 * (cos - low) / spread if len(found) > 1 else 0.7
-                out.append(EntityClip(v, seq, start, end, rel, cos, "appearance"))
-    out.sort(key=lambda c: (-c.relevance, c.video_id, c.start))
+        by_clip = {(v, seq): EntityClip(v, seq, start, end, _face_relevance(cos), cos, "face")
+                   for (v, seq), (cos, start, end) in found.items()}
+    # Faces decide when some clip matches clearly; otherwise (objects, animals, faces never seen clearly)
+    # the look of the whole reference image ranks the clips: mostly its joint-space (what is in it)
+    # embedding against the frames' (`visual`), plus a little of the CNN feature (`visual_image`),
+    # which tells instances of a category apart but is a weak signal on its own.
+    if not any(c.similarity >= FACE_MATCH for c in by_clip.values()):
+        for clip in _appearance_clips(platform, tenant_id, index_id, refs, video_ids):
+            key = (clip.video_id, clip.clip_seq)
+            if key not in by_clip or by_clip[key].relevance < clip.relevance:
+                by_clip[key] = clip
+    out = sorted(by_clip.values(), key=lambda c: (-c.relevance, c.video_id, c.start))
     return out
 
 
