@@ -179,6 +179,7 @@ class IngestJobs:
             INDEX_JOB: JobHandler(self.index_video, self.video_given_up),
         }
         handlers.update(embedding_job_handlers(self.platform))
+        handlers.update(analysis_job_handlers(self.platform))
         return handlers
 
 
@@ -187,6 +188,13 @@ def embedding_job_handlers(platform: Platform) -> dict[str, JobHandler]:
     from framedex.services import embeddings, entities
 
     return {**embeddings.job_handlers(platform), **entities.job_handlers(platform)}
+
+
+def analysis_job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    """Asynchronous analysis tasks (`/analyze/tasks`, `/analyze/batches`)."""
+    from framedex.services import analysis_tasks
+
+    return analysis_tasks.job_handlers(platform)
 
 
 def start_worker_pool(platform: Platform, count: int) -> WorkerPool:

@@ -1,0 +1,152 @@
+"""Analysis: ``/analyze`` (sync or NDJSON stream), ``/analyze/tasks``, ``/analyze/batches``, and the older
+``/summarize``, ``/gist`` and ``/generate``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+
+from framedex.api.deps import PageDep, PlatformDep, TenantDep
+from framedex.api.schemas.analyze import (
+    AnalyzeRequest,
+    AnalyzeResponse,
+    AnalyzeTaskCanceled,
+    AnalyzeTaskCreate,
+    AnalyzeTaskCreated,
+    AnalyzeTaskList,
+    AnalyzeTaskResponse,
+    BatchCreate,
+    BatchCreated,
+    BatchList,
+    BatchStatus,
+    GistRequest,
+    GistResponse,
+    SummarizeRequest,
+)
+from framedex.api.schemas.common import PageInfo
+from framedex.services import analysis, analysis_tasks
+
+router = APIRouter(tags=["analyze"])
+
+NDJSON = "application/x-ndjson"
+
+
+def _stream(run: analysis.Analysis) -> StreamingResponse:
+    return StreamingResponse(run.events(), media_type=NDJSON, headers={"Cache-Control": "no-cache",
+                                                                         "X-Accel-Buffering": "no"})
+
+
+@router.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_none=True)
+def analyze(body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
+    run = analysis.prepare(platform, tenant, body.body())
+    if body.stream is True:
+        return _stream(run)
+    return AnalyzeResponse.model_validate(analysis.response_body(run.run()))
+
+
+@router.post("/generate", response_model=AnalyzeResponse, response_model_exclude_none=True)
+def generate(body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
+    """Older open-ended generation; streams NDJSON unless ``stream`` is ``false``."""
+    run = analysis.generate(platform, tenant, body.body())
+    if body.stream is not False:
+        return _stream(run)
+    return AnalyzeResponse.model_validate(analysis.response_body(run.run()))
+
+
+@router.post("/summarize", response_model_exclude_none=True)
+def summarize(body: SummarizeRequest, platform: PlatformDep, tenant: TenantDep) -> dict[str, Any]:
+    return analysis.summarize(platform, tenant, body.body())
+
+
+@router.post("/gist", response_model=GistResponse, response_model_exclude_none=True)
+def gist(body: GistRequest, platform: PlatformDep, tenant: TenantDep) -> GistResponse:
+    return GistResponse.model_validate(analysis.gist(platform, tenant, body.body()))
+
+
+# --- async tasks -------------------------------------------------------------------------------------
+
+
+@router.post("/analyze/tasks", status_code=201, response_model=AnalyzeTaskCreated)
+def create_task(body: AnalyzeTaskCreate, platform: PlatformDep, tenant: TenantDep) -> AnalyzeTaskCreated:
+    row = analysis_tasks.create_task(platform, tenant, body.body())
+    return AnalyzeTaskCreated(task_id=row.id, status=row.status)
+
+
+@router.get("/analyze/tasks", response_model=AnalyzeTaskList, response_model_exclude_none=True)
+def list_tasks(
+    platform: PlatformDep, tenant: TenantDep, page: PageDep, status: str | None = None,
+    video_url: str | None = None, asset_id: str | None = None, analysis_mode: str | None = None,
+) -> AnalyzeTaskList:
+    result = analysis_tasks.list_tasks(platform, tenant, page, status=status, video_url=video_url,
+                                       asset_id=asset_id, analysis_mode=analysis_mode)
+    return AnalyzeTaskList(
+        data=[AnalyzeTaskResponse.model_validate(analysis_tasks.task_view(r, brief=True)) for r in result.items],
+        page_info=PageInfo(**result.page_info),
+    )
+
+
+@router.get("/analyze/tasks/{task_id}", response_model=AnalyzeTaskResponse, response_model_exclude_none=True)
+def retrieve_task(task_id: str, platform: PlatformDep, tenant: TenantDep) -> AnalyzeTaskResponse:
+    view = analysis_tasks.task_view(analysis_tasks.retrieve_task(platform, tenant, task_id))
+    return AnalyzeTaskResponse.model_validate(view)
+
+
+@router.delete("/analyze/tasks/{task_id}", status_code=204)
+def delete_task(task_id: str, platform: PlatformDep, tenant: TenantDep) -> Response:
+    analysis_tasks.delete_task(platform, tenant, task_id)
+    return Response(status_code=204)
+
+
+@router.post("/analyze/tasks/{task_id}/cancel", response_model=AnalyzeTaskCanceled)
+def cancel_task(task_id: str, platform: PlatformDep, tenant: TenantDep) -> AnalyzeTaskCanceled:
+    row = analysis_tasks.cancel_task(platform, tenant, task_id)
+    return AnalyzeTaskCanceled(task_id=row.id, status=row.status)
+
+
+# --- batches -----------------------------------------------------------------------------------------
+
+
+@router.post("/analyze/batches", status_code=201, response_model=BatchCreated, response_model_exclude_none=True)
+def create_batch(body: BatchCreate, platform: PlatformDep, tenant: TenantDep) -> BatchCreated:
+    from framedex.ids import rfc3339
+
+    batch, tasks = analysis_tasks.create_batch(platform, tenant, body.body())
+    return BatchCreated.model_validate({
+        "batch_id": batch.id, "status": batch.status, "total_items": batch.total_items,
+        "created_at": rfc3339(batch.created_at), "expires_at": rfc3339(batch.expires_at),
+        "items": [{"task_id": t.id, "custom_id": t.custom_id} for t in tasks],
+    })
+
+
+@router.get("/analyze/batches", response_model=BatchList, response_model_exclude_none=True)
+def list_batches(
+    platform: PlatformDep, tenant: TenantDep, page: PageDep,
+    status: Annotated[list[str] | None, Query()] = None,
+    analysis_mode: Annotated[list[str] | None, Query()] = None,
+) -> BatchList:
+    result, views = analysis_tasks.list_batches(platform, tenant, page, status=status, analysis_mode=analysis_mode)
+    return BatchList(data=[BatchStatus.model_validate(v) for v in views], page_info=PageInfo(**result.page_info))
+
+
+@router.get("/analyze/batches/{batch_id}", response_model=BatchStatus, response_model_exclude_none=True)
+def retrieve_batch(batch_id: str, platform: PlatformDep, tenant: TenantDep) -> BatchStatus:
+    return BatchStatus.model_validate(analysis_tasks.retrieve_batch(platform, tenant, batch_id))
+
+
+@router.get("/analyze/batches/{batch_id}/results")
+def batch_results(batch_id: str, platform: PlatformDep, tenant: TenantDep) -> StreamingResponse:
+    lines = analysis_tasks.batch_results(platform, tenant, batch_id)
+    return StreamingResponse(lines, media_type="application/jsonl")
+
+
+@router.post("/analyze/batches/{batch_id}/cancel", response_model=BatchStatus, response_model_exclude_none=True)
+def cancel_batch(batch_id: str, platform: PlatformDep, tenant: TenantDep) -> BatchStatus:
+    return BatchStatus.model_validate(analysis_tasks.cancel_batch(platform, tenant, batch_id))
+
+
+@router.delete("/analyze/batches/{batch_id}", status_code=204)
+def delete_batch(batch_id: str, platform: PlatformDep, tenant: TenantDep) -> Response:
+    analysis_tasks.delete_batch(platform, tenant, batch_id)
+    return Response(status_code=204)

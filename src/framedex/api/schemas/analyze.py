@@ -1,0 +1,207 @@
+"""Wire schemas of analysis: ``/analyze`` (+ ``/generate``), ``/summarize``, ``/gist``, ``/analyze/tasks``,
+``/analyze/batches``. Request fields are typed loosely (``Any``) on purpose: the service checks each
+one and answers with the real API's error codes and messages, which a pydantic type error could not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from framedex.api.schemas.common import PageInfo, WireModel
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class AnalyzeRequest(_Request):
+    """``POST /analyze``: 1.3 (``video`` object) and older (``video_id``) forms; ``stream`` picks the reply."""
+
+    video_id: Any = None
+    video: Any = None
+    image: Any = None
+    prompt: Any = None
+    prompt_v2: Any = None
+    model_name: Any = None
+    temperature: Any = None
+    max_tokens: Any = None
+    response_format: Any = None
+    start_time: Any = None
+    end_time: Any = None
+    stream: Any = None
+
+
+class SummarizeRequest(_Request):
+    video_id: Any = None
+    video: Any = None
+    type: Any = None
+    prompt: Any = None
+    temperature: Any = None
+    response_format: Any = None
+    max_tokens: Any = None
+    model_name: Any = None
+
+
+class GistRequest(_Request):
+    video_id: Any = None
+    video: Any = None
+    types: Any = None
+    model_name: Any = None
+
+
+class AnalyzeTaskCreate(_Request):
+    video_id: Any = None
+    video: Any = None
+    image: Any = None
+    prompt: Any = None
+    prompt_v2: Any = None
+    model_name: Any = None
+    custom_id: Any = None
+    analysis_mode: Any = None
+    temperature: Any = None
+    max_tokens: Any = None
+    response_format: Any = None
+    min_segment_duration: Any = None
+    max_segment_duration: Any = None
+    start_time: Any = None
+    end_time: Any = None
+    webhook_url: Any = None  # framedex extension (the real platform registers webhooks in its dashboard)
+    webhook_urls: Any = None
+
+
+class BatchCreate(_Request):
+    model_name: Any = None
+    analysis_mode: Any = None
+    defaults: Any = None
+    requests: Any = None
+    webhook_url: Any = None
+    webhook_urls: Any = None
+
+
+class TokenUsage(WireModel):
+    output_tokens: int
+    input_tokens: int | None = None
+
+
+class AnalyzeError(WireModel):
+    code: str | None = None
+    message: str
+
+
+class AnalyzeResponse(WireModel):
+    """``NonStreamAnalyzeResponse``."""
+
+    id: str
+    data: str
+    finish_reason: str
+    usage: TokenUsage
+    error: AnalyzeError | None = None
+
+
+class Chapter(WireModel):
+    chapter_number: int
+    start: int
+    end: int
+    start_sec: float
+    end_sec: float
+    chapter_title: str
+    chapter_summary: str
+
+
+class Highlight(WireModel):
+    start: int
+    end: int
+    start_sec: float
+    end_sec: float
+    highlight: str
+    highlight_summary: str
+
+
+class SummarizeResponse(WireModel):
+    id: str
+    summarize_type: str
+    summary: str | None = None
+    chapters: list[Chapter] | None = None
+    highlights: list[Highlight] | None = None
+    usage: TokenUsage | None = None
+
+
+class GistResponse(WireModel):
+    id: str
+    title: str | None = None
+    topics: list[str] | None = None
+    hashtags: list[str] | None = None
+    usage: TokenUsage | None = None
+
+
+class AnalyzeTaskCreated(WireModel):
+    task_id: str
+    status: str
+
+
+class AnalyzeTaskCanceled(WireModel):
+    task_id: str
+    status: str
+
+
+class AnalyzeTaskResponse(WireModel):
+    """``AnalyzeTaskResponse`` (built by ``services.analysis_tasks.task_view``)."""
+
+    task_id: str
+    custom_id: str | None = None
+    batch_id: str | None = None
+    video_source: dict[str, Any] | None = None
+    request_params: dict[str, Any] | None = None
+    status: str
+    created_at: str
+    completed_at: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    webhooks: list[dict[str, Any]] | None = None
+
+
+class AnalyzeTaskList(WireModel):
+    data: list[AnalyzeTaskResponse]
+    page_info: PageInfo
+
+
+class CreatedBatchItem(WireModel):
+    task_id: str
+    custom_id: str | None = None
+
+
+class BatchCreated(WireModel):
+    batch_id: str
+    status: str
+    total_items: int
+    created_at: str
+    expires_at: str
+    items: list[CreatedBatchItem]
+
+
+class BatchStatus(WireModel):
+    batch_id: str
+    analysis_mode: str
+    model_name: str
+    status: str
+    total_items: int
+    created_at: str
+    expires_at: str
+    completed_at: str | None = None
+    canceled_at: str | None = None
+    expired_at: str | None = None
+    queued_items: int
+    processing_items: int
+    ready_items: int
+    failed_items: int
+    canceled_items: int
+    webhooks: list[dict[str, Any]] | None = None
+
+
+class BatchList(WireModel):
+    data: list[BatchStatus]
+    page_info: PageInfo
