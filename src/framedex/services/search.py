@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from framedex.ids import new_id, rfc3339, utcnow
+from framedex.services import entities
 from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.indexes import get_index
 from framedex.services.platform import Platform
@@ -226,6 +227,10 @@ def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> Se
     allowed = _filter_videos(videos, request.filter) if request.filter else videos
     allowed_ids = {v.id for v in allowed}
     metadata = {v.id: v.user_metadata or {} for v in allowed}
+    # `<@entity_id>` in the query: the entities pick the clips, the remaining words rank them.
+    entity_ids, rest = entities.split_entity_query(request.query_text)
+    if entity_ids:
+        request.query_text = rest or None
     candidates: list[Candidate] = []
     for option in request.search_options:
         for retriever in RETRIEVERS.get(option, []):
@@ -234,7 +239,12 @@ def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> Se
                 continue
             if request.query_text:
                 candidates.extend(retriever(platform, tenant_id, request, allowed_ids))
-    fused = [r for r in _fuse(candidates, request) if r["relevance"] >= RELEVANCE_THRESHOLD][:MAX_RESULTS]
+    fused = _fuse(candidates, request)
+    if entity_ids:
+        fused = entities.combine_with_entities(
+            entities.retrieve_entity_clips(platform, tenant_id, request, allowed_ids, entity_ids), fused,
+            has_rest=bool(rest))
+    fused = [r for r in fused if r["relevance"] >= RELEVANCE_THRESHOLD][:MAX_RESULTS]
     for r in fused:
         r["thumbnail_seq"] = _clip_for(clips_by_video.get(r["video_id"], []), r["start"], r["end"])
         if request.include_user_metadata:
