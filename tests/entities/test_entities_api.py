@@ -7,19 +7,21 @@ an entity, known only by reference photos, appears in.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from framedex.ids import new_id
 from framedex.ingest.decode import sample_frames
 from framedex.ingest.probe import probe
 from framedex.services import entities
 from framedex.services.platform import Platform
-from framedex.storage.tables_entities import EntityRow
+from framedex.storage.tables import AssetRow, ClipRow, IndexedAssetRow
+from framedex.storage.tables_entities import EntityCollectionRow, EntityRow
 from framedex.storage.vectors import VectorIndex, VectorRecord, open_embedded
 from tests.conftest import SHARED_MEDIA, LiveServer, ffmpeg
 
@@ -110,8 +112,25 @@ def _vectors(platform: Platform, tmp: Path) -> VectorIndex:
 
 
 @pytest.fixture(scope="module")
-def footage(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Index five videos' faces and frame vectors as ingest would; returns {video name: video id}."""
+def tenant(tl: Any, live_server: LiveServer) -> str:
+    coll = tl.entity_collections.create(name="tenant probe")
+    with live_server.platform.store.session() as s:
+        row = s.get(EntityCollectionRow, coll.id)
+        assert row is not None
+        return row.tenant_id
+
+
+@pytest.fixture(scope="module")
+def index_id(tl: Any) -> str:
+    return str(tl.indexes.create(index_name="entity footage",
+                                 models=[{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]).id)
+
+
+@pytest.fixture(scope="module")
+def footage(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory, tenant: str,
+            index_id: str) -> dict[str, str]:
+    """Five ready videos in `index_id`: 2 s clips, and the faces and frame vectors ingest would store.
+    Returns {video name: video id}."""
     platform = live_server.platform
     tmp = tmp_path_factory.mktemp("entity-footage")
     still = tmp / "pool_person.mp4"  # another person's face, as a 4 s video
@@ -122,10 +141,20 @@ def footage(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -
     index = _vectors(platform, tmp / "vectors")
     faces, frames = platform.models.faces(), platform.models.frames()
     ids: dict[str, str] = {}
-    for i, (name, path) in enumerate(videos.items()):
-        video_id = f"{i + 1:024x}"
-        ids[name] = video_id
+    for name, path in videos.items():
         duration = probe(path).duration
+        with platform.store.session() as s:
+            asset = AssetRow(id=new_id(), tenant_id=tenant, method="direct", status="ready", filename=path.name)
+            s.add(asset)
+            s.flush()
+            video = IndexedAssetRow(id=new_id(), tenant_id=tenant, index_id=index_id, asset_id=asset.id,
+                                    status="ready", filename=path.name, duration=duration)
+            s.add(video)
+            s.flush()
+            for seq in range(max(1, math.ceil(duration / CLIP_SECONDS))):
+                s.add(ClipRow(tenant_id=tenant, index_id=index_id, video_id=video.id, seq=seq,
+                              start=seq * CLIP_SECONDS, end=min(duration, (seq + 1) * CLIP_SECONDS)))
+            ids[name] = video_id = video.id
         times = [t + 0.5 for t in range(int(duration))] or [duration / 2]
         face_records, feature_records, joint_records = [], [], []
         for frame in sample_frames(path, times, max_side=640):
@@ -137,39 +166,23 @@ def footage(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -
             joint_records.append(VectorRecord(video_id, seq, frame.time, frame.time + 1, analysis.embedding))
         for space, records in (("faces", face_records), ("visual_image", feature_records),
                                ("visual", joint_records)):
-            index.replace_video(tenant_id=TENANT_HOLDER["tenant"], index_id=INDEX_ID, space=space,
-                                video_id=video_id, records=records)
-    yield ids
+            index.replace_video(tenant_id=tenant, index_id=index_id, space=space, video_id=video_id,
+                                records=records)
+    return ids
 
 
-INDEX_ID = "e" * 24
-TENANT_HOLDER: dict[str, str] = {}
-
-
-@pytest.fixture(scope="module")
-def tenant(tl: Any, live_server: LiveServer) -> str:
-    coll = tl.entity_collections.create(name="tenant probe")
-    with live_server.platform.store.session() as s:
-        from framedex.storage.tables_entities import EntityCollectionRow
-
-        row = s.get(EntityCollectionRow, coll.id)
-        assert row is not None
-        TENANT_HOLDER["tenant"] = row.tenant_id
-    return TENANT_HOLDER["tenant"]
-
-
-def _entity(tl: Any, live_server: LiveServer, name: str, images: list[str]) -> str:
+def _entity(tl: Any, name: str, images: list[str]) -> str:
     coll = tl.entity_collections.create(name=f"search {name}")
     entity = tl.entity_collections.entities.create(coll.id, name=name,
                                                    asset_ids=[upload_image(tl, i) for i in images])
     return str(entity.id)
 
 
-def test_reference_photos_find_the_person(tl: Any, live_server: LiveServer, tenant: str,
+def test_reference_photos_find_the_person(tl: Any, live_server: LiveServer, tenant: str, index_id: str,
                                           footage: dict[str, str]) -> None:
-    entity_id = _entity(tl, live_server, "Jesper", ["jesper.jpg", "jesper_2.jpg"])
+    entity_id = _entity(tl, "Jesper", ["jesper.jpg", "jesper_2.jpg"])
     # Searching right away embeds the references on demand (the job may not have run yet).
-    clips = entities.entity_clips(live_server.platform, tenant, INDEX_ID, entity_id, set(footage.values()))
+    clips = entities.entity_clips(live_server.platform, tenant, index_id, entity_id, set(footage.values()))
     jesper = footage["jesper"]
     n_jesper = 2  # frames at 0.5 … 3.5 s in 2 s clips
     assert [c.video_id for c in clips[:n_jesper]] == [jesper] * n_jesper
@@ -180,18 +193,18 @@ def test_reference_photos_find_the_person(tl: Any, live_server: LiveServer, tena
         assert row is not None and row.status == "ready"
 
 
-def test_reference_photo_of_an_animal_finds_it_by_appearance(tl: Any, live_server: LiveServer, tenant: str,
-                                                             footage: dict[str, str]) -> None:
-    entity_id = _entity(tl, live_server, "Samoyeds", ["two_samoyeds_grass_IMG_20200608_111614_1600px.jpg"])
-    clips = entities.entity_clips(live_server.platform, tenant, INDEX_ID, entity_id, set(footage.values()))
+def test_reference_photo_of_an_animal_finds_it(tl: Any, live_server: LiveServer, tenant: str, index_id: str,
+                                               footage: dict[str, str]) -> None:
+    entity_id = _entity(tl, "Samoyeds", ["two_samoyeds_grass_IMG_20200608_111614_1600px.jpg"])
+    clips = entities.entity_clips(live_server.platform, tenant, index_id, entity_id, set(footage.values()))
     assert clips and clips[0].video_id == footage["dogs"]
 
 
-def test_unknown_entity_in_query_is_a_bad_request(live_server: LiveServer, tenant: str) -> None:
+def test_unknown_entity_in_query_is_a_bad_request(live_server: LiveServer, tenant: str, index_id: str) -> None:
     from framedex.services.errors import InvalidParameter
 
     with pytest.raises(InvalidParameter):
-        entities.entity_clips(live_server.platform, tenant, INDEX_ID, "0" * 24, {"x"})
+        entities.entity_clips(live_server.platform, tenant, index_id, "0" * 24, {"x"})
 
 
 def test_combine_restricts_to_entity_clips_and_boosts_by_the_rest() -> None:
@@ -210,8 +223,23 @@ def test_combine_restricts_to_entity_clips_and_boosts_by_the_rest() -> None:
 
 
 def test_object_without_a_face_is_found_by_appearance(tl: Any, live_server: LiveServer, tenant: str,
-                                                      footage: dict[str, str]) -> None:
-    entity_id = _entity(tl, live_server, "Donna", ["donna.jpg", "donna_2.jpg"])  # a black dog; no face found
-    clips = entities.entity_clips(live_server.platform, tenant, INDEX_ID, entity_id, set(footage.values()))
+                                                      index_id: str, footage: dict[str, str]) -> None:
+    entity_id = _entity(tl, "Donna", ["donna.jpg", "donna_2.jpg"])  # a black dog; no face found
+    clips = entities.entity_clips(live_server.platform, tenant, index_id, entity_id, set(footage.values()))
     assert clips and clips[0].kind == "appearance" and clips[0].video_id == footage["dogs"]
     assert all(c.relevance < clips[0].relevance for c in clips[1:])
+
+
+def test_search_with_entity_in_the_query(tl: Any, http: httpx.Client, footage: dict[str, str],
+                                         index_id: str) -> None:
+    """`POST /search` through the SDK: `<@id>` alone and with words around it."""
+    entity_id = _entity(tl, "Jesper again", ["jesper.jpg", "jesper_2.jpg"])
+    for query in (f"<@{entity_id}>", f"<@{entity_id}> is talking"):
+        hits = list(tl.search.query(index_id=index_id, query_text=query, search_options=["visual"]))
+        assert hits, query
+        assert [h.video_id for h in hits[:2]] == [footage["jesper"]] * 2
+        assert all(h.video_id == footage["jesper"] for h in hits)  # faces: only the clips he is in
+        assert sorted((h.start, h.end) for h in hits[:2]) == [(0.0, 2.0), (2.0, 4.0)]
+    r = http.post("/search", data={"index_id": index_id, "query_text": f"<@{'0' * 24}> walking",
+                                   "search_options": "visual"}, files={"x": ("", b"")})
+    assert r.status_code == 400 and r.json()["code"] == "entity_not_found"
