@@ -85,11 +85,14 @@ def mean_vector(vectors: list[FloatArray]) -> FloatArray | None:
 
 
 def to_wire(vec: FloatArray, dim: int = WIRE_DIM) -> list[float]:
-    """The wire form of a joint-space vector: L2-normalised, zero-padded (or cut) to `dim` values."""
+    """The wire form of a joint-space vector: L2-normalised and zero-padded to `dim` values.
+
+    A vector longer than 512 (a plugged-in CLIP with a wider space) is sent whole rather than cut,
+    since cutting would change its cosines; only an explicit smaller `embedding_dimension` cuts."""
     v = np.asarray(vec, dtype=np.float32).reshape(-1)
     if v.size < dim:
         v = np.concatenate([v, np.zeros(dim - v.size, dtype=np.float32)])
-    elif v.size > dim:
+    elif v.size > dim and dim < WIRE_DIM:
         v = v[:dim]
     unit = normalise(v)
     out = unit if unit is not None else v
