@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Float, Index, String, delete, func, select
+from sqlalchemy import JSON, Float, Index, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from framedex.ids import new_id, rfc3339, utcnow
@@ -315,15 +315,14 @@ class AnalyzeJobs:
                 failed = True
             elif video.status != "ready":
                 # Not ready yet: come back later without holding this worker (it may be the one indexing).
-                task.status = "pending"
-                job_id = platform.queue.enqueue(JOB_KIND, {"task_id": task_id}, session=s, max_attempts=2)
-                _delay_job(s, job_id, _WAIT_POLL_SECONDS)
+                if _transition(s, task_id, "pending"):
+                    job_id = platform.queue.enqueue(JOB_KIND, {"task_id": task_id}, session=s, max_attempts=2)
+                    _delay_job(s, job_id, _WAIT_POLL_SECONDS)
                 return
             else:
                 failed = False
-                task.status = "processing"
-                task.duration = video.duration
-                task.updated_at = utcnow()
+                if not _transition(s, task_id, "processing", duration=video.duration):
+                    return  # canceled meanwhile
                 params, model_name, tenant_id, video_id = (dict(task.request_params), task.model_name,
                                                            task.tenant_id, task.video_id)
                 source = dict(task.video_source or {})
@@ -348,12 +347,10 @@ class AnalyzeJobs:
             self._fail(task_id, exc.code, exc.message)
             return
         with platform.store.session() as s:
-            task = s.get(AnalyzeTaskRow, task_id)
-            if task is None or task.status == "canceled":
-                return
             wire = {"generation_id": result.generation_id, "data": result.data,
                     "finish_reason": result.finish_reason, "usage": result.usage()}
-            _finish(task, "ready", result=wire, error=result.error())
+            if not _transition(s, task_id, "ready", result=wire, error=result.error(), completed_at=utcnow()):
+                return  # canceled meanwhile
         self._ended(task_id)
 
     def _fail(self, task_id: str, code: str, message: str) -> None:
@@ -379,6 +376,14 @@ class AnalyzeJobs:
 def job_handlers(platform: Platform) -> dict[str, JobHandler]:
     """The job kinds of this module, for the worker pool (see ``ingest.jobs.start_worker_pool``)."""
     return AnalyzeJobs(platform).handlers()
+
+
+def _transition(session: Session, task_id: str, status: str, **values: Any) -> bool:
+    """Move an active task to ``status`` unless it ended meanwhile (a cancel wins over the worker)."""
+    result = session.execute(
+        update(AnalyzeTaskRow).where(AnalyzeTaskRow.id == task_id, AnalyzeTaskRow.status.in_(ACTIVE))
+        .values(status=status, updated_at=utcnow(), **values).execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _delay_job(session: Session, job_id: str, seconds: float) -> None:
