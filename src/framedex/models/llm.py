@@ -178,6 +178,7 @@ class LlamaCppBackend(_BaseBackend):
         params.model.path = str(path)  # a local file only: no hub repo is ever configured
         params.n_ctx = int(context_size)
         params.n_parallel = 1
+        params.verbosity = 3 if log.isEnabledFor(logging.DEBUG) else -1  # llama.cpp logs to stderr
         params.cpuparams.n_threads = int(threads)
         params.cpuparams_batch.n_threads = int(threads)
         t0 = time.perf_counter()

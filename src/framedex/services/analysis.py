@@ -781,7 +781,8 @@ def make_chapters(platform: Platform, timeline: Timeline, duration: float, *, ex
     boundaries = topic_boundaries(timeline, _embedder(platform))
     spans = spans_from_boundaries(0.0, duration, boundaries)
     llm = platform.models.llm()
-    budget = max(200, platform.settings.llm_prompt_budget // max(1, len(spans)))
+    # titles need the gist of each chapter, not all of it: keep this prompt short (prompt eval is slow on CPU)
+    budget = max(120, min(400, min(1600, platform.settings.llm_prompt_budget) // max(1, len(spans))))
     sections = "\n\n".join(f"Chapter {i + 1} ({a:.0f}s-{b:.0f}s):\n{_section_text(timeline, a, b, budget)}"
                            for i, (a, b) in enumerate(spans))
     n = len(spans)
