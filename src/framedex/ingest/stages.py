@@ -148,4 +148,13 @@ class SpeechStage:
 
 
 def default_stages() -> list[Stage]:
-    return [DecodeStage(), ClipsStage(), ThumbnailsStage(), SpeechStage()]
+    from framedex.ingest.modalities import (
+        AudioEventsStage,
+        FacesStage,
+        OcrStage,
+        TranscriptVectorsStage,
+        VisualStage,
+    )
+
+    return [DecodeStage(), ClipsStage(), ThumbnailsStage(), SpeechStage(), TranscriptVectorsStage(),
+            AudioEventsStage(), VisualStage(), OcrStage(), FacesStage()]

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from framedex.services.embeddings import to_wire
 from framedex.services.platform import Platform
 from framedex.storage.tables import IndexedAssetRow, IndexRow
+
+# The wire's embedding options and the vector spaces ingest writes for them (all in the joint space).
+SPACES_OF_OPTION: dict[str, tuple[str, ...]] = {
+    "visual": ("visual",), "visual-text": ("visual", "ocr"), "audio": ("audio",), "transcription": ("transcription",),
+}
 
 
 def video_embedding(platform: Platform, video: IndexedAssetRow, options: list[str]) -> dict[str, Any]:
@@ -14,11 +20,14 @@ def video_embedding(platform: Platform, video: IndexedAssetRow, options: list[st
         model_name = next((m["model_name"] for m in (index.models if index else [])
                            if m["model_name"].startswith("marengo")), "marengo3.0")
     segments: list[dict[str, Any]] = []
-    # Visual, audio and transcription vectors are written by the modality stages; until a video
-    # has them, the list is empty rather than invented.
-    vectors = getattr(platform, "vectors", None)
-    if vectors is not None:
-        for option in options:
-            segments.extend(vectors.segments_for_video(video.id, option))
-    segments.sort(key=lambda seg: (seg.get("start_offset_sec", 0.0), seg.get("embedding_option", "")))
+    for option in options:
+        for space in SPACES_OF_OPTION.get(option, ()):
+            for record in platform.vectors.segments_for_video(tenant_id=video.tenant_id, index_id=video.index_id,
+                                                              space=space, video_id=video.id):
+                segments.append({
+                    "float": to_wire(record.vector),
+                    "start_offset_sec": round(record.start, 3), "end_offset_sec": round(record.end, 3),
+                    "embedding_option": option, "embedding_scope": "clip",
+                })
+    segments.sort(key=lambda seg: (seg["start_offset_sec"], seg["embedding_option"]))
     return {"model_name": model_name, "video_embedding": {"segments": segments}}

@@ -191,5 +191,6 @@ def delete_index(platform: Platform, tenant_id: str, index_id: str) -> None:
         s.execute(delete(SpeechSegmentRow).where(SpeechSegmentRow.index_id == row.id))
         s.execute(delete(ClipRow).where(ClipRow.index_id == row.id))
         s.delete(row)
+    platform.vectors.delete_index(tenant_id=tenant_id, index_id=index_id)
     for vid in video_ids:
         platform.blobs.delete_prefix(video_prefix(vid))

@@ -12,6 +12,7 @@ from framedex.jobs.queue import SqlJobQueue
 from framedex.storage.blobs import LocalBlobStore
 from framedex.storage.lexical import LexicalIndex, lexical_index_for
 from framedex.storage.metadata import SqlMetadataStore
+from framedex.storage.vectors import VectorIndex, open_embedded
 
 if TYPE_CHECKING:
     from framedex.models.registry import ModelRegistry
@@ -24,8 +25,12 @@ class Platform:
     blobs: LocalBlobStore = field(init=False)
     queue: SqlJobQueue = field(init=False)
     lexical: LexicalIndex = field(init=False)
+    vectors: VectorIndex = field(init=False)
 
     def __post_init__(self) -> None:
+        from framedex.models.runtime import preload_native_runtimes
+
+        preload_native_runtimes()
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqlMetadataStore(s.db_url)
@@ -33,6 +38,7 @@ class Platform:
         self.blobs = LocalBlobStore(s.blob_dir)
         self.queue = SqlJobQueue(self.store, lease_seconds=s.job_lease_seconds, max_attempts=s.job_max_attempts)
         self.lexical = lexical_index_for(self.store.dialect)
+        self.vectors = open_embedded(s.data_dir / "vectors")
 
     @cached_property
     def models(self) -> ModelRegistry:
@@ -50,4 +56,7 @@ class Platform:
         return path.read_bytes()
 
     def close(self) -> None:
+        self.vectors.close()
+        if "models" in self.__dict__:
+            self.models.close()
         self.store.dispose()

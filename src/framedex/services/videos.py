@@ -181,6 +181,7 @@ def delete_video(platform: Platform, tenant_id: str, index_id: str, video_id: st
         platform.lexical.delete_video(s, video.id)
         s.execute(update(TaskRow).where(TaskRow.video_id == video.id).values(status_snapshot=video.status))
         s.delete(video)
+    platform.vectors.delete_video(tenant_id=tenant_id, index_id=index_id, video_id=video_id)
     platform.blobs.delete_prefix(video_prefix(video_id))
 
 
@@ -266,6 +267,7 @@ def delete_task(platform: Platform, tenant_id: str, task_id: str) -> None:
                                code="task_cannot_be_deleted")
         if view.video is not None:
             platform.lexical.delete_video(s, view.video.id)
+            platform.vectors.delete_video(tenant_id=tenant_id, index_id=task.index_id, video_id=view.video.id)
             s.delete(view.video)
         s.delete(task)
 
