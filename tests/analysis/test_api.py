@@ -242,3 +242,21 @@ def test_cancel_a_batch(fhttp: httpx.Client, fake_server: FakeServer, video: Ind
     assert batch["canceled_items"] == 2 and batch["canceled_at"]
     lines = [json.loads(x) for x in fhttp.get(f"/analyze/batches/{created['batch_id']}/results").text.splitlines()]
     assert {x["status"] for x in lines} == {"canceled"} and lines[0]["error"]["code"] == "batch_canceled"
+
+
+def test_framedex_client_requests_are_accepted(fake_server: FakeServer, video: IndexedAssetRow) -> None:
+    from framedex.client import TwelveLabs as FramedexClient
+
+    with FramedexClient(api_key=fake_server.key, base_url=fake_server.api) as fx:
+        assert fx.analyze(video_id=video.id, prompt="What?", max_tokens=20).data == fake_server.llm.reply
+        with fx.analyze_stream(video_id=video.id, prompt="What?") as stream:
+            events = list(stream)
+        assert events[0].event_type == "stream_start" and events[-1].event_type == "stream_end"
+        assert fx.summarize(video_id=video.id, type="summary").summary
+        chapters = fx.summarize(video_id=video.id, type="chapter").chapters
+        assert chapters and chapters[0].start == 0
+        assert fx.gist(video_id=video.id, types=["title"]).title is not None
+        assert fx.generate(video_id=video.id, prompt="Memo").data
+        created = fx.analyze_async.tasks.create(video_id=video.id, prompt="x", max_tokens=600)
+        done = fx.analyze_async.tasks.wait_for_done(created.task_id, sleep_interval=0.2, timeout=30)
+        assert done.status == "ready" and done.result is not None and done.result.data

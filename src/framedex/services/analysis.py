@@ -741,7 +741,7 @@ def summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[
     extra = check_prompt(body.get("prompt"), None, required=False)
     if kind == "summary":
         prompt = SUMMARY_PROMPT + (f"\nAdditional instructions: {extra}" if extra else "")
-        analysis = prepare(platform, tenant_id, {**body, "prompt": prompt, "video": None})
+        analysis = prepare(platform, tenant_id, {**body, "prompt": prompt})
         result = analysis.run()
         return {"id": result.generation_id, "summarize_type": "summary", "summary": result.data,
                 "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens}}
