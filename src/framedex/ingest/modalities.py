@@ -136,7 +136,7 @@ class OcrStage:
                     line = _normalise_line(box.text)
                     if box.score >= OCR_MIN_SCORE and len(line) >= 2:
                         found[line] = max(found.get(line, 0.0), box.score)
-            start, end = _frame_span(ctx, t)
+            start, end = self.static_span(ctx, t, image) if found else _frame_span(ctx, t)
             for line in list(open_lines):
                 if line not in found:
                     s, e, score, clip = open_lines.pop(line)
@@ -158,6 +158,38 @@ class OcrStage:
                        for i, (line, s, e, _, clip) in enumerate(finished)]
         _replace_vectors(ctx, "ocr", records)
         _replace_features(session, ctx, "ocr", rows)
+
+
+    @staticmethod
+    def static_span(ctx: VideoContext, t: float, image: np.ndarray) -> tuple[float, float]:
+        """Text was read at `t`; it shows for as long as the clip's neighbouring frames look the same
+        (OCR runs on key frames only, so the range comes from cheap frame comparisons)."""
+        clip = clip_of(ctx.clips, t)
+        times = ctx.frames_between(clip.start, clip.end)
+        key = _tiny(image)
+        start, end = _frame_span(ctx, t)
+        i = times.index(t) if t in times else -1
+        if i < 0:
+            return start, end
+        for j in range(i - 1, -1, -1):
+            if float(np.abs(_tiny(ctx.load_frame(times[j])) - key).mean()) > STATIC_FRAME_DIFF:
+                break
+            start = times[j]
+        for j in range(i + 1, len(times)):
+            if float(np.abs(_tiny(ctx.load_frame(times[j])) - key).mean()) > STATIC_FRAME_DIFF:
+                break
+            end = _frame_span(ctx, times[j])[1]
+        return start, end
+
+
+STATIC_FRAME_DIFF = 0.03
+
+
+def _tiny(image: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    small = Image.fromarray(image).convert("L").resize((64, 36))
+    return np.asarray(small, dtype=np.float32) / 255.0
 
 
 class AudioEventsStage:
@@ -201,14 +233,18 @@ class FacesStage:
 
     def run(self, ctx: VideoContext, session: Session) -> None:
         encoder = ctx.platform.models.faces()
+        objects = self._objects_by_time(ctx, session)
         found: list[tuple[float, Any]] = []
         for t in ctx.frame_times:
             image = ctx.load_frame(t)
             height, width = image.shape[:2]
             for face in encoder.faces(image):
                 x1, y1, x2, y2 = face.box
-                if min((x2 - x1) * width, (y2 - y1) * height) >= MIN_FACE_PIXELS:
-                    found.append((t, face))
+                if min((x2 - x1) * width, (y2 - y1) * height) < MIN_FACE_PIXELS:
+                    continue
+                if self._on_an_animal(face.box, objects.get(t, [])):
+                    continue
+                found.append((t, face))
         tracks = assign_tracks([face.embedding for _, face in found], FACE_TRACK_SIMILARITY)
         rows: list[ClipFeatureRow] = []
         records: list[VectorRecord] = []
@@ -220,6 +256,29 @@ class FacesStage:
             records.append(VectorRecord(ctx.video_id, clip.seq, start, end, face.embedding, {"track": track}))
         _replace_vectors(ctx, "faces", records)
         _replace_features(session, ctx, "face", rows)
+
+    @staticmethod
+    def _objects_by_time(ctx: VideoContext, session: Session) -> dict[float, list[Any]]:
+        """Detections the visual stage stored per sampled frame (empty when it did not run)."""
+        rows = session.scalars(select(ClipFeatureRow).where(ClipFeatureRow.video_id == ctx.video_id,
+                                                            ClipFeatureRow.kind == "visual"))
+        return {row.start: list(row.data.get("objects", [])) for row in rows}
+
+    @staticmethod
+    def _on_an_animal(box: Sequence[float], objects: list[Any]) -> bool:
+        """The face detector also fires on animal faces: drop a face that sits on a detected animal
+        and on no detected person."""
+        x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        on_person = any(label == "person" and _contains(obox, x, y) for label, _, obox in objects)
+        on_animal = any(label in ANIMALS and _contains(obox, x, y) for label, _, obox in objects)
+        return on_animal and not on_person
+
+
+ANIMALS = {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "teddy bear"}
+
+
+def _contains(box: Sequence[float], x: float, y: float) -> bool:
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
 
 
 def assign_tracks(embeddings: Sequence[FloatArray], threshold: float) -> list[int]:
