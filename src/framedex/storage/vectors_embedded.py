@@ -574,12 +574,12 @@ class _Collection:
                 return None  # asking for (nearly) everything: exact is as cheap and complete
             m = ann.search(q, min(fetch, size), threads=1)
             keys = np.asarray(m.keys).astype(np.int64)
-            scores = 1.0 - np.asarray(m.distances, dtype=np.float32)
+            approx = 1.0 - np.asarray(m.distances, dtype=np.float32)
             gens, idxs = keys >> _IDX_BITS, keys & _IDX_MASK
-            valid, seqs = _lookup(state, gens, idxs, allowed_gens)
+            valid, seqs, scores = _lookup(state, gens, idxs, allowed_gens, q)
             hits, groups = _select(state, scores[valid], gens[valid], idxs[valid], seqs[valid], k, group, min_score)
-            exhausted = len(keys) < fetch or fetch >= size or (
-                min_score is not None and len(scores) > 0 and float(scores.min()) < min_score)
+            exhausted = len(keys) < fetch or (
+                min_score is not None and len(approx) > 0 and float(approx.min()) < min_score - 0.01)
             if groups >= k or exhausted:
                 return hits
             fetch *= 4
@@ -587,13 +587,15 @@ class _Collection:
                 return None
 
 
-def _lookup(state: _State, gens: np.ndarray, idxs: np.ndarray,
-            allowed_gens: set[int] | None) -> tuple[np.ndarray, np.ndarray]:
-    """For ANN candidates: which are live (and allowed), and their clip seqs. Loops over distinct videos."""
+def _lookup(state: _State, gens: np.ndarray, idxs: np.ndarray, allowed_gens: set[int] | None,
+            q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For ANN candidates: which are live (and allowed), their clip seqs, and their exact cosine
+    (re-scored from the float32 copy: ANN storage is reduced precision). Loops over distinct videos."""
     valid = np.zeros(len(gens), bool)
     seqs = np.zeros(len(gens), np.int64)
+    scores = np.zeros(len(gens), np.float32)
     if not len(gens):
-        return valid, seqs
+        return valid, seqs, scores
     order = np.argsort(gens, kind="stable")
     ug, starts = np.unique(gens[order], return_index=True)
     bounds = [*starts.tolist(), len(order)]
@@ -606,7 +608,8 @@ def _lookup(state: _State, gens: np.ndarray, idxs: np.ndarray,
         rows = rows[ok]
         valid[rows] = True
         seqs[rows] = v.seq[idxs[rows]]
-    return valid, seqs
+        scores[rows] = v.vectors[idxs[rows]] @ q
+    return valid, seqs, scores
 
 
 def _select(state: _State, scores: np.ndarray, gens: np.ndarray, idxs: np.ndarray, seqs: np.ndarray, k: int,
