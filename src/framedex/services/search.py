@@ -1,15 +1,29 @@
-"""Search: retrieve candidates per modality, score, filter, rank, group, and page with expiring tokens.
+"""Search: per-modality retrieval, calibration, fusion, filtering, ranking, grouping and token paging.
 
-Retrievers are per modality (`transcription` is lexical full-text search over transcript
-segments here); each returns `Candidate`s with a relevance in [0, 1] that fusion combines.
+Pipeline of `run_search` (docs/search.md has the details and the numbers):
+
+1. validate; list the index's ready videos and apply the `filter` (system and user metadata) *before* retrieval,
+   so every retriever only sees allowed videos;
+2. retrieve candidates per requested modality and source (`search_retrievers`: FTS5 BM25 and sentence vectors
+   over transcripts, ANN over frame/sound/text-line vectors with label-vocabulary query expansion, fuzzy OCR,
+   CNN-feature ANN for query images);
+3. calibrate each candidate's raw features into a probability of relevance (`search_calibration`, fitted on a
+   labelled development set), so that scores of different sources and modalities are comparable;
+4. fuse per clip: within a modality and across modalities a *soft OR* (the best probability plus a share of
+   the others' evidence) for ``operator=or``, the geometric mean of modalities that each pass their threshold
+   for ``operator=and``; composed image+text queries average the image and the text evidence;
+5. drop clips under the relevance threshold, rank, group by video when asked, and keep the ranked list for
+   paging with opaque tokens that expire.
+
+`<@entity_id>` in the query restricts results to the entity's clips; its other words rank them
+(`services.entities`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
-from collections.abc import Callable
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -17,12 +31,13 @@ from typing import Any
 from sqlalchemy import select
 
 from framedex.ids import new_id, rfc3339, utcnow
-from framedex.services import entities
+from framedex.services import entities, search_calibration
 from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.indexes import get_index
 from framedex.services.platform import Platform
+from framedex.services.search_retrievers import Candidate, QueryContext, decode_images, retrieve
 from framedex.services.videos import metadata_matches
-from framedex.storage.tables import ClipRow, IndexedAssetRow, SearchSessionRow, SpeechSegmentRow
+from framedex.storage.tables import ClipRow, IndexedAssetRow, SearchSessionRow
 
 SEARCH_OPTIONS = {"visual", "audio", "transcription"}
 # Older option names, mapped onto what we index.
@@ -46,16 +61,6 @@ class SearchRequest:
     include_user_metadata: bool = False
     query_media_type: str | None = None
     query_images: list[bytes] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    video_id: str
-    start: float
-    end: float
-    modality: str
-    relevance: float  # [0, 1]
-    transcription: str | None = None
 
 
 @dataclass
@@ -97,61 +102,6 @@ def validate(request: SearchRequest) -> SearchRequest:
     return request
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s", "ly"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def lexical_relevance(query: str, text: str) -> float:
-    """Share of query words present in the text (stemmed), with a bonus for the exact phrase."""
-    q = [_stem(w) for w in _WORD.findall(query.lower())]
-    if not q:
-        return 0.0
-    words = [_stem(w) for w in _WORD.findall(text.lower())]
-    present = set(words)
-    coverage = sum(1 for w in q if w in present) / len(q)
-    phrase = " ".join(q) in " ".join(words)
-    return min(1.0, 0.8 * coverage + (0.2 if phrase else 0.0))
-
-
-Retriever = Callable[[Platform, str, SearchRequest, set[str]], list[Candidate]]
-
-
-def retrieve_transcription_lexical(platform: Platform, tenant_id: str, request: SearchRequest,
-                                   video_ids: set[str]) -> list[Candidate]:
-    query = request.query_text or ""
-    with platform.store.session() as s:
-        hits = platform.lexical.search(s, tenant_id=tenant_id, index_id=request.index_id, query=query,
-                                       limit=MAX_RESULTS * 2)
-        if not hits:
-            return []
-        segments = {
-            r.id: r for r in s.scalars(select(SpeechSegmentRow).where(
-                SpeechSegmentRow.id.in_([h.segment_id for h in hits])))
-        }
-    out = []
-    for hit in hits:
-        seg = segments.get(hit.segment_id)
-        if seg is None or seg.video_id not in video_ids:
-            continue
-        out.append(Candidate(seg.video_id, seg.start, seg.end, "transcription",
-                             lexical_relevance(query, seg.text), seg.text))
-    return out
-
-
-# Modalities whose retrievers exist; visual/audio/semantic are added by the modality issues.
-RETRIEVERS: dict[str, list[Retriever]] = {"transcription": [retrieve_transcription_lexical]}
-
-
-def confidence(relevance: float) -> str:
-    return "high" if relevance >= 0.75 else "medium" if relevance >= 0.5 else "low"
-
-
 def _filter_videos(videos: list[IndexedAssetRow], flt: dict[str, Any]) -> list[IndexedAssetRow]:
     out = []
     system = {"duration", "width", "height", "size", "fps"}
@@ -190,26 +140,138 @@ def _filter_videos(videos: list[IndexedAssetRow], flt: dict[str, Any]) -> list[I
     return out
 
 
-def _fuse(candidates: list[Candidate], request: SearchRequest) -> list[dict[str, Any]]:
-    """Merge candidates of the same video span; `and` keeps spans every requested modality matched."""
-    merged: dict[tuple[str, float, float], dict[str, Any]] = {}
+# --- fusion ---------------------------------------------------------------------------------------------------
+
+# A clip is returned when its fused probability of relevance reaches this (fitted on the development set with
+# the calibration; see eval/calibrate.py and docs/search.md).
+RELEVANCE_THRESHOLD = 0.5
+# Share of the remaining evidence that a second source/modality adds on top of the best one ("soft OR").
+SECOND_OPINION = 0.3
+HIGH, MEDIUM = 0.8, 0.6
+
+
+def soft_or(values: list[float]) -> float:
+    """The best probability, raised towards 1 by a share of the others: agreement is evidence, but correlated
+    sources (a word both read and heard) must not be counted as independent."""
+    if not values:
+        return 0.0
+    ordered = sorted(values, reverse=True)
+    best = ordered[0]
+    return min(1.0, best + SECOND_OPINION * (1.0 - best) * sum(ordered[1:]))
+
+
+def confidence(relevance: float) -> str:
+    return "high" if relevance >= HIGH else "medium" if relevance >= MEDIUM else "low"
+
+
+ClipKey = tuple[str, int]
+
+
+def _place(candidates: list[Candidate], clips: dict[str, list[tuple[float, float, int, str | None]]]) -> None:
+    """Give candidates found by time span (transcript segments) the clip holding their middle."""
     for c in candidates:
-        key = (c.video_id, round(c.start, 2), round(c.end, 2))
-        item = merged.setdefault(key, {"video_id": c.video_id, "start": c.start, "end": c.end,
-                                       "modalities": {}, "transcription": None})
-        item["modalities"][c.modality] = max(item["modalities"].get(c.modality, 0.0), c.relevance)
-        if c.transcription:
-            item["transcription"] = c.transcription
+        if c.clip_seq is None:
+            seq = _clip_for(clips.get(c.video_id, []), c.start, c.end, need_thumbnail=False)
+            c.clip_seq = seq if seq is not None else -1
+
+
+def fuse(candidates: list[Candidate], request: SearchRequest, *, composed: bool,
+         clips: dict[str, list[tuple[float, float, int, str | None]]]) -> list[dict[str, Any]]:
+    """Calibrated candidates → one result per clip with its fused relevance, best first."""
+    by_clip: dict[ClipKey, dict[str, Any]] = {}
+    for c in candidates:
+        key = (c.video_id, int(c.clip_seq if c.clip_seq is not None else -1))
+        item = by_clip.setdefault(key, {"sources": {}, "transcription": None, "t_rel": -1.0, "span": (c.start, c.end)})
+        prev = item["sources"].get(c.source)
+        if prev is None or c.relevance > prev[1]:
+            item["sources"][c.source] = (c.modality, c.relevance)
+        if c.transcription and c.relevance > item["t_rel"]:
+            item["transcription"], item["t_rel"] = c.transcription, c.relevance
+    spans = {(v, seq): (start, end) for v, rows in clips.items() for start, end, seq, _ in rows}
     results = []
-    for item in merged.values():
-        scores = item["modalities"]
-        if request.operator == "and" and set(request.search_options) - set(scores):
-            continue
-        relevance = max(scores.values()) if request.operator == "or" else min(scores.values())
-        item["relevance"] = relevance
-        results.append(item)
+    for (video_id, seq), item in by_clip.items():
+        per_modality: dict[str, list[float]] = {}
+        text_values: list[float] = []
+        image_value = 0.0
+        for source, (modality, p) in item["sources"].items():
+            if composed and source == "image":
+                image_value = p
+                continue
+            per_modality.setdefault(modality, []).append(p)
+            text_values.append(p)
+        modalities = {m: soft_or(v) for m, v in per_modality.items()}
+        if composed:
+            text_part = soft_or(text_values)
+            modalities["visual"] = max(modalities.get("visual", 0.0), image_value)
+            relevance = 0.5 * image_value + 0.5 * text_part
+        elif request.operator == "and":
+            if any(modalities.get(m, 0.0) < RELEVANCE_THRESHOLD for m in request.search_options):
+                continue
+            values = [modalities[m] for m in request.search_options]
+            relevance = math.exp(sum(math.log(max(v, 1e-9)) for v in values) / len(values))
+        else:
+            relevance = soft_or(list(modalities.values()))
+        start, end = spans.get((video_id, seq), item["span"])
+        results.append({"video_id": video_id, "start": start, "end": end, "relevance": relevance,
+                        "modalities": {m: round(v, 4) for m, v in sorted(modalities.items(), key=lambda kv: -kv[1])},
+                        "transcription": item["transcription"]})
     results.sort(key=lambda r: (-r["relevance"], r["video_id"], r["start"]))
     return results
+
+
+# --- the search ------------------------------------------------------------------------------------------------
+
+
+def _clips_of(platform: Platform, index_id: str, video_ids: set[str]) -> dict[str, list[tuple[float, float, int,
+                                                                                                 str | None]]]:
+    out: dict[str, list[tuple[float, float, int, str | None]]] = {}
+    if not video_ids:
+        return out
+    with platform.store.session() as s:
+        ids = sorted(video_ids)
+        for i in range(0, len(ids), 500):
+            for clip in s.scalars(select(ClipRow).where(ClipRow.index_id == index_id,
+                                                        ClipRow.video_id.in_(ids[i:i + 500]))):
+                out.setdefault(clip.video_id, []).append((clip.start, clip.end, clip.seq, clip.thumbnail_key))
+    for rows in out.values():
+        rows.sort()
+    return out
+
+
+def candidates_for(platform: Platform, tenant_id: str, request: SearchRequest,
+                   video_ids: set[str]) -> list[Candidate]:
+    """Every calibrated candidate of the request's sources (the evaluation reads these too)."""
+    ctx = QueryContext(platform, tenant_id, request.index_id, (request.query_text or "").strip() or None,
+                       decode_images(request.query_images), video_ids, list(request.transcription_options))
+    found = retrieve(ctx, request.search_options)
+    search_calibration.calibrate(found)
+    return found
+
+
+def rank(platform: Platform, tenant_id: str, request: SearchRequest, video_ids: set[str]) -> list[dict[str, Any]]:
+    """The ranked, thresholded clip results of a validated request over `video_ids` (no paging)."""
+    # `<@entity_id>` in the query: the entities pick the clips, the remaining words rank them.
+    entity_ids, rest = entities.split_entity_query(request.query_text)
+    if entity_ids:
+        request.query_text = rest or None
+    found: list[Candidate] = []
+    if request.query_text or request.query_images:
+        found = candidates_for(platform, tenant_id, request, video_ids)
+    clips = _clips_of(platform, request.index_id, {c.video_id for c in found})
+    _place(found, clips)
+    composed = bool(request.query_images) and bool(request.query_text)
+    fused = fuse(found, request, composed=composed, clips=clips)
+    if entity_ids:
+        fused = entities.combine_with_entities(
+            entities.retrieve_entity_clips(platform, tenant_id, request, video_ids, entity_ids), fused,
+            has_rest=bool(rest))
+        clips.update(_clips_of(platform, request.index_id, {r["video_id"] for r in fused} - set(clips)))
+    else:
+        fused = [r for r in fused if r["relevance"] >= RELEVANCE_THRESHOLD]
+    fused = fused[:MAX_RESULTS]
+    for r in fused:
+        r["thumbnail_seq"] = _clip_for(clips.get(r["video_id"], []), r["start"], r["end"])
+    return fused
 
 
 def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> SearchPageResult:
@@ -219,36 +281,13 @@ def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> Se
         videos = list(s.scalars(select(IndexedAssetRow).where(
             IndexedAssetRow.tenant_id == tenant_id, IndexedAssetRow.index_id == request.index_id,
             IndexedAssetRow.status == "ready")))
-        clips_by_video: dict[str, list[tuple[float, float, int, str | None]]] = {}
-        for clip in s.scalars(select(ClipRow).where(ClipRow.index_id == request.index_id)):
-            clips_by_video.setdefault(clip.video_id, []).append((clip.start, clip.end, clip.seq, clip.thumbnail_key))
     pool = {"total_count": len(videos), "total_duration": round(sum(v.duration or 0.0 for v in videos), 3),
             "index_id": request.index_id}
     allowed = _filter_videos(videos, request.filter) if request.filter else videos
-    allowed_ids = {v.id for v in allowed}
     metadata = {v.id: v.user_metadata or {} for v in allowed}
-    # `<@entity_id>` in the query: the entities pick the clips, the remaining words rank them.
-    entity_ids, rest = entities.split_entity_query(request.query_text)
-    if entity_ids:
-        request.query_text = rest or None
-    candidates: list[Candidate] = []
-    for option in request.search_options:
-        for retriever in RETRIEVERS.get(option, []):
-            if option == "transcription" and retriever is retrieve_transcription_lexical \
-                    and "lexical" not in request.transcription_options and len(RETRIEVERS[option]) > 1:
-                continue
-            if request.query_text:
-                candidates.extend(retriever(platform, tenant_id, request, allowed_ids))
-    fused = _fuse(candidates, request)
-    if entity_ids:
-        fused = entities.combine_with_entities(
-            entities.retrieve_entity_clips(platform, tenant_id, request, allowed_ids, entity_ids), fused,
-            has_rest=bool(rest))
-    fused = [r for r in fused if r["relevance"] >= RELEVANCE_THRESHOLD][:MAX_RESULTS]
+    fused = rank(platform, tenant_id, request, {v.id for v in allowed})
     for r in fused:
-        r["thumbnail_seq"] = _clip_for(clips_by_video.get(r["video_id"], []), r["start"], r["end"])
-        if request.include_user_metadata:
-            r["user_metadata"] = metadata.get(r["video_id"], {})
+        r["user_metadata"] = metadata.get(r["video_id"], {})
     entries = _group(fused) if request.group_by == "video" else fused
     session_id = new_id()
     expires = utcnow() + timedelta(seconds=platform.settings.search_page_ttl_seconds)
@@ -256,22 +295,22 @@ def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> Se
         s.add(SearchSessionRow(id=session_id, tenant_id=tenant_id, index_id=request.index_id,
                                page_limit=request.page_limit, results=entries, search_pool=pool,
                                include_user_metadata=request.include_user_metadata, expires_at=expires))
-    return _page(session_id, entries, pool, 1, request.page_limit, expires, len(fused))
+    return _page(session_id, entries, pool, 1, request.page_limit, expires, len(fused),
+                 request.include_user_metadata)
 
 
-# Lexical hits that match under half of the query's words are noise.
-RELEVANCE_THRESHOLD = 0.4
-
-
-def _clip_for(clips: list[tuple[float, float, int, str | None]], start: float, end: float) -> int | None:
+def _clip_for(clips: list[tuple[float, float, int, str | None]], start: float, end: float, *,
+              need_thumbnail: bool = True) -> int | None:
+    """The clip holding the middle of [start, end] (with a thumbnail, unless told otherwise)."""
     middle = (start + end) / 2
     for c_start, c_end, seq, key in clips:
-        if c_start <= middle <= c_end and key:
+        if c_start <= middle <= c_end and (key or not need_thumbnail):
             return seq
     return None
 
 
 def _group(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Videos ranked by their best clip; each keeps its clips, best first."""
     groups: dict[str, dict[str, Any]] = {}
     for r in results:
         group = groups.setdefault(r["video_id"], {"id": r["video_id"], "clips": [], "relevance": r["relevance"],
@@ -288,12 +327,16 @@ def decode_token(token: str) -> tuple[str, int]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         session_id, page = raw.split(":")
-        return session_id, int(page)
+        number = int(page)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidParameter("page_token", "The page token is not valid.", code="search_page_token_invalid") from exc
+    if number < 1 or not session_id:
+        raise InvalidParameter("page_token", "The page token is not valid.", code="search_page_token_invalid")
+    return session_id, number
 
 
-def retrieve_page(platform: Platform, tenant_id: str, token: str) -> SearchPageResult:
+def retrieve_page(platform: Platform, tenant_id: str, token: str,
+                  include_user_metadata: bool | None = None) -> SearchPageResult:
     session_id, page = decode_token(token)
     with platform.store.session() as s:
         row = s.get(SearchSessionRow, session_id)
@@ -303,20 +346,27 @@ def retrieve_page(platform: Platform, tenant_id: str, token: str) -> SearchPageR
             raise ServiceError("The page token has expired; run the search again.", code="search_page_token_expired")
         total_clips = sum(len(e["clips"]) for e in row.results) if row.results and "clips" in row.results[0] \
             else len(row.results)
-        return _page(row.id, row.results, row.search_pool, page, row.page_limit, row.expires_at, total_clips)
+        include = row.include_user_metadata if include_user_metadata is None else include_user_metadata
+        return _page(row.id, row.results, row.search_pool, page, row.page_limit, row.expires_at, total_clips,
+                     include)
 
 
 def _page(session_id: str, entries: list[dict[str, Any]], pool: dict[str, Any], page: int, limit: int,
-          expires: Any, total_inner: int) -> SearchPageResult:
+          expires: Any, total_inner: int, include_user_metadata: bool) -> SearchPageResult:
     start = (page - 1) * limit
     window = entries[start:start + limit]
     data = []
     for i, entry in enumerate(window, start=start + 1):
         if "clips" in entry:
-            data.append({"id": entry["id"], "rank": i, "user_metadata": entry.get("user_metadata"),
-                         "clips": [_hit(c, rank) for rank, c in enumerate(entry["clips"], start=1)]})
+            item: dict[str, Any] = {"id": entry["id"], "rank": i, "score": round(100 * float(entry["relevance"]), 2),
+                                    "confidence": confidence(float(entry["relevance"])),
+                                    "clips": [_hit(c, rank, include_user_metadata)
+                                              for rank, c in enumerate(entry["clips"], start=1)]}
+            if include_user_metadata:
+                item["user_metadata"] = entry.get("user_metadata") or {}
+            data.append(item)
         else:
-            data.append(_hit(entry, i))
+            data.append(_hit(entry, i, include_user_metadata))
     info: dict[str, Any] = {"limit_per_page": limit, "total_results": len(entries),
                             "total_inner_matches": total_inner, "page_expires_at": rfc3339(expires)}
     if start + limit < len(entries):
@@ -326,16 +376,18 @@ def _page(session_id: str, entries: list[dict[str, Any]], pool: dict[str, Any], 
     return SearchPageResult(data, info, pool)
 
 
-def _hit(r: dict[str, Any], rank: int) -> dict[str, Any]:
+def _hit(r: dict[str, Any], rank: int, include_user_metadata: bool) -> dict[str, Any]:
     relevance = float(r["relevance"])
-    hit = {
+    modalities: dict[str, float] = r.get("modalities") or {}
+    matched = [m for m, v in modalities.items() if v >= RELEVANCE_THRESHOLD] or list(modalities)[:1]
+    hit: dict[str, Any] = {
         "video_id": r["video_id"], "start": round(r["start"], 3), "end": round(r["end"], 3), "rank": rank,
         "score": round(100 * relevance, 2), "confidence": confidence(relevance),
-        "modules": [{"type": m, "confidence": confidence(v)} for m, v in r["modalities"].items()],
+        "modules": [{"type": m, "confidence": confidence(modalities[m])} for m in matched],
         "thumbnail_seq": r.get("thumbnail_seq"),
     }
     if r.get("transcription"):
         hit["transcription"] = r["transcription"]
-    if r.get("user_metadata") is not None:
-        hit["user_metadata"] = r["user_metadata"]
+    if include_user_metadata:
+        hit["user_metadata"] = r.get("user_metadata") or {}
     return hit

@@ -132,4 +132,6 @@ async def create_search(request: Request, platform: PlatformDep, tenant: TenantD
 @router.get("/search/{page_token}")
 def retrieve_search_page(page_token: str, request: Request, platform: PlatformDep,
                          tenant: TenantDep) -> dict[str, Any]:
-    return _wire(platform, request, search.retrieve_page(platform, tenant, page_token))
+    raw = request.query_params.get("include_user_metadata")
+    include = None if raw in (None, "") else _bool("include_user_metadata", raw)
+    return _wire(platform, request, search.retrieve_page(platform, tenant, page_token, include))

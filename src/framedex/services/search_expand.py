@@ -1,0 +1,168 @@
+"""Query expansion into the closed label vocabularies behind the ConSE joint space.
+
+With the default (ConSE) encoders a frame's vector is a weighted mean of the text vectors of its ImageNet
+classes, COCO objects and image attributes, and a clip's sound vector the same over AudioSet labels. A free-text
+query vector ("monkey") sits far from such mixtures; its nearest labels ("baboon", "macaque", ...) do not. So a
+query is expanded into the labels nearest to it in the text space, which gives
+
+* an **expanded query vector**: the similarity-weighted mean of those label vectors (searched like the raw one),
+* a **label relevance** per label name, used to score the stored labels of candidate frames/clips directly
+  (`LabelSpace.match`), which is sharper than a cosine between two mixtures.
+
+Only meaningful when the stored vectors are ConSE mixtures in the text space (`visual_labels` returns None for a
+plugged-in CLIP, whose text tower is used directly).
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from framedex.models.base import FloatArray
+from framedex.services.platform import Platform
+
+
+@dataclass
+class LabelSpace:
+    names: list[str]
+    vectors: FloatArray  # (n, dim), L2-normalised, row i is names[i]
+    floor: float  # similarity under which a label is unrelated to a query
+    weights: dict[str, float]  # prior weight of a label (generic labels count less)
+
+    def relevance(self, query: FloatArray) -> dict[str, float]:
+        """Label name → relevance in (0, 1] to the query, for the labels above `floor`."""
+        sims = self.vectors @ query.astype(np.float32)
+        out: dict[str, float] = {}
+        for i in np.flatnonzero(sims > self.floor):
+            name = self.names[int(i)]
+            rel = float((sims[i] - self.floor) / (1.0 - self.floor)) * self.weights.get(name, 1.0)
+            if rel > 0:
+                out[name] = max(out.get(name, 0.0), rel)
+        return out
+
+    def expand(self, query: FloatArray, top: int = 12) -> FloatArray | None:
+        """The query as a mixture of its nearest labels (None when no label is near)."""
+        sims = self.vectors @ query.astype(np.float32)
+        order = np.argsort(-sims)[:top]
+        keep = [int(i) for i in order if sims[i] > self.floor]
+        if not keep:
+            return None
+        w = ((sims[keep] - self.floor) / (1.0 - self.floor)) ** 2
+        vec = (w[:, None] * self.vectors[keep]).sum(axis=0)
+        norm = float(np.linalg.norm(vec))
+        return (vec / norm).astype(np.float32) if norm > 0 else None
+
+    @staticmethod
+    def match(terms: list[Any], relevance: dict[str, float]) -> float:
+        """Share of a frame's (or clip's) label mass on labels relevant to the query, weighted by relevance.
+        `terms` are the stored ``[[name, weight], ...]``."""
+        total = 0.0
+        hit = 0.0
+        for item in terms:
+            name, weight = str(item[0]), float(item[1])
+            total += weight
+            rel = relevance.get(name)
+            if rel:
+                hit += weight * rel
+        return hit / total if total > 0 else 0.0
+
+    @staticmethod
+    def best(terms: list[Any], relevance: dict[str, float]) -> float:
+        """The strongest single relevant label of a frame: its weight (capped at 1) times its relevance."""
+        best = 0.0
+        for item in terms:
+            rel = relevance.get(str(item[0]))
+            if rel:
+                best = max(best, min(1.0, float(item[1])) * rel)
+        return best
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, str], LabelSpace | None] = {}
+
+
+def _normalise(vectors: FloatArray) -> FloatArray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-9)).astype(np.float32)
+
+
+def visual_labels(platform: Platform) -> LabelSpace | None:
+    """ImageNet classes, COCO objects and attributes, as the ConSE encoder embeds them (None if the vision
+    encoder is not ConSE)."""
+    vision = platform.models.vision()
+    if not vision.name.startswith("conse"):
+        return None
+    key = ("visual", vision.name)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _build_visual(platform)
+        return _cache[key]
+
+
+def _build_visual(platform: Platform) -> LabelSpace | None:
+    from framedex.models.vision import DOWNWEIGHT, ConseVisionEncoder
+
+    models = platform.models
+    # Building the encoder only reads (or computes once and caches) its class vectors: no image model loads.
+    encoder = ConseVisionEncoder(models.tagger(), models.text(), cache_dir=Path(platform.settings.models_dir) / "cache")
+    keys: list[str] = list(getattr(encoder, "_keys", []))
+    vectors: FloatArray | None = getattr(encoder, "_vectors", None)
+    by_name: dict[str, list[int]] = getattr(encoder, "_by_name", {})
+    if not keys or vectors is None:
+        return None
+    index = {k: i for i, k in enumerate(keys)}
+    names: list[str] = []
+    rows: list[FloatArray] = []
+    for name, classes in by_name.items():
+        names.append(name)
+        rows.append(vectors[[index[f"in:{c}"] for c in classes]].mean(axis=0))
+    for k in keys:
+        if k.startswith(("coco:", "attr:")):
+            names.append(k.split(":", 1)[1])
+            rows.append(vectors[index[k]])
+    return LabelSpace(names, _normalise(np.stack(rows)), floor=0.42, weights=dict(DOWNWEIGHT))
+
+
+def audio_labels(platform: Platform) -> LabelSpace | None:
+    """AudioSet labels embedded the way the YAMNet ConSE embedding does (None without the YAMNet pack)."""
+    audio = platform.models.audio()
+    if audio.name != "yamnet":
+        return None
+    key = ("audio", audio.name)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _build_audio(platform)
+        return _cache[key]
+
+
+def _build_audio(platform: Platform) -> LabelSpace | None:
+    from framedex.models import packs
+    from framedex.models.audio import EXTRA_TERMS, GENERIC_WEIGHTS
+
+    try:
+        directory = packs.ensure(platform.settings, "yamnet")
+        with open(directory / "yamnet_class_map.csv", newline="") as fh:
+            labels = [row["display_name"] for row in csv.DictReader(fh)]
+    except Exception:  # no pack: no expansion, plain vectors still work
+        return None
+    groups: list[list[tuple[str, float]]] = []
+    for lab in labels:
+        parts = [p.strip() for p in lab.split(",") if p.strip()]
+        terms = [(lab if len(parts) == 1 else parts[0], 1.0)]
+        terms += [(p, 0.5) for p in parts[1:3]]
+        terms += [(t, 0.4) for t in EXTRA_TERMS.get(lab, ())]
+        groups.append(terms)
+    phrases = sorted({p for g in groups for p, _ in g})
+    emb = platform.models.text().embed(phrases)
+    row = {p: i for i, p in enumerate(phrases)}
+    vecs = np.zeros((len(groups), emb.shape[1]), dtype=np.float32)
+    for k, g in enumerate(groups):
+        for p, w in g:
+            vecs[k] += w * emb[row[p]]
+    weights = {lab: w for lab, w in GENERIC_WEIGHTS.items() if w < 1.0}
+    return LabelSpace(labels, _normalise(vecs), floor=0.42, weights=weights)

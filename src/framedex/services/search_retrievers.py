@@ -1,0 +1,346 @@
+"""Per-modality retrievers. Each *source* finds candidate clips for a query and describes each with a few raw
+features (cosines, label matches, lexical coverage); `search_calibration` maps a source's features to a
+probability that the clip is relevant, and `search.fuse` combines sources and modalities.
+
+Sources (modality → source):
+
+* ``transcription`` → ``transcript_lexical`` (SQLite FTS5 BM25 over transcript segments, then phrase-aware
+  coverage), ``transcript_semantic`` (MiniLM sentence vectors of the segments, ANN);
+* ``visual`` → ``frames`` (ANN over the frames' joint-space vectors with the raw and the label-expanded query,
+  re-scored with the frames' stored labels/objects/attributes), ``ocr`` (fuzzy matching of on-screen text lines
+  found by their sentence vectors and by substring), ``image`` (query images: CNN-feature ANN for the same
+  picture, joint-space ANN for the same content);
+* ``audio`` → ``sounds`` (ANN over the clips' sound vectors with the raw and expanded query, re-scored with the
+  stored AudioSet tags).
+
+Every vector search is restricted to the ready, filter-passing videos (`video_ids`) and runs in the index's
+per-space ANN collections (`platform.vectors`).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, tuple_
+
+from framedex.models.base import FloatArray, FrameAnalysis, ImageArray
+from framedex.services import search_text
+from framedex.services.errors import InvalidParameter
+from framedex.services.platform import Platform
+from framedex.services.search_expand import LabelSpace, audio_labels, visual_labels
+from framedex.storage.tables import ClipFeatureRow, SpeechSegmentRow
+
+log = logging.getLogger("framedex.search")
+
+CANDIDATES = 200  # clips per source and query vector
+OCR_SCAN_LIMIT = 2000  # substring matches of OCR lines read per query word
+
+
+@dataclass
+class Candidate:
+    video_id: str
+    clip_seq: int | None  # None: placed into a clip by its time span
+    start: float
+    end: float
+    modality: str  # visual | audio | transcription
+    source: str
+    features: dict[str, float]
+    transcription: str | None = None
+    relevance: float = 0.0  # set by calibration
+
+
+@dataclass
+class QueryContext:
+    platform: Platform
+    tenant_id: str
+    index_id: str
+    text: str | None
+    images: list[ImageArray]
+    video_ids: set[str]
+    transcription_options: list[str] = field(default_factory=lambda: ["lexical", "semantic"])
+
+    @cached_property
+    def text_vector(self) -> FloatArray:
+        return self.platform.models.text().embed([self.text or ""])[0]
+
+    @cached_property
+    def vision_text_vector(self) -> FloatArray:
+        return self.platform.models.vision().embed_text([self.text or ""])[0]
+
+    @cached_property
+    def content_words(self) -> list[str]:
+        words = [w for w in search_text.tokens(self.text or "") if w not in search_text.STOP_WORDS and len(w) > 1]
+        return list(dict.fromkeys(words))
+
+    @cached_property
+    def word_vectors(self) -> FloatArray:
+        """Text vectors of the query's content words (for per-word label expansion)."""
+        if len(self.content_words) < 2:
+            return np.zeros((0, self.text_vector.shape[0]), dtype=np.float32)
+        return self.platform.models.text().embed(self.content_words)
+
+    @cached_property
+    def image_analyses(self) -> list[FrameAnalysis]:
+        return self.platform.models.frames().analyze(self.images) if self.images else []
+
+    def search(self, space: str, query: FloatArray, k: int = CANDIDATES, group: str = "clip") -> list[Any]:
+        try:
+            return self.platform.vectors.search(tenant_id=self.tenant_id, index_id=self.index_id, space=space,
+                                                query=query, k=k, video_ids=self.video_ids,
+                                                group=group)  # type: ignore[arg-type]
+        except ValueError:  # vectors of another model (dimension) in this index
+            log.warning("search: the %s space of index %s does not match the query encoder", space, self.index_id)
+            return []
+
+
+def decode_images(images: list[bytes]) -> list[ImageArray]:
+    from PIL import Image, UnidentifiedImageError
+
+    out = []
+    for data in images:
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im.draft("RGB", (1024, 1024))
+                rgb = im.convert("RGB")
+                rgb.thumbnail((1024, 1024))
+                out.append(np.asarray(rgb, dtype=np.uint8))
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise InvalidParameter("query_media_file", "The query image could not be read as an image.") from exc
+    return out
+
+
+def label_relevance(space: LabelSpace, ctx: QueryContext) -> dict[str, float]:
+    """Label relevance of the whole query, and (weaker) of each of its content words."""
+    rel = space.relevance(ctx.text_vector)
+    for vec in ctx.word_vectors:
+        for name, value in space.relevance(vec).items():
+            rel[name] = max(rel.get(name, 0.0), 0.8 * value)
+    return rel
+
+
+# --- transcription ---------------------------------------------------------------------------------------
+
+
+def transcript_lexical(ctx: QueryContext) -> list[Candidate]:
+    query = ctx.text or ""
+    with ctx.platform.store.session() as s:
+        hits = ctx.platform.lexical.search(s, tenant_id=ctx.tenant_id, index_id=ctx.index_id, query=query,
+                                           limit=CANDIDATES * 4)
+        hits = [h for h in hits if h.video_id in ctx.video_ids][:CANDIDATES * 2]
+        if not hits:
+            return []
+        segments = {r.id: r for r in s.scalars(select(SpeechSegmentRow).where(
+            SpeechSegmentRow.id.in_([h.segment_id for h in hits])))}
+    out = []
+    for hit in hits:
+        seg = segments.get(hit.segment_id)
+        if seg is None:
+            continue
+        cov = search_text.coverage(query, seg.text)
+        if cov <= 0:
+            continue
+        out.append(Candidate(seg.video_id, None, seg.start, seg.end, "transcription", "transcript_lexical",
+                             {"coverage": cov, "bm25": min(hit.score, 30.0) / 30.0}, seg.text))
+    return out
+
+
+def transcript_semantic(ctx: QueryContext) -> list[Candidate]:
+    hits = ctx.search("transcription", ctx.text_vector, group="vector")
+    if not hits:
+        return []
+    ids = [int((h.payload or {}).get("segment", -1)) for h in hits]
+    with ctx.platform.store.session() as s:
+        texts = {r.id: r.text for r in s.scalars(select(SpeechSegmentRow).where(SpeechSegmentRow.id.in_(ids)))}
+    out = []
+    for h, seg_id in zip(hits, ids, strict=True):
+        text = texts.get(seg_id)
+        out.append(Candidate(h.video_id, h.clip_seq, h.start, h.end, "transcription", "transcript_semantic",
+                             {"cos": float(h.score), "coverage": search_text.coverage(ctx.text or "", text or "")},
+                             text))
+    return out
+
+
+# --- visual: frames ----------------------------------------------------------------------------------------
+
+
+def _features_of(ctx: QueryContext, kind: str, keys: set[tuple[str, int]]) -> dict[tuple[str, int], list[Any]]:
+    if not keys:
+        return {}
+    out: dict[tuple[str, int], list[Any]] = {}
+    with ctx.platform.store.session() as s:
+        rows = s.scalars(select(ClipFeatureRow).where(
+            ClipFeatureRow.kind == kind, ClipFeatureRow.index_id == ctx.index_id,
+            tuple_(ClipFeatureRow.video_id, ClipFeatureRow.clip_seq).in_(sorted(keys))))
+        for r in rows:
+            out.setdefault((r.video_id, r.clip_seq), []).append(r)
+    return out
+
+
+def _vector_hits(ctx: QueryContext, space: str, queries: dict[str, FloatArray | None]) -> dict[tuple[str, int], Any]:
+    """(video, clip) → {feature name: best cosine, "_hit": a hit of the clip} over the query vectors."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    floors: dict[str, float] = {}
+    for name, vec in queries.items():
+        if vec is None:
+            continue
+        hits = ctx.search(space, vec)
+        # a clip this search did not return scores at most its weakest hit: use that bound when missing
+        floors[name] = max(0.0, min((float(h.score) for h in hits), default=0.0)) if len(hits) >= CANDIDATES else 0.0
+        for h in hits:
+            entry = found.setdefault((h.video_id, h.clip_seq), {"_hit": h})
+            entry[name] = max(entry.get(name, -1.0), float(h.score))
+    for entry in found.values():
+        for name, floor in floors.items():
+            entry.setdefault(name, floor)
+    return found
+
+
+def frames(ctx: QueryContext) -> list[Candidate]:
+    labels = visual_labels(ctx.platform)
+    relevance = label_relevance(labels, ctx) if labels else {}
+    expanded = labels.expand(ctx.text_vector) if labels else None
+    found = _vector_hits(ctx, "visual", {"cos": ctx.vision_text_vector, "cos_expanded": expanded})
+    stored = _features_of(ctx, "visual", set(found))
+    words = ctx.content_words
+    out = []
+    for key, entry in found.items():
+        best = {"match": 0.0, "best_label": 0.0, "words": 0.0}
+        for row in stored.get(key, []):
+            terms = row.data.get("terms") or []
+            if relevance:
+                best["match"] = max(best["match"], LabelSpace.match(terms, relevance))
+                best["best_label"] = max(best["best_label"], LabelSpace.best(terms, relevance))
+            if words:
+                names = " ".join(str(t[0]) for t in terms) + " " + " ".join(row.data.get("attributes") or [])
+                best["words"] = max(best["words"], search_text.coverage(" ".join(words), names))
+        hit = entry["_hit"]
+        feats = {"cos": entry.get("cos", 0.0), "cos_expanded": entry.get("cos_expanded", 0.0), **best}
+        out.append(Candidate(hit.video_id, hit.clip_seq, hit.start, hit.end, "visual", "frames", feats))
+    return out
+
+
+# --- visual: on-screen text --------------------------------------------------------------------------------
+
+
+def ocr(ctx: QueryContext) -> list[Candidate]:
+    query = ctx.text or ""
+    lines: dict[tuple[str, int, float], dict[str, Any]] = {}
+    for h in ctx.search("ocr", ctx.text_vector, group="vector"):
+        text = str((h.payload or {}).get("text", ""))
+        key = (h.video_id, h.clip_seq, round(h.start, 2))
+        lines[key] = {"text": text, "cos": float(h.score), "start": h.start, "end": h.end}
+    # substring matches catch what sentence vectors miss (codes, numbers, names)
+    words = sorted((w for w in search_text.tokens(query) if len(w) >= 3 and w not in search_text.STOP_WORDS),
+                   key=len, reverse=True)[:2]
+    if words:
+        with ctx.platform.store.session() as s:
+            for word in words:
+                rows = s.scalars(select(ClipFeatureRow).where(
+                    ClipFeatureRow.kind == "ocr", ClipFeatureRow.index_id == ctx.index_id,
+                    ClipFeatureRow.tenant_id == ctx.tenant_id,
+                    ClipFeatureRow.text.ilike(f"%{_like_escape(word)}%", escape="\\")).limit(OCR_SCAN_LIMIT))
+                for r in rows:
+                    if r.video_id not in ctx.video_ids:
+                        continue
+                    key = (r.video_id, r.clip_seq, round(r.start, 2))
+                    lines.setdefault(key, {"text": r.text, "cos": 0.0, "start": r.start, "end": r.end})
+    if not lines:
+        return []
+    missing = [k for k, v in lines.items() if v["cos"] == 0.0]
+    if missing:
+        vecs = ctx.platform.models.text().embed([lines[k]["text"] for k in missing])
+        for k, v in zip(missing, vecs @ ctx.text_vector, strict=True):
+            lines[k]["cos"] = float(v)
+    out = []
+    for (video_id, seq, _), line in lines.items():
+        fuzzy = search_text.fuzzy_coverage(query, line["text"])
+        out.append(Candidate(video_id, seq, line["start"], line["end"], "visual", "ocr",
+                             {"fuzzy": fuzzy, "cos": line["cos"]}))
+    return out
+
+
+def _like_escape(word: str) -> str:
+    return re.sub(r"([\\%_])", r"\\\1", word)
+
+
+# --- visual: query images ---------------------------------------------------------------------------------
+
+
+def image(ctx: QueryContext) -> list[Candidate]:
+    analyses = ctx.image_analyses
+    if not analyses:
+        return []
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for a in analyses:  # the same picture: its CNN feature
+        for h in ctx.search("visual_image", a.tags.feature):
+            entry = found.setdefault((h.video_id, h.clip_seq), {"_hit": h})
+            entry["feature"] = max(entry.get("feature", -1.0), float(h.score))
+    joint = np.mean([a.embedding for a in analyses], axis=0)
+    if float(np.linalg.norm(joint)) > 0:  # the same content: joint-space vector of the images together
+        for h in ctx.search("visual", joint / np.linalg.norm(joint)):
+            entry = found.setdefault((h.video_id, h.clip_seq), {"_hit": h})
+            entry["joint"] = max(entry.get("joint", -1.0), float(h.score))
+    out = []
+    for entry in found.values():
+        h = entry["_hit"]
+        feats = {"feature": max(0.0, entry.get("feature", 0.0)), "joint": max(0.0, entry.get("joint", 0.0))}
+        out.append(Candidate(h.video_id, h.clip_seq, h.start, h.end, "visual", "image", feats))
+    return out
+
+
+# --- audio --------------------------------------------------------------------------------------------------
+
+
+def sounds(ctx: QueryContext) -> list[Candidate]:
+    labels = audio_labels(ctx.platform)
+    relevance = label_relevance(labels, ctx) if labels else {}
+    expanded = labels.expand(ctx.text_vector) if labels else None
+    found = _vector_hits(ctx, "audio", {"cos": ctx.text_vector, "cos_expanded": expanded})
+    stored = _features_of(ctx, "audio", set(found))
+    out = []
+    for key, entry in found.items():
+        feats = {"cos": entry.get("cos", 0.0), "cos_expanded": entry.get("cos_expanded", 0.0), "match": 0.0,
+                 "best_label": 0.0}
+        for row in stored.get(key, []):
+            tags = row.data.get("tags") or []
+            if relevance:
+                feats["match"] = max(feats["match"], LabelSpace.match(tags, relevance))
+                feats["best_label"] = max(feats["best_label"], LabelSpace.best(tags, relevance))
+        hit = entry["_hit"]
+        out.append(Candidate(hit.video_id, hit.clip_seq, hit.start, hit.end, "audio", "sounds", feats))
+    return out
+
+
+Source = Callable[[QueryContext], list[Candidate]]
+
+# modality → [(source name, retriever)]; a text query runs the text sources, an image query the image source.
+TEXT_SOURCES: dict[str, list[tuple[str, Source]]] = {
+    "transcription": [("transcript_lexical", transcript_lexical), ("transcript_semantic", transcript_semantic)],
+    "visual": [("frames", frames), ("ocr", ocr)],
+    "audio": [("sounds", sounds)],
+}
+IMAGE_SOURCES: dict[str, list[tuple[str, Source]]] = {"visual": [("image", image)]}
+
+
+def retrieve(ctx: QueryContext, options: list[str]) -> list[Candidate]:
+    """Every candidate of every applicable source of the requested modalities (uncalibrated)."""
+    out: list[Candidate] = []
+    for option in options:
+        if ctx.text:
+            for name, source in TEXT_SOURCES.get(option, []):
+                if name == "transcript_lexical" and "lexical" not in ctx.transcription_options:
+                    continue
+                if name == "transcript_semantic" and "semantic" not in ctx.transcription_options:
+                    continue
+                out.extend(source(ctx))
+        if ctx.images:
+            for _name, source in IMAGE_SOURCES.get(option, []):
+                out.extend(source(ctx))
+    return out

@@ -1,0 +1,127 @@
+"""Lexical matching for search: tokens, stop words, a light multilingual stemmer, phrase-aware coverage of a
+query by a text (transcripts, label terms) and fuzzy matching for text read from frames (OCR errors).
+
+Scores are in [0, 1] and are *features*: `search_calibration` turns them into probabilities of relevance.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from difflib import SequenceMatcher
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Function words of the languages Whisper transcribes most: they count little in a match.
+_STOP_TEXT = """
+a an the and or of to in on at by for with from as is are was were be been it its this that these those i you he she
+we they me him her us them my your his our their not no do does did have has had will would can could should may
+into onto than then there here what which who whom how when where why about over under up down out off so if but
+el la los las un una unos unas y o de del al en con por para es son que se su sus lo le les
+der die das den dem des ein eine einer eines und oder zu im am ist sind mit von auf für nicht
+il lo gli le uno una e di da nel nella che per con non sono
+o os as um uma e do da dos das no na nos nas em com por para que
+le la les un une et ou de du des au aux en dans sur pour par avec est sont que qui ne pas
+"""
+
+
+def fold(text: str) -> str:
+    """Lowercase without diacritics (café → cafe), the way the full-text index folds."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+STOP_WORDS = frozenset(fold(w) for w in _STOP_TEXT.split())
+
+
+def tokens(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+_SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "edly", "ies", "ied", "ness", "ment", "ers", "er", "ed",
+             "es", "ly", "s", "en", "e")
+
+
+def stem(word: str) -> str:
+    """A deliberately light suffix stripper (running → runn, runs → run): two words match when their stems are
+    equal or one is a prefix of the other (see `same_word`)."""
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def same_word(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    sa, sb = stem(a), stem(b)
+    if sa == sb:
+        return True
+    short, long_ = (sa, sb) if len(sa) <= len(sb) else (sb, sa)
+    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 3
+
+
+def word_weight(word: str) -> float:
+    if word in STOP_WORDS:
+        return 0.15
+    if word.isdigit():
+        return 0.8
+    return 1.0
+
+
+def coverage(query: str, text: str) -> float:
+    """Weighted share of the query's words found in `text`, with credit for them appearing in order
+    (the phrase). 1.0: every word, as a phrase."""
+    q = tokens(query)
+    if not q:
+        return 0.0
+    words = tokens(text)
+    if not words:
+        return 0.0
+    weights = [word_weight(w) for w in q]
+    found = [any(same_word(w, t) for t in words) for w in q]
+    total = sum(weights)
+    cov = sum(wt for wt, f in zip(weights, found, strict=True) if f) / total
+    if len(q) == 1:
+        return cov
+    # longest run of consecutive query words that appears consecutively in the text
+    best = 0
+    for i in range(len(words)):
+        for j in range(len(q)):
+            k = 0
+            while i + k < len(words) and j + k < len(q) and same_word(q[j + k], words[i + k]):
+                k += 1
+            best = max(best, k)
+    phrase = best / len(q)
+    return min(1.0, 0.75 * cov + 0.25 * phrase * cov)
+
+
+def _ratio(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def fuzzy_coverage(query: str, text: str) -> float:
+    """How well `text` (an OCR line, with recognition errors) contains `query`: each query word's best
+    character-level similarity to a word of the text (below 0.7 counts as absent), weighted, and the
+    best similarity of the whole query to any same-length window of the text."""
+    q = tokens(query)
+    words = tokens(text)
+    if not q or not words:
+        return 0.0
+    weights = [word_weight(w) for w in q]
+    scores = []
+    for w in q:
+        best = max(_ratio(w, t) for t in words)
+        if best < 0.7:
+            best = 0.0
+        scores.append(best)
+    word_score = sum(wt * s for wt, s in zip(weights, scores, strict=True)) / sum(weights)
+    joined_q = " ".join(q)
+    n = len(q)
+    window = max(
+        (_ratio(joined_q, " ".join(words[i:i + n])) for i in range(max(1, len(words) - n + 1))), default=0.0)
+    if window < 0.6:
+        window = 0.0
+    # glued words: "grandopening" read for "grand opening"
+    glued = _ratio(joined_q.replace(" ", ""), "".join(words)) if len(words) <= 2 * n else 0.0
+    return max(word_score, window, glued if glued >= 0.8 else 0.0)
