@@ -526,23 +526,25 @@ class _Collection:
         if q.ndim != 1 or q.shape[0] != state.dim:
             raise ValueError(f"query must be a {state.dim}-d vector, got shape {q.shape}")
         q = normalise_rows(q)[0]
-        allowed: list[_Video] | None = None
-        n_allowed = state.count
-        if video_ids is not None:
-            allowed = [v for vid in video_ids if (v := state.videos.get(vid)) is not None]
-            n_allowed = sum(v.size for v in allowed)
-            if n_allowed == 0:
-                return []
-            if n_allowed == state.count:
-                allowed = None
         with self._rw.read():
             ann, state = self._ann, self._state  # a consistent pair (writers swap both under the write lock)
+            allowed: list[_Video] | None = None
+            n_allowed = state.count
+            if video_ids is not None:
+                allowed = [v for vid in video_ids if (v := state.videos.get(vid)) is not None]
+                n_allowed = sum(v.size for v in allowed)
+                if n_allowed == 0:
+                    return []
+                if n_allowed == state.count:
+                    allowed = None
             if ann is not None and len(ann):
                 fetch = math.ceil(k * _PER_GROUP_FETCH[group] * state.count / max(n_allowed, 1) * 1.25) + 16
                 if fetch <= self.params.max_fetch and not (allowed is not None and n_allowed <= self.ann_threshold):
                     hits = self._search_ann(ann, state, q, k, fetch, allowed, group, min_score)
                     if hits is not None:
                         return hits
+        if state.count == 0:
+            return []
         if ann is None and (allowed is None or 4 * n_allowed > state.count):
             m = state.matrix()  # exact mode: one mat-vec over the cached matrix
             scores, gens, idxs, seqs = m.vectors @ q, m.gens, m.idxs, m.seqs
@@ -555,9 +557,7 @@ class _Collection:
                 scores, gens, idxs, seqs = scores[rows], gens[rows], idxs[rows], seqs[rows]
         else:
             # a selective filter (or a grouping that would need a huge over-fetch): exact over the subset
-            vids = [v for v in (allowed if allowed is not None else state.videos.values()) if v.gen in state.by_gen]
-            if not vids:
-                return []
+            vids = allowed if allowed is not None else list(state.videos.values())
             scores = np.concatenate([v.vectors @ q for v in vids])
             gens = np.concatenate([np.full(v.size, v.gen, np.int64) for v in vids])
             idxs = np.concatenate([np.arange(v.size, dtype=np.int64) for v in vids])
