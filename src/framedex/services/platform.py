@@ -25,7 +25,6 @@ class Platform:
     blobs: LocalBlobStore = field(init=False)
     queue: SqlJobQueue = field(init=False)
     lexical: LexicalIndex = field(init=False)
-    vectors: VectorIndex = field(init=False)
 
     def __post_init__(self) -> None:
         from framedex.models.runtime import preload_native_runtimes
@@ -38,7 +37,12 @@ class Platform:
         self.blobs = LocalBlobStore(s.blob_dir)
         self.queue = SqlJobQueue(self.store, lease_seconds=s.job_lease_seconds, max_attempts=s.job_max_attempts)
         self.lexical = lexical_index_for(self.store.dialect)
-        self.vectors = open_embedded(s.data_dir / "vectors")
+
+    @cached_property
+    def vectors(self) -> VectorIndex:
+        """Opened on first use: the embedded index is owned by one process at a time, and commands
+        that never touch vectors (keys, uploads) must not take it from a running server."""
+        return open_embedded(self.settings.data_dir / "vectors")
 
     @cached_property
     def models(self) -> ModelRegistry:
@@ -56,7 +60,8 @@ class Platform:
         return path.read_bytes()
 
     def close(self) -> None:
-        self.vectors.close()
+        if "vectors" in self.__dict__:
+            self.vectors.close()
         if "models" in self.__dict__:
             self.models.close()
         self.store.dispose()
