@@ -88,9 +88,9 @@ def main(argv: list[str]) -> int:
         table[source] = fit_source(source, data, l2=args.l2)
         print(f"{source}: {len(data)} candidates, {positives} relevant -> {table[source]}")
     if args.write:
-        counts = ", ".join(f"{s}: {len(d)}" for s, d in sorted(rows.items()))
-        write_params(table, f"Fitted on the {args.split!r} split of eval.devset ({len(queries)} queries; candidates "
-                            f"per source: {counts}).")
+        counts = "\n".join(f"    {s}: {len(d)} candidates, {sum(1 for _, y in d if y)} relevant"
+                           for s, d in sorted(rows.items()))
+        write_params(table, f"Fitted on the {args.split!r} split of eval.devset ({len(queries)} queries).\n\n{counts}")
         print(f"wrote {PARAMS_FILE}")
     return 0
 

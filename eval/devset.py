@@ -392,7 +392,7 @@ def queries_for(manifest: Manifest, out_dir: Path, work: Path) -> list[Query]:
     for sen in SENTENCES:
         spans = expected.get(("sentence", sen.text), [])
         for q in sen.queries if spans else ():
-            kind = "semantic" if q.startswith("~") else "transcription"
+            kind = "semantic" if q.startswith("~") else "transcription" if sen.voice == "en" else "multilingual"
             queries.append(Query(f"{kind}:{q}", kind, q.lstrip("~"), None, spans,
                                  split_of(sen.key, [x.key for x in SENTENCES]), sen.key))
     for modality, texts in NEGATIVES.items():

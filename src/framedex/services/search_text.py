@@ -79,9 +79,9 @@ def coverage(query: str, text: str) -> float:
     if not words:
         return 0.0
     weights = [word_weight(w) for w in q]
-    found = [any(same_word(w, t) for t in words) for w in q]
+    found = [1.0 if any(same_word(w, t) for t in words) else _near(w, words) for w in q]
     total = sum(weights)
-    cov = sum(wt for wt, f in zip(weights, found, strict=True) if f) / total
+    cov = sum(wt * f for wt, f in zip(weights, found, strict=True)) / total
     if len(q) == 1:
         return cov
     # longest run of consecutive query words that appears consecutively in the text
@@ -94,6 +94,14 @@ def coverage(query: str, text: str) -> float:
             best = max(best, k)
     phrase = best / len(q)
     return min(1.0, 0.75 * cov + 0.25 * phrase * cov)
+
+
+def _near(word: str, words: list[str]) -> float:
+    """Partial credit for a misrecognised word (speech or text recognition): "regna" for "legna"."""
+    if len(word) < 5:
+        return 0.0
+    best = max((_ratio(word, t) for t in words if abs(len(t) - len(word)) <= 2), default=0.0)
+    return 0.6 if best >= 0.8 else 0.0
 
 
 def _ratio(a: str, b: str) -> float:
