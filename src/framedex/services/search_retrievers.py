@@ -152,7 +152,7 @@ def transcript_lexical(ctx: QueryContext) -> list[Candidate]:
 
 
 def transcript_semantic(ctx: QueryContext) -> list[Candidate]:
-    hits = ctx.search("transcription", ctx.text_vector, group="vector")
+    hits = ctx.search("transcription", ctx.text_vector, k=CANDIDATES // 2, group="vector")
     if not hits:
         return []
     ids = [int((h.payload or {}).get("segment", -1)) for h in hits]
@@ -208,7 +208,8 @@ def frames(ctx: QueryContext) -> list[Candidate]:
     expanded = labels.expand(ctx.text_vector) if labels else None
     found = _vector_hits(ctx, "visual", {"cos": ctx.vision_text_vector, "cos_expanded": expanded})
     stored = _features_of(ctx, "visual", set(found))
-    words = ctx.content_words
+    words = " ".join(ctx.content_words)
+    seen: dict[str, float] = {}
     out = []
     for key, entry in found.items():
         best = {"match": 0.0, "best_label": 0.0, "words": 0.0}
@@ -219,7 +220,9 @@ def frames(ctx: QueryContext) -> list[Candidate]:
                 best["best_label"] = max(best["best_label"], LabelSpace.best(terms, relevance))
             if words:
                 names = " ".join(str(t[0]) for t in terms) + " " + " ".join(row.data.get("attributes") or [])
-                best["words"] = max(best["words"], search_text.coverage(" ".join(words), names))
+                if names not in seen:
+                    seen[names] = search_text.coverage(words, names, fuzzy=False)
+                best["words"] = max(best["words"], seen[names])
         hit = entry["_hit"]
         feats = {"cos": entry.get("cos", 0.0), "cos_expanded": entry.get("cos_expanded", 0.0), **best}
         out.append(Candidate(hit.video_id, hit.clip_seq, hit.start, hit.end, "visual", "frames", feats))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -42,6 +43,7 @@ _SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "edly", "ies", "ied", "n
              "es", "ly", "s", "en", "e")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A deliberately light suffix stripper (running → runn, runs → run): two words match when their stems are
     equal or one is a prefix of the other (see `same_word`)."""
@@ -69,25 +71,33 @@ def word_weight(word: str) -> float:
     return 1.0
 
 
-def coverage(query: str, text: str) -> float:
+def _found(word: str, words: list[str], stems: set[str], fuzzy: bool) -> float:
+    if stem(word) in stems or any(same_word(word, t) for t in words):
+        return 1.0
+    return _near(word, words) if fuzzy else 0.0
+
+
+def coverage(query: str, text: str, *, fuzzy: bool = True) -> float:
     """Weighted share of the query's words found in `text`, with credit for them appearing in order
-    (the phrase). 1.0: every word, as a phrase."""
+    (the phrase). 1.0: every word, as a phrase. `fuzzy` gives partial credit to misrecognised words."""
     q = tokens(query)
     if not q:
         return 0.0
     words = tokens(text)
     if not words:
         return 0.0
+    stems = {stem(w) for w in words}
     weights = [word_weight(w) for w in q]
-    found = [1.0 if any(same_word(w, t) for t in words) else _near(w, words) for w in q]
-    total = sum(weights)
-    cov = sum(wt * f for wt, f in zip(weights, found, strict=True)) / total
-    if len(q) == 1:
+    found = [_found(w, words, stems, fuzzy) for w in q]
+    cov = sum(wt * f for wt, f in zip(weights, found, strict=True)) / sum(weights)
+    if len(q) == 1 or cov == 0:
         return cov
     # longest run of consecutive query words that appears consecutively in the text
     best = 0
     for i in range(len(words)):
         for j in range(len(q)):
+            if best >= len(q) - j:
+                break
             k = 0
             while i + k < len(words) and j + k < len(q) and same_word(q[j + k], words[i + k]):
                 k += 1

@@ -1,0 +1,172 @@
+"""Latency of the whole search path (`services.search.run_search`) at a stated corpus size.
+
+    .venv/bin/python bench/search_end_to_end.py                 # 10k frame vectors
+    .venv/bin/python bench/search_end_to_end.py --sizes 10000 100000
+
+Unlike `bench/search_latency.py` (the raw vector index), this times what an API call does after parsing:
+query embedding with the real text model, label-vocabulary expansion, ANN searches in every requested space,
+FTS5 over transcripts, re-scoring candidates with their stored labels (metadata database), fuzzy OCR,
+calibration, fusion, grouping and writing the paging session.
+
+The corpus is synthetic but shaped like ingest's output: videos of 60 s with one `visual` vector per second
+(ConSE-like: a weighted mix of 3 label vectors of the real vocabulary, with its `clip_features` row of terms),
+one `audio` vector per 5 s clip (a mix of AudioSet label vectors, with its tags), one transcript segment per
+clip (FTS5 row + vector) and an on-screen text line every 4th clip. "Size" is the number of `visual` vectors
+(frames); the other spaces hold 1/5 (audio, transcription) and 1/20 (ocr) of it. Each size runs in its own
+process. Prints one JSON object per size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FRAMES_PER_VIDEO = 60
+CLIP_SECONDS = 5
+WORDS = ["river", "mountain", "city", "market", "engine", "garden", "station", "window", "music", "dinner", "storm", "harbor", "village", "bridge", "teacher", "doctor", "travel", "summer", "winter", "morning", "evening", "forest", "island", "museum", "library", "festival"]
+QUERIES = [
+    ("dog running on grass", ["visual"]),
+    ("car horn", ["audio"]),
+    ("mountain station", ["transcription"]),
+    ("grand opening sale", ["visual"]),
+    ("a red sports car", ["visual", "audio", "transcription"]),
+    ("people playing music", ["visual", "audio", "transcription"]),
+]
+
+
+def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
+    from framedex.config import Settings
+    from framedex.ids import new_id
+    from framedex.services import auth, indexes, search_expand
+    from framedex.services.platform import Platform
+    from framedex.storage.tables import AssetRow, ClipFeatureRow, ClipRow, IndexedAssetRow, SpeechSegmentRow
+    from framedex.storage.vectors import VectorRecord
+
+    rng = np.random.default_rng(seed)
+    pyrng = random.Random(seed)
+    platform = Platform(Settings(data_dir=data_dir))
+    _key, info = auth.create_key(platform, "bench")
+    tenant = auth.authenticate(platform, _key)
+    index = indexes.create(platform, tenant, name="bench",
+                           models=[{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}])
+    visual = search_expand.visual_labels(platform)
+    audio = search_expand.audio_labels(platform)
+    assert visual is not None and audio is not None
+    started = time.perf_counter()
+
+    def mix(space: search_expand.LabelSpace) -> tuple[np.ndarray, list[list[Any]]]:
+        picks = rng.choice(len(space.names), 3, replace=False)
+        weights = rng.dirichlet(np.ones(3))
+        vec = (weights[:, None] * space.vectors[picks]).sum(axis=0) + 0.02 * rng.standard_normal(space.vectors.shape[1])
+        return vec.astype(np.float32), [[space.names[i], round(float(w), 4)] for i, w in zip(picks, weights,
+                                                                                              strict=True)]
+
+    n_videos = max(1, size // FRAMES_PER_VIDEO)
+    for v in range(n_videos):
+        video_id = new_id()
+        with platform.store.session() as s:
+            asset = AssetRow(id=new_id(), tenant_id=tenant, method="direct", status="ready", filename=f"v{v}.mp4")
+            s.add(asset)
+            s.flush()
+            s.add(IndexedAssetRow(id=video_id, tenant_id=tenant, index_id=index.id, asset_id=asset.id, status="ready",
+                                  filename=f"v{v}.mp4", duration=float(FRAMES_PER_VIDEO), width=640, height=360))
+            s.flush()
+            frames, sounds, speech, lines = [], [], [], []
+            for c in range(FRAMES_PER_VIDEO // CLIP_SECONDS):
+                s.add(ClipRow(tenant_id=tenant, index_id=index.id, video_id=video_id, seq=c, start=c * CLIP_SECONDS,
+                              end=(c + 1) * CLIP_SECONDS))
+                for f in range(CLIP_SECONDS):
+                    t = float(c * CLIP_SECONDS + f)
+                    vec, terms = mix(visual)
+                    frames.append(VectorRecord(video_id, c, t, t + 1, vec, {"t": t}))
+                    s.add(ClipFeatureRow(tenant_id=tenant, index_id=index.id, video_id=video_id, kind="visual",
+                                         clip_seq=c, start=t, end=t + 1, text=", ".join(x[0] for x in terms),
+                                         data={"terms": terms, "labels": terms, "attributes": []}))
+                vec, tags = mix(audio)
+                sounds.append(VectorRecord(video_id, c, c * CLIP_SECONDS, (c + 1) * CLIP_SECONDS, vec, None))
+                s.add(ClipFeatureRow(tenant_id=tenant, index_id=index.id, video_id=video_id, kind="audio", clip_seq=c,
+                                     start=c * CLIP_SECONDS, end=(c + 1) * CLIP_SECONDS, text="", data={"tags": tags}))
+                text = " ".join(pyrng.choice(WORDS) for _ in range(10))
+                seg = SpeechSegmentRow(tenant_id=tenant, index_id=index.id, video_id=video_id, seq=c,
+                                       start=c * CLIP_SECONDS, end=(c + 1) * CLIP_SECONDS, text=text, words=[])
+                s.add(seg)
+                s.flush()
+                platform.lexical.add(s, tenant_id=tenant, index_id=index.id, video_id=video_id, segment_id=seg.id,
+                                     content=text)
+                speech.append(VectorRecord(video_id, c, seg.start, seg.end, rng.standard_normal(384).astype(np.float32),
+                                           {"segment": seg.id}))
+                if c % 4 == 0:
+                    line = " ".join(pyrng.choice(WORDS).upper() for _ in range(3))
+                    s.add(ClipFeatureRow(tenant_id=tenant, index_id=index.id, video_id=video_id, kind="ocr",
+                                         clip_seq=c, start=c * CLIP_SECONDS, end=c * CLIP_SECONDS + 2, text=line,
+                                         data={}))
+                    lines.append(VectorRecord(video_id, c, c * CLIP_SECONDS, c * CLIP_SECONDS + 2,
+                                              rng.standard_normal(384).astype(np.float32), {"text": line}))
+        for space, records in (("visual", frames), ("audio", sounds), ("transcription", speech), ("ocr", lines)):
+            platform.vectors.replace_video(tenant_id=tenant, index_id=index.id, space=space, video_id=video_id,
+                                           records=records)
+    build_s = time.perf_counter() - started
+    platform.close()
+    return {"tenant": tenant, "index_id": index.id, "videos": n_videos, "build_s": round(build_s, 1)}
+
+
+def measure(data_dir: Path, state: dict[str, Any], rounds: int) -> dict[str, Any]:
+    from framedex.config import Settings
+    from framedex.services import search
+    from framedex.services.platform import Platform
+
+    platform = Platform(Settings(data_dir=data_dir))
+    try:
+        # warm: models loaded, vectors mapped, ANN built (not part of a query's latency)
+        for text, options in QUERIES:
+            search.run_search(platform, state["tenant"], search.SearchRequest(state["index_id"], options, text))
+        per_query: dict[str, list[float]] = {}
+        for _ in range(rounds):
+            for text, options in QUERIES:
+                t0 = time.perf_counter()
+                search.run_search(platform, state["tenant"], search.SearchRequest(state["index_id"], options, text,
+                                                                                  page_limit=10))
+                per_query.setdefault(f"{text} [{','.join(options)}]", []).append(1000 * (time.perf_counter() - t0))
+    finally:
+        platform.close()
+    every = sorted(ms for values in per_query.values() for ms in values)
+    return {"p50_ms": round(float(np.percentile(every, 50)), 1), "p99_ms": round(float(np.percentile(every, 99)), 1),
+            "per_query_p50_ms": {k: round(float(np.median(v)), 1) for k, v in per_query.items()}}
+
+
+def one(size: int, rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fdx-bench-e2e-") as tmp:
+        state = build(Path(tmp), size)
+        result = measure(Path(tmp), state, rounds)
+    return {"frames": size, "videos": state["videos"], "build_s": state["build_s"], **result}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(one(args.one, args.rounds)))
+        return 0
+    results = []
+    for size in args.sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", str(size), "--rounds", str(args.rounds)],
+                             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        print(out, flush=True)
+        results.append(json.loads(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
