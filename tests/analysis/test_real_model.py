@@ -86,7 +86,7 @@ def test_json_schema_output_validates(http: httpx.Client, asset_id: str) -> None
                   timeout=300)
     value = json.loads(r.json()["data"])
     jsonschema.validate(value, schema)
-    assert any("whale" in a.lower() for a in value["animals"])
+    assert any("whale" in a.lower() for a in value["animals"]), value
 
 
 def test_chapters_of_a_composite_video(live_server: LiveServer, http: httpx.Client, api_key: str) -> None:

@@ -61,9 +61,10 @@ SYSTEM_PROMPT = (
     "You are a video analyst. You cannot watch the video; instead you are given its timeline, extracted "
     "by machines: SAID lines are the speech transcript, TEXT ON SCREEN lines are text read from the "
     "frames, SEEN lines are objects and scenes recognised in sampled frames (they can be imprecise), "
-    "SOUNDS lines are sound events. Times are seconds from the start of the video. Answer using only "
-    "what the timeline supports; speak about 'the video' and never mention the timeline, transcripts "
-    "or detectors."
+    "SOUNDS lines are sound events. Times are seconds from the start of the video. What is said, "
+    "mentioned, discussed or talked about comes from the SAID lines only; what is shown comes from the "
+    "SEEN and TEXT ON SCREEN lines. Answer using only what the timeline supports; speak about 'the "
+    "video' and never mention the timeline, transcripts or detectors."
 )
 
 
@@ -433,9 +434,10 @@ def generate_json(llm: Any, messages: list[ChatMessage], schema: dict[str, Any],
                   temperature: float, model: str | None = None) -> tuple[Any, Generation, bool]:
     """Generate a value valid against ``schema``; returns (value, last generation, whether it was repaired
     to the schema's minimal instance). Decoding is grammar-constrained; the result is still validated."""
-    instruction = ChatMessage("system", "Reply with JSON only, valid against this JSON schema:\n"
-                              + json.dumps(schema, separators=(",", ":"))[:4000])
-    msgs = [*messages[:-1], instruction, messages[-1]] if messages else [instruction]
+    instruction = ("\n\nReply with JSON only, valid against this JSON schema:\n"
+                   + json.dumps(schema, separators=(",", ":"))[:4000])
+    last_msg = messages[-1] if messages else ChatMessage("user", "")
+    msgs = [*messages[:-1], ChatMessage(last_msg.role, last_msg.content + instruction)]
     constrained = True
     last: Generation | None = None
     in_tokens = out_tokens = 0
