@@ -32,7 +32,9 @@ import numpy as np
 
 FRAMES_PER_VIDEO = 60
 CLIP_SECONDS = 5
-WORDS = ["river", "mountain", "city", "market", "engine", "garden", "station", "window", "music", "dinner", "storm", "harbor", "village", "bridge", "teacher", "doctor", "travel", "summer", "winter", "morning", "evening", "forest", "island", "museum", "library", "festival"]
+_WORDS_TEXT = """river mountain city market engine garden station window music dinner storm harbor village bridge
+teacher doctor travel summer winter morning evening forest island museum library festival"""
+WORDS = tuple(_WORDS_TEXT.split())
 QUERIES = [
     ("dog running on grass", ["visual"]),
     ("car horn", ["audio"]),
@@ -54,7 +56,7 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     pyrng = random.Random(seed)
     platform = Platform(Settings(data_dir=data_dir))
-    _key, info = auth.create_key(platform, "bench")
+    _key, _info = auth.create_key(platform, "bench")
     tenant = auth.authenticate(platform, _key)
     index = indexes.create(platform, tenant, name="bench",
                            models=[{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}])
