@@ -226,7 +226,8 @@ def _analysis_index(platform: Platform, tenant_id: str) -> str:
         if row is not None:
             return row.id
     try:
-        return indexes.create(platform, tenant_id, name=ANALYSIS_INDEX_NAME, models=ANALYSIS_INDEX_MODELS).id
+        return indexes.create(platform, tenant_id, name=ANALYSIS_INDEX_NAME, models=ANALYSIS_INDEX_MODELS,
+                              hidden=True).id
     except ServiceError:  # created concurrently
         with platform.store.session() as s:
             row = s.scalars(select(IndexRow).where(IndexRow.tenant_id == tenant_id,

@@ -99,7 +99,8 @@ def stats(session: Session, index_ids: list[str]) -> dict[str, IndexStats]:
     return {i: found.get(i, IndexStats(0, 0.0)) for i in index_ids}
 
 
-def create(platform: Platform, tenant_id: str, *, name: str, models: Any, addons: Any = None) -> IndexRow:
+def create(platform: Platform, tenant_id: str, *, name: str, models: Any, addons: Any = None,
+           hidden: bool = False) -> IndexRow:
     if not isinstance(name, str) or not name.strip():
         raise MissingParameter("index_name")
     clean_models = validate_models(models)
@@ -111,7 +112,7 @@ def create(platform: Platform, tenant_id: str, *, name: str, models: Any, addons
     from framedex.ids import new_id
 
     row = IndexRow(id=new_id(), tenant_id=tenant_id, name=name.strip(), models=clean_models,
-                   addons=list(dict.fromkeys(addons)))
+                   addons=list(dict.fromkeys(addons)), hidden=hidden)
     try:
         with platform.store.session() as s:
             s.add(row)
@@ -129,7 +130,7 @@ def list_indexes(platform: Platform, tenant_id: str, page: PageRequest, *, sort_
     if sort_option not in ("asc", "desc"):
         raise InvalidParameter("sort_option", "Use asc or desc.")
     column = IndexRow.created_at if sort_by == "created_at" else IndexRow.updated_at
-    query = select(IndexRow).where(IndexRow.tenant_id == tenant_id)
+    query = select(IndexRow).where(IndexRow.tenant_id == tenant_id, IndexRow.hidden.is_(False))
     if index_name:
         query = query.where(IndexRow.name == index_name)
     for name, value, col in (("created_at", created_at, IndexRow.created_at),

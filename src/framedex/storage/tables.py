@@ -61,6 +61,8 @@ class IndexRow(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(500))
     models: Mapped[list[Any]] = mapped_column(JSON)
     addons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Internal indexes (media analysed by URL) are not listed to users.
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_index_name"),)
 
 
