@@ -26,6 +26,9 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         platform = Platform(settings)
+        # Take the embedded vector index now: it belongs to one process, and a second one must
+        # fail at start-up with a clear message rather than on its first search.
+        _ = platform.vectors
         if not settings.auth_enabled:
             auth.ensure_local_tenant(platform)
         app.state.platform = platform

@@ -105,6 +105,12 @@ def worker(
 
     _logging(log_level)
     platform = Platform(_settings(data_dir))
+    try:
+        _ = platform.vectors
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}.[/red]\nThe embedded stack (SQLite + local vector index) is used by one process: "
+                      "run the workers inside `framedex serve` (--workers N), or stop the server first.")
+        raise typer.Exit(2) from exc
     pool = start_worker_pool(platform, concurrency)
     stop = False
 
