@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 echo "==> ruff"
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check src tests bench eval
 echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"
