@@ -28,16 +28,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from framedex.ids import new_id, rfc3339, utcnow
-from framedex.services import entities, search_calibration
+from framedex.services import entities, search_cache, search_calibration
 from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.indexes import get_index
 from framedex.services.platform import Platform
+from framedex.services.search_cache import ReadyVideos, VideoInfo
 from framedex.services.search_retrievers import Candidate, QueryContext, decode_images, retrieve
 from framedex.services.videos import metadata_matches
-from framedex.storage.tables import ClipRow, IndexedAssetRow, SearchSessionRow
+from framedex.storage.tables import SearchSessionRow
 
 SEARCH_OPTIONS = {"visual", "audio", "transcription"}
 # Older option names, mapped onto what we index.
@@ -102,7 +101,7 @@ def validate(request: SearchRequest) -> SearchRequest:
     return request
 
 
-def _filter_videos(videos: list[IndexedAssetRow], flt: dict[str, Any]) -> list[IndexedAssetRow]:
+def _filter_videos(videos: list[VideoInfo], flt: dict[str, Any]) -> list[VideoInfo]:
     out = []
     system = {"duration", "width", "height", "size", "fps"}
     for v in videos:
@@ -176,8 +175,10 @@ def _place(candidates: list[Candidate], clips: dict[str, list[tuple[float, float
 
 
 def fuse(candidates: list[Candidate], request: SearchRequest, *, composed: bool,
-         clips: dict[str, list[tuple[float, float, int, str | None]]]) -> list[dict[str, Any]]:
-    """Calibrated candidates → one result per clip with its fused relevance, best first."""
+         clips: dict[str, list[tuple[float, float, int, str | None]]],
+         min_relevance: float | None = None) -> list[dict[str, Any]]:
+    """Calibrated candidates → one result per clip with its fused relevance, best first (only those reaching
+    `min_relevance`, when given)."""
     by_clip: dict[ClipKey, dict[str, Any]] = {}
     for c in candidates:
         key = (c.video_id, int(c.clip_seq if c.clip_seq is not None else -1))
@@ -187,7 +188,6 @@ def fuse(candidates: list[Candidate], request: SearchRequest, *, composed: bool,
             item["sources"][c.source] = (c.modality, c.relevance)
         if c.transcription and c.relevance > item["t_rel"]:
             item["transcription"], item["t_rel"] = c.transcription, c.relevance
-    spans = {(v, seq): (start, end) for v, rows in clips.items() for start, end, seq, _ in rows}
     results = []
     for (video_id, seq), item in by_clip.items():
         per_modality: dict[str, list[float]] = {}
@@ -211,7 +211,13 @@ def fuse(candidates: list[Candidate], request: SearchRequest, *, composed: bool,
             relevance = math.exp(sum(math.log(max(v, 1e-9)) for v in values) / len(values))
         else:
             relevance = soft_or(list(modalities.values()))
-        start, end = spans.get((video_id, seq), item["span"])
+        if min_relevance is not None and relevance < min_relevance:
+            continue
+        start, end = item["span"]
+        for c_start, c_end, c_seq, _ in clips.get(video_id, ()):
+            if c_seq == seq:
+                start, end = c_start, c_end  # (seq is unique per video)
+                break
         results.append({"video_id": video_id, "start": start, "end": end, "relevance": relevance,
                         "modalities": {m: round(v, 4) for m, v in sorted(modalities.items(), key=lambda kv: -kv[1])},
                         "transcription": item["transcription"]})
@@ -222,50 +228,48 @@ def fuse(candidates: list[Candidate], request: SearchRequest, *, composed: bool,
 # --- the search ------------------------------------------------------------------------------------------------
 
 
-def _clips_of(platform: Platform, index_id: str, video_ids: set[str]) -> dict[str, list[tuple[float, float, int,
-                                                                                                 str | None]]]:
-    out: dict[str, list[tuple[float, float, int, str | None]]] = {}
+def _clips_of(platform: Platform, index_id: str, video_ids: set[str],
+              ready: ReadyVideos) -> dict[str, list[tuple[float, float, int, str | None]]]:
+    """video → its clips (start, end, seq, thumbnail key), sorted (cached per video version)."""
     if not video_ids:
-        return out
-    with platform.store.session() as s:
-        ids = sorted(video_ids)
-        for i in range(0, len(ids), 500):
-            for clip in s.scalars(select(ClipRow).where(ClipRow.index_id == index_id,
-                                                        ClipRow.video_id.in_(ids[i:i + 500]))):
-                out.setdefault(clip.video_id, []).append((clip.start, clip.end, clip.seq, clip.thumbnail_key))
-    for rows in out.values():
-        rows.sort()
-    return out
+        return {}
+    return search_cache.clip_spans(platform, index_id, video_ids, ready.versions)
 
 
-def candidates_for(platform: Platform, tenant_id: str, request: SearchRequest,
-                   video_ids: set[str]) -> list[Candidate]:
+def candidates_for(platform: Platform, tenant_id: str, request: SearchRequest, video_ids: set[str] | frozenset[str],
+                   *, ready: ReadyVideos | None = None) -> list[Candidate]:
     """Every calibrated candidate of the request's sources (the evaluation reads these too)."""
     ctx = QueryContext(platform, tenant_id, request.index_id, (request.query_text or "").strip() or None,
-                       decode_images(request.query_images), video_ids, list(request.transcription_options))
+                       decode_images(request.query_images), video_ids,
+                       list(request.transcription_options), ready=ready)
     found = retrieve(ctx, request.search_options)
     search_calibration.calibrate(found)
     return found
 
 
-def rank(platform: Platform, tenant_id: str, request: SearchRequest, video_ids: set[str]) -> list[dict[str, Any]]:
+def rank(platform: Platform, tenant_id: str, request: SearchRequest, video_ids: set[str] | frozenset[str], *,
+         ready: ReadyVideos | None = None) -> list[dict[str, Any]]:
     """The ranked, thresholded clip results of a validated request over `video_ids` (no paging)."""
+    if ready is None:
+        ready = search_cache.ready_videos(platform, tenant_id, request.index_id)
     # `<@entity_id>` in the query: the entities pick the clips, the remaining words rank them.
     entity_ids, rest = entities.split_entity_query(request.query_text)
     if entity_ids:
         request.query_text = rest or None
     found: list[Candidate] = []
     if request.query_text or request.query_images:
-        found = candidates_for(platform, tenant_id, request, video_ids)
-    clips = _clips_of(platform, request.index_id, {c.video_id for c in found})
+        found = candidates_for(platform, tenant_id, request, video_ids, ready=ready)
+    clips = _clips_of(platform, request.index_id, {c.video_id for c in found}, ready)
     _place(found, clips)
     composed = bool(request.query_images) and bool(request.query_text)
-    fused = fuse(found, request, composed=composed, clips=clips)
+    # without entities, clips under the threshold are dropped below: do not build their results
+    fused = fuse(found, request, composed=composed, clips=clips,
+                 min_relevance=None if entity_ids else RELEVANCE_THRESHOLD)
     if entity_ids:
         fused = entities.combine_with_entities(
-            entities.retrieve_entity_clips(platform, tenant_id, request, video_ids, entity_ids), fused,
+            entities.retrieve_entity_clips(platform, tenant_id, request, set(video_ids), entity_ids), fused,
             has_rest=bool(rest))
-        clips.update(_clips_of(platform, request.index_id, {r["video_id"] for r in fused} - set(clips)))
+        clips.update(_clips_of(platform, request.index_id, {r["video_id"] for r in fused} - set(clips), ready))
     else:
         fused = [r for r in fused if r["relevance"] >= RELEVANCE_THRESHOLD]
     fused = fused[:MAX_RESULTS]
@@ -278,16 +282,17 @@ def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> Se
     request = validate(request)
     with platform.store.session() as s:
         get_index(s, tenant_id, request.index_id)
-        videos = list(s.scalars(select(IndexedAssetRow).where(
-            IndexedAssetRow.tenant_id == tenant_id, IndexedAssetRow.index_id == request.index_id,
-            IndexedAssetRow.status == "ready")))
-    pool = {"total_count": len(videos), "total_duration": round(sum(v.duration or 0.0 for v in videos), 3),
-            "index_id": request.index_id}
-    allowed = _filter_videos(videos, request.filter) if request.filter else videos
-    metadata = {v.id: v.user_metadata or {} for v in allowed}
-    fused = rank(platform, tenant_id, request, {v.id for v in allowed})
+    ready = search_cache.ready_videos(platform, tenant_id, request.index_id)
+    pool = {"total_count": len(ready.videos), "total_duration": ready.total_duration, "index_id": request.index_id}
+    if request.filter:
+        allowed_ids: set[str] | frozenset[str] = {v.id for v in _filter_videos(ready.videos, request.filter)}
+    else:
+        allowed_ids = ready.ids
+    fused = rank(platform, tenant_id, request, allowed_ids, ready=ready)
     for r in fused:
-        r["user_metadata"] = metadata.get(r["video_id"], {})
+        video = ready.by_id.get(r["video_id"])
+        r["user_metadata"] = (video.user_metadata if video is not None and r["video_id"] in allowed_ids else {}) \
+            or {}
     entries = _group(fused) if request.group_by == "video" else fused
     session_id = new_id()
     expires = utcnow() + timedelta(seconds=platform.settings.search_page_ttl_seconds)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ class LabelSpace:
         return (vec / norm).astype(np.float32) if norm > 0 else None
 
     @staticmethod
-    def match(terms: list[Any], relevance: dict[str, float]) -> float:
+    def match(terms: Sequence[Any], relevance: dict[str, float]) -> float:
         """Share of a frame's (or clip's) label mass on labels relevant to the query, weighted by relevance.
         `terms` are the stored ``[[name, weight], ...]``."""
         total = 0.0
@@ -72,7 +73,7 @@ class LabelSpace:
         return hit / total if total > 0 else 0.0
 
     @staticmethod
-    def best(terms: list[Any], relevance: dict[str, float]) -> float:
+    def best(terms: Sequence[Any], relevance: dict[str, float]) -> float:
         """The strongest single relevant label of a frame: its weight (capped at 1) times its relevance."""
         best = 0.0
         for item in terms:

@@ -21,21 +21,20 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from framedex.models.base import FloatArray, FrameAnalysis, ImageArray
-from framedex.services import search_text
+from framedex.services import search_cache, search_text
 from framedex.services.errors import InvalidParameter
 from framedex.services.platform import Platform
 from framedex.services.search_expand import LabelSpace, audio_labels, visual_labels
-from framedex.storage.tables import ClipFeatureRow, SpeechSegmentRow
+from framedex.storage.tables import SpeechSegmentRow
 
 log = logging.getLogger("framedex.search")
 
@@ -63,16 +62,34 @@ class QueryContext:
     index_id: str
     text: str | None
     images: list[ImageArray]
-    video_ids: set[str]
+    video_ids: set[str] | frozenset[str]
     transcription_options: list[str] = field(default_factory=lambda: ["lexical", "semantic"])
+    ready: search_cache.ReadyVideos | None = None  # the index's ready videos, when the caller has them
+
+    @cached_property
+    def ready_videos(self) -> search_cache.ReadyVideos:
+        if self.ready is None:
+            self.ready = search_cache.ready_videos(self.platform, self.tenant_id, self.index_id)
+        return self.ready
+
+    def _embed(self, texts: list[str], *, vision: bool = False) -> FloatArray:
+        """Text vectors through the per-platform memo (`search_cache.embed_texts`)."""
+        models = self.platform.models
+        text = models.text()
+        if vision:
+            encoder = models.vision()
+            # a ConSE joint space over this text model ("conse(tagger->text)") embeds text with it
+            if not (encoder.name.startswith("conse") and encoder.name.endswith(f"->{text.name})")):
+                return search_cache.embed_texts(self.platform, ("vision", encoder.name), encoder.embed_text, texts)
+        return search_cache.embed_texts(self.platform, ("text", text.name), text.embed, texts)
 
     @cached_property
     def text_vector(self) -> FloatArray:
-        return self.platform.models.text().embed([self.text or ""])[0]
+        return self._embed([self.text or ""])[0]
 
     @cached_property
     def vision_text_vector(self) -> FloatArray:
-        return self.platform.models.vision().embed_text([self.text or ""])[0]
+        return self._embed([self.text or ""], vision=True)[0]
 
     @cached_property
     def content_words(self) -> list[str]:
@@ -84,7 +101,7 @@ class QueryContext:
         """Text vectors of the query's content words (for per-word label expansion)."""
         if len(self.content_words) < 2:
             return np.zeros((0, self.text_vector.shape[0]), dtype=np.float32)
-        return self.platform.models.text().embed(self.content_words)
+        return self._embed(self.content_words)
 
     @cached_property
     def image_analyses(self) -> list[FrameAnalysis]:
@@ -136,8 +153,9 @@ def transcript_lexical(ctx: QueryContext) -> list[Candidate]:
         hits = [h for h in hits if h.video_id in ctx.video_ids][:CANDIDATES * 2]
         if not hits:
             return []
-        segments = {r.id: r for r in s.scalars(select(SpeechSegmentRow).where(
-            SpeechSegmentRow.id.in_([h.segment_id for h in hits])))}
+        segments = {r.id: r for r in s.execute(select(
+            SpeechSegmentRow.id, SpeechSegmentRow.video_id, SpeechSegmentRow.start, SpeechSegmentRow.end,
+            SpeechSegmentRow.text).where(SpeechSegmentRow.id.in_([h.segment_id for h in hits])))}
     out = []
     for hit in hits:
         seg = segments.get(hit.segment_id)
@@ -157,7 +175,8 @@ def transcript_semantic(ctx: QueryContext) -> list[Candidate]:
         return []
     ids = [int((h.payload or {}).get("segment", -1)) for h in hits]
     with ctx.platform.store.session() as s:
-        texts = {r.id: r.text for r in s.scalars(select(SpeechSegmentRow).where(SpeechSegmentRow.id.in_(ids)))}
+        texts = {r.id: r.text for r in s.execute(select(SpeechSegmentRow.id, SpeechSegmentRow.text)
+                                                 .where(SpeechSegmentRow.id.in_(ids)))}
     out = []
     for h, seg_id in zip(hits, ids, strict=True):
         text = texts.get(seg_id)
@@ -170,17 +189,12 @@ def transcript_semantic(ctx: QueryContext) -> list[Candidate]:
 # --- visual: frames ----------------------------------------------------------------------------------------
 
 
-def _features_of(ctx: QueryContext, kind: str, keys: set[tuple[str, int]]) -> dict[tuple[str, int], list[Any]]:
+def _features_of(ctx: QueryContext, kind: str, keys: set[tuple[str, int]]) -> dict[tuple[str, int],
+                                                                                  list[search_cache.StoredTerms]]:
+    """(video, clip) → its stored labels/tags of `kind` (cached per video version)."""
     if not keys:
         return {}
-    out: dict[tuple[str, int], list[Any]] = {}
-    with ctx.platform.store.session() as s:
-        rows = s.scalars(select(ClipFeatureRow).where(
-            ClipFeatureRow.kind == kind, ClipFeatureRow.index_id == ctx.index_id,
-            tuple_(ClipFeatureRow.video_id, ClipFeatureRow.clip_seq).in_(sorted(keys))))
-        for r in rows:
-            out.setdefault((r.video_id, r.clip_seq), []).append(r)
-    return out
+    return search_cache.clip_features(ctx.platform, ctx.index_id, kind, keys, ctx.ready_videos.versions)
 
 
 def _vector_hits(ctx: QueryContext, space: str, queries: dict[str, FloatArray | None]) -> dict[tuple[str, int], Any]:
@@ -214,12 +228,12 @@ def frames(ctx: QueryContext) -> list[Candidate]:
     for key, entry in found.items():
         best = {"match": 0.0, "best_label": 0.0, "words": 0.0}
         for row in stored.get(key, []):
-            terms = row.data.get("terms") or []
             if relevance:
-                best["match"] = max(best["match"], LabelSpace.match(terms, relevance))
-                best["best_label"] = max(best["best_label"], LabelSpace.best(terms, relevance))
+                best["match"] = max(best["match"], LabelSpace.match(row.terms, relevance))
+                best["best_label"] = max(best["best_label"],
+                                         LabelSpace.best(row.terms, relevance))
             if words:
-                names = " ".join(str(t[0]) for t in terms) + " " + " ".join(row.data.get("attributes") or [])
+                names = row.names
                 if names not in seen:
                     seen[names] = search_text.coverage(words, names, fuzzy=False)
                 best["words"] = max(best["words"], seen[names])
@@ -243,17 +257,19 @@ def ocr(ctx: QueryContext) -> list[Candidate]:
     words = sorted((w for w in search_text.tokens(query) if len(w) >= 3 and w not in search_text.STOP_WORDS),
                    key=len, reverse=True)[:2]
     if words:
-        with ctx.platform.store.session() as s:
-            for word in words:
-                rows = s.scalars(select(ClipFeatureRow).where(
-                    ClipFeatureRow.kind == "ocr", ClipFeatureRow.index_id == ctx.index_id,
-                    ClipFeatureRow.tenant_id == ctx.tenant_id,
-                    ClipFeatureRow.text.ilike(f"%{_like_escape(word)}%", escape="\\")).limit(OCR_SCAN_LIMIT))
-                for r in rows:
-                    if r.video_id not in ctx.video_ids:
-                        continue
-                    key = (r.video_id, r.clip_seq, round(r.start, 2))
-                    lines.setdefault(key, {"text": r.text, "cos": 0.0, "start": r.start, "end": r.end})
+        # the index's lines are cached (per video version); matched like SQLite's case-insensitive LIKE
+        index_lines = search_cache.ocr_lines(ctx.platform, ctx.tenant_id, ctx.index_id, ctx.ready_videos)
+        for word in words:
+            needle = search_cache.ascii_lower(word)
+            taken = 0
+            for r in index_lines:
+                if needle not in r.folded or r.video_id not in ctx.video_ids:
+                    continue
+                key = (r.video_id, r.clip_seq, round(r.start, 2))
+                lines.setdefault(key, {"text": r.text, "cos": 0.0, "start": r.start, "end": r.end})
+                taken += 1
+                if taken >= OCR_SCAN_LIMIT:
+                    break
     if not lines:
         return []
     missing = [k for k, v in lines.items() if v["cos"] == 0.0]
@@ -267,10 +283,6 @@ def ocr(ctx: QueryContext) -> list[Candidate]:
         out.append(Candidate(video_id, seq, line["start"], line["end"], "visual", "ocr",
                              {"fuzzy": fuzzy, "cos": line["cos"]}))
     return out
-
-
-def _like_escape(word: str) -> str:
-    return re.sub(r"([\\%_])", r"\\\1", word)
 
 
 # --- visual: query images ---------------------------------------------------------------------------------
@@ -312,7 +324,7 @@ def sounds(ctx: QueryContext) -> list[Candidate]:
         feats = {"cos": entry.get("cos", 0.0), "cos_expanded": entry.get("cos_expanded", 0.0), "match": 0.0,
                  "best_label": 0.0}
         for row in stored.get(key, []):
-            tags = row.data.get("tags") or []
+            tags = row.terms
             if relevance:
                 feats["match"] = max(feats["match"], LabelSpace.match(tags, relevance))
                 feats["best_label"] = max(feats["best_label"], LabelSpace.best(tags, relevance))

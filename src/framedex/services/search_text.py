@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -26,6 +27,7 @@ le la les un une et ou de du des au aux en dans sur pour par avec est sont que q
 """
 
 
+@lru_cache(maxsize=32768)
 def fold(text: str) -> str:
     """Lowercase without diacritics (café → cafe), the way the full-text index folds."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
@@ -36,7 +38,12 @@ STOP_WORDS = frozenset(fold(w) for w in _STOP_TEXT.split())
 
 
 def tokens(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=32768)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(fold(text)))
 
 
 _SUFFIXES = ("ations", "ation", "ingly", "ings", "ing", "edly", "ies", "ied", "ness", "ment", "ers", "er", "ed",
@@ -53,6 +60,7 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=1 << 18)
 def same_word(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -71,7 +79,7 @@ def word_weight(word: str) -> float:
     return 1.0
 
 
-def _found(word: str, words: list[str], stems: set[str], fuzzy: bool) -> float:
+def _found(word: str, words: tuple[str, ...], stems: set[str], fuzzy: bool) -> float:
     if stem(word) in stems or any(same_word(word, t) for t in words):
         return 1.0
     return _near(word, words) if fuzzy else 0.0
@@ -80,10 +88,15 @@ def _found(word: str, words: list[str], stems: set[str], fuzzy: bool) -> float:
 def coverage(query: str, text: str, *, fuzzy: bool = True) -> float:
     """Weighted share of the query's words found in `text`, with credit for them appearing in order
     (the phrase). 1.0: every word, as a phrase. `fuzzy` gives partial credit to misrecognised words."""
-    q = tokens(query)
+    return _coverage(query, text, fuzzy)
+
+
+@lru_cache(maxsize=65536)
+def _coverage(query: str, text: str, fuzzy: bool) -> float:
+    q = _tokens(query)
     if not q:
         return 0.0
-    words = tokens(text)
+    words = _tokens(text)
     if not words:
         return 0.0
     stems = {stem(w) for w in words}
@@ -106,40 +119,75 @@ def coverage(query: str, text: str, *, fuzzy: bool = True) -> float:
     return min(1.0, 0.75 * cov + 0.25 * phrase * cov)
 
 
-def _near(word: str, words: list[str]) -> float:
+def _near(word: str, words: tuple[str, ...]) -> float:
     """Partial credit for a misrecognised word (speech or text recognition): "regna" for "legna"."""
     if len(word) < 5:
         return 0.0
-    best = max((_ratio(word, t) for t in words if abs(len(t) - len(word)) <= 2), default=0.0)
-    return 0.6 if best >= 0.8 else 0.0
+    for t in words:
+        if abs(len(t) - len(word)) <= 2 and _bound(word, t) >= 0.8 and _ratio(word, t) >= 0.8:
+            return 0.6
+    return 0.0
 
 
+@lru_cache(maxsize=1 << 18)
 def _ratio(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+@lru_cache(maxsize=1 << 16)
+def _chars(a: str) -> Counter[str]:
+    return Counter(a)
+
+
+def _bound(a: str, b: str) -> float:
+    """An upper bound of `_ratio(a, b)` (difflib's quick_ratio: the shared character multiset), far cheaper."""
+    total = len(a) + len(b)
+    if not total:
+        return 1.0
+    ca, cb = _chars(a), _chars(b)
+    if len(ca) > len(cb):
+        ca, cb = cb, ca
+    shared = sum(min(n, cb[c]) for c, n in ca.items())
+    return 2.0 * shared / total
+
+
+def _best_ratio(a: str, others: list[str], floor: float) -> float:
+    """max(_ratio(a, b) for b in others) when it reaches `floor`, else 0.0 (pairs whose bound is under the
+    floor, or under the best so far, are skipped: the same result as computing every ratio)."""
+    bounded = sorted(((_bound(a, b), b) for b in others), reverse=True)
+    best = 0.0
+    for bound, b in bounded:
+        if bound < floor or bound <= best:
+            break
+        best = max(best, _ratio(a, b))
+    return best if best >= floor else 0.0
 
 
 def fuzzy_coverage(query: str, text: str) -> float:
     """How well `text` (an OCR line, with recognition errors) contains `query`: each query word's best
     character-level similarity to a word of the text (below 0.7 counts as absent), weighted, and the
     best similarity of the whole query to any same-length window of the text."""
-    q = tokens(query)
-    words = tokens(text)
+    return _fuzzy_coverage(query, text)
+
+
+@lru_cache(maxsize=65536)
+def _fuzzy_coverage(query: str, text: str) -> float:
+    q = _tokens(query)
+    words = list(_tokens(text))
     if not q or not words:
         return 0.0
     weights = [word_weight(w) for w in q]
-    scores = []
-    for w in q:
-        best = max(_ratio(w, t) for t in words)
-        if best < 0.7:
-            best = 0.0
-        scores.append(best)
+    scores = [_best_ratio(w, words, 0.7) for w in q]  # below 0.7 counts as absent
     word_score = sum(wt * s for wt, s in zip(weights, scores, strict=True)) / sum(weights)
     joined_q = " ".join(q)
     n = len(q)
-    window = max(
-        (_ratio(joined_q, " ".join(words[i:i + n])) for i in range(max(1, len(words) - n + 1))), default=0.0)
-    if window < 0.6:
-        window = 0.0
+    window = _best_ratio(joined_q, [" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))], 0.6)
     # glued words: "grandopening" read for "grand opening"
-    glued = _ratio(joined_q.replace(" ", ""), "".join(words)) if len(words) <= 2 * n else 0.0
-    return max(word_score, window, glued if glued >= 0.8 else 0.0)
+    glued = _best_ratio(joined_q.replace(" ", ""), ["".join(words)], 0.8) if len(words) <= 2 * n else 0.0
+    return max(word_score, window, glued)
+
+
+def clear_caches() -> None:
+    """Forget the memoised tokens, word comparisons and scores (benchmarks of the cold path)."""
+    for cached in (fold, _tokens, stem, same_word, _coverage, _ratio, _chars, _fuzzy_coverage):
+        cached.cache_clear()
