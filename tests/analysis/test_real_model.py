@@ -46,9 +46,20 @@ def test_url_video_is_indexed_and_answered(first_answer: dict[str, Any]) -> None
 
 
 @pytest.fixture(scope="module")
-def asset_id(first_answer: dict[str, Any], http: httpx.Client) -> str:
-    indexes = http.get("/indexes", params={"index_name": "framedex-analysis"}).json()["data"]
-    videos = http.get(f"/indexes/{indexes[0]['_id']}/indexed-assets").json()["data"]
+def asset_id(first_answer: dict[str, Any], http: httpx.Client, live_server: LiveServer, api_key: str) -> str:
+    # The analysis index is hidden from listings; find it in the store.
+    from sqlalchemy import select
+
+    from framedex.services.analysis import ANALYSIS_INDEX_NAME
+    from framedex.services.auth import authenticate
+    from framedex.storage.tables import IndexRow
+
+    assert http.get("/indexes", params={"index_name": ANALYSIS_INDEX_NAME}).json()["data"] == []
+    with live_server.platform.store.session() as s:
+        index_id = s.scalars(select(IndexRow.id).where(
+            IndexRow.name == ANALYSIS_INDEX_NAME,
+            IndexRow.tenant_id == authenticate(live_server.platform, api_key))).one()
+    videos = http.get(f"/indexes/{index_id}/indexed-assets").json()["data"]
     return str(videos[0]["asset_id"]) if "asset_id" in videos[0] else str(videos[0]["_id"])
 
 
