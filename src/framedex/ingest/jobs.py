@@ -22,11 +22,11 @@ from framedex.jobs.worker import JobHandler, PermanentJobError, Worker, WorkerPo
 from framedex.services import assets as asset_service
 from framedex.services.errors import ServiceError
 from framedex.services.platform import Platform
+from framedex.services.videos import VALIDATE_JOB
 from framedex.storage.tables import AssetRow, IndexedAssetRow, IndexRow
 
 log = logging.getLogger("framedex.ingest")
 
-VALIDATE_JOB = "video_validate"
 INDEX_JOB = "video_index"
 
 
