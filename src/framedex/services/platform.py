@@ -27,7 +27,7 @@ class Platform:
     lexical: LexicalIndex = field(init=False)
 
     def __post_init__(self) -> None:
-        from framedex.models.runtime import preload_native_runtimes
+        from framedex.native import preload_native_runtimes
 
         preload_native_runtimes()
         s = self.settings

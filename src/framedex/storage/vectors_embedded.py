@@ -50,11 +50,11 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-from usearch.index import Index as UsearchIndex
 
+from framedex.native import preload_native_runtimes
 from framedex.storage.vectors import (
     Group,
     VectorHit,
@@ -64,7 +64,18 @@ from framedex.storage.vectors import (
     normalise_rows,
 )
 
+if TYPE_CHECKING:
+    from usearch.index import Index as UsearchIndex
+
 log = logging.getLogger(__name__)
+
+
+def _usearch() -> type[UsearchIndex]:
+    """usearch, imported only after onnxruntime: the other order crashes (see `framedex.native`)."""
+    preload_native_runtimes()
+    from usearch.index import Index
+
+    return Index
 
 _IDX_BITS = 24
 _IDX_MASK = (1 << _IDX_BITS) - 1
@@ -314,7 +325,7 @@ class _Collection:
 
     def _restore(self, snapshot: Path, state: _State) -> UsearchIndex | None:
         try:
-            ann = UsearchIndex.restore(str(snapshot))
+            ann = _usearch().restore(str(snapshot))
         except Exception as exc:  # truncated or damaged: it is only a cache
             log.warning("HNSW snapshot %s unreadable (%s); rebuilding", snapshot, exc)
             return None
@@ -446,8 +457,8 @@ class _Collection:
 
     def _new_ann(self, dim: int) -> UsearchIndex:
         p = self.params
-        return UsearchIndex(ndim=dim, metric="cos", dtype=p.dtype, connectivity=p.connectivity,
-                            expansion_add=p.expansion_add, expansion_search=p.expansion_search)
+        return _usearch()(ndim=dim, metric="cos", dtype=p.dtype, connectivity=p.connectivity,
+                             expansion_add=p.expansion_add, expansion_search=p.expansion_search)
 
     def _maybe_switch(self) -> None:
         """Build the HNSW index when the collection outgrows exact search (or has too much garbage);
