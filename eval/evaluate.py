@@ -28,12 +28,12 @@ from typing import Any
 from eval.devset import Manifest, Query, build
 
 KIND_OPTIONS = {"visual": ["visual"], "ocr": ["visual"], "image": ["visual"], "audio": ["audio"],
-                "transcription": ["transcription"], "semantic": ["transcription"],
+                "transcription": ["transcription"], "speech": ["transcription"], "semantic": ["transcription"],
                 "multilingual": ["transcription"],
                 "negative_visual": ["visual"], "negative_ocr": ["visual"], "negative_audio": ["audio"],
                 "negative_transcription": ["transcription"]}
 ALL_OPTIONS = ["visual", "audio", "transcription"]
-KINDS = ["transcription", "multilingual", "semantic", "ocr", "visual", "audio", "image", "negative_visual",
+KINDS = ["transcription", "speech", "multilingual", "semantic", "ocr", "visual", "audio", "image", "negative_visual",
          "negative_ocr", "negative_audio", "negative_transcription"]
 
 

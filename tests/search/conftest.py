@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eval.devset import PICTURES, SENTENCES, SOUNDS, TITLES, Scene, duration_of, render_scene, scene_duration
+from eval.devset import (
+    PICTURES,
+    RECORDINGS,
+    SENTENCES,
+    SOUNDS,
+    TITLES,
+    Scene,
+    duration_of,
+    recording_lines,
+    render_scene,
+    scene_duration,
+)
 
 from tests.conftest import SHARED_MEDIA
 
@@ -25,6 +36,7 @@ def _pick(items: Any, key: str) -> Any:
 STORY = [("samoyeds", "sale", None, "chef"), ("butterfly", None, "piano", None),
          ("fruits", "springfield", None, "lv_selfish"), ("highway", None, "phone", None)]
 ITALIAN = [("baboon", None, None, "it_pizza"), ("spiff", None, None, "it_sea")]
+RECITAL_SECONDS = 26.0  # the first lines of a real reading of a sonnet, with the time of each line
 
 
 @dataclass
@@ -34,6 +46,8 @@ class Indexed:
     italian: str
     scenes: dict[str, list[tuple[float, float]]]  # video id -> scene spans
     images: Path  # the pictures, as query images
+    recital: str = ""  # video id: real continuous speech over one picture (a single long shot)
+    recital_lines: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, text) said
 
     def scene_of(self, hit: Any) -> tuple[str, int] | None:
         """(video id, scene number) holding most of a hit."""
@@ -73,13 +87,21 @@ def search_index(tl: Any, tmp_path_factory: pytest.TempPathFactory) -> Indexed:
     work.mkdir()
     story, story_spans = _build(STORY, root / "story.mp4", work)
     italian, italian_spans = _build(ITALIAN, root / "italian.mp4", work)
+    recording = RECORDINGS[0]
+    recital = root / "recital.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-loop", "1", "-i", str(SHARED_MEDIA / "images/pool.jpg"),
+                    "-i", str(SHARED_MEDIA / recording.wav), "-t", str(RECITAL_SECONDS), "-vf",
+                    "scale=480:360,setsar=1,fps=25,format=yuv420p", "-c:v", "libx264", "-preset", "veryfast",
+                    "-c:a", "aac", "-shortest", str(recital)], check=True)
+    lines = [line for line in recording_lines(recording) if line[1] <= RECITAL_SECONDS]
     index = tl.indexes.create(index_name=f"search-{time.time()}", models=MODELS, addons=["thumbnail"])
     tasks = []
-    for path in (story, italian):
+    for path in (story, italian, recital):
         with path.open("rb") as f:
             tasks.append(tl.tasks.create(index_id=index.id, video_file=f))
     for task in tasks:
         done = tl.tasks.wait_for_done(task_id=task.id, sleep_interval=0.5)
         assert done.status == "ready", done
     return Indexed(index.id, tasks[0].video_id, tasks[1].video_id,
-                   {tasks[0].video_id: story_spans, tasks[1].video_id: italian_spans}, SHARED_MEDIA / "images")
+                   {tasks[0].video_id: story_spans, tasks[1].video_id: italian_spans}, SHARED_MEDIA / "images",
+                   tasks[2].video_id, lines)

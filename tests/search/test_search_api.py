@@ -55,6 +55,25 @@ def test_transcription_phrase_is_first_with_snippet_and_thumbnail(tl: Any, searc
     assert hits and search_index.scene_of(hits[0]) == (search_index.story, 2)
 
 
+def test_transcript_hits_point_at_the_words_said(tl: Any, search_index: Indexed) -> None:
+    """Real continuous speech over one long shot: each line's last words are found where that line is said, as
+    a short span (the words, not the whole clip), even when Whisper's segments run across lines."""
+    video = search_index.recital
+    wrong = []
+    for start, end, text in search_index.recital_lines:
+        words = [w.strip(",.;:!?") for w in text.split()]
+        if len(words) < 4:
+            continue
+        query = " ".join(words[-3:])
+        hits = list(tl.search.query(index_id=search_index.index_id, query_text=query,
+                                    search_options=["transcription"]))
+        top = hits[0] if hits else None
+        overlap = min(top.end, end) - max(top.start, start) if top is not None else 0.0
+        if top is None or top.video_id != video or overlap < 0.5 * (top.end - top.start) or top.end - top.start > 6:
+            wrong.append((query, start, end, top and (top.video_id == video, top.start, top.end)))
+    assert len(wrong) <= 1, wrong  # one line may be misheard
+
+
 def test_semantic_transcription_finds_meaning(http: httpx.Client, search_index: Indexed) -> None:
     body = post(http, search_index, "cooking a pasta sauce", ["transcription"], transcription_options=["semantic"])
     assert top_scene(search_index, body) == (search_index.story, 0)
@@ -170,14 +189,14 @@ def test_paging_grouping_filters_metadata(tl: Any, http: httpx.Client, search_in
     assert [h.rank for h in paged] == list(range(1, total + 1))
     first = post(http, search_index, "animal", options, page_limit=1)
     pool = first["search_pool"]
-    assert pool["total_count"] == 2 and pool["index_id"] == search_index.index_id and pool["total_duration"] > 20
+    assert pool["total_count"] == 3 and pool["index_id"] == search_index.index_id and pool["total_duration"] > 20
     second = http.get(f"/search/{first['page_info']['next_page_token']}").json()
     assert second["page_info"]["prev_page_token"] and second["data"][0]["rank"] == 2
     back = http.get(f"/search/{second['page_info']['prev_page_token']}").json()
     assert back["data"] == first["data"]
 
     grouped = post(http, search_index, "animal", options, group_by="video")
-    assert {g["id"] for g in grouped["data"]} == {search_index.story, search_index.italian}
+    assert {g["id"] for g in grouped["data"]} >= {search_index.story, search_index.italian}
     for g in grouped["data"]:
         assert g["clips"] and all(c["video_id"] == g["id"] for c in g["clips"])
         scores = [c["score"] for c in g["clips"]]
@@ -189,7 +208,7 @@ def test_paging_grouping_filters_metadata(tl: Any, http: httpx.Client, search_in
 
     only = post(http, search_index, "animal", options, filter=json.dumps({"id": [search_index.italian]}))
     assert only["data"] and {h["video_id"] for h in only["data"]} == {search_index.italian}
-    longer = post(http, search_index, "animal", options, filter=json.dumps({"duration": {"gte": 15}}))
+    longer = post(http, search_index, "animal", options, filter=json.dumps({"duration": {"gte": 15, "lte": 25}}))
     assert {h["video_id"] for h in longer["data"]} == {search_index.story}
     tl.indexes.indexed_assets.update(search_index.index_id, search_index.story,
                                      user_metadata={"topic": "cooking", "rating": 5, "draft": False})

@@ -144,3 +144,16 @@ def test_text_matching_is_the_same_cold_and_memoised(query: str, text: str) -> N
     for w in q:
         full = max(SequenceMatcher(None, w, t, autojunk=False).ratio() for t in words)
         assert search_text._best_ratio(w, words, 0.7) == (full if full >= 0.7 else 0.0)
+
+
+def test_best_window_points_at_the_phrase_and_forgives_homophones() -> None:
+    line = "making a famine where abundance lies, thy self thy foe, to thy sweet self to cruel."
+    said = line.split()
+    assert search_text.best_window("where abundance lies", said)[:2] == (3, 5)
+    first, last, score = search_text.best_window("thy sweet self", said)
+    assert (first, last) == (11, 13) and score == 1.0  # the phrase, not the earlier "thy self"
+    assert search_text.best_window("zebra crossing", said) == (-1, -1, 0.0)
+    # a misheard homophone ("rows" for "rose") still counts, partly; an unrelated word does not
+    assert 0.5 < search_text.coverage("beauty's rose", "that thereby beauty's rows might never die") < 1.0
+    assert search_text.coverage("beauty's rose", "that thereby beauty's rows") > \
+        search_text.coverage("beauty's nose", "that thereby beauty's rows")

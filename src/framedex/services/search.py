@@ -182,12 +182,17 @@ def fuse(candidates: list[Candidate], request: SearchRequest, *, composed: bool,
     by_clip: dict[ClipKey, dict[str, Any]] = {}
     for c in candidates:
         key = (c.video_id, int(c.clip_seq if c.clip_seq is not None else -1))
-        item = by_clip.setdefault(key, {"sources": {}, "transcription": None, "t_rel": -1.0, "span": (c.start, c.end)})
+        item = by_clip.setdefault(key, {"sources": {}, "transcription": None, "t_rel": -1.0, "span": (c.start, c.end),
+                                        "said": None, "said_rank": (False, -1.0)})
         prev = item["sources"].get(c.source)
         if prev is None or c.relevance > prev[1]:
             item["sources"][c.source] = (c.modality, c.relevance)
         if c.transcription and c.relevance > item["t_rel"]:
             item["transcription"], item["t_rel"] = c.transcription, c.relevance
+        # where it is said: the located words of the best lexical hit, else the best segment's span
+        said_rank = (c.source == "transcript_lexical", c.relevance)
+        if c.modality == "transcription" and said_rank > item["said_rank"]:
+            item["said"], item["said_rank"] = (c.start, c.end), said_rank
     results = []
     for (video_id, seq), item in by_clip.items():
         per_modality: dict[str, list[float]] = {}
@@ -214,15 +219,31 @@ def fuse(candidates: list[Candidate], request: SearchRequest, *, composed: bool,
         if min_relevance is not None and relevance < min_relevance:
             continue
         start, end = item["span"]
-        for c_start, c_end, c_seq, _ in clips.get(video_id, ()):
+        video_clips = clips.get(video_id, [])
+        for c_start, c_end, c_seq, _ in video_clips:
             if c_seq == seq:
                 start, end = c_start, c_end  # (seq is unique per video)
                 break
+        if item["said"] is not None and max(modalities, key=lambda m: modalities[m]) == "transcription":
+            # found by what is said: point at the words (a clip can be a long shot), not at the whole clip
+            start, end = _said_span(*item["said"], video_end=video_clips[-1][1] if video_clips else item["said"][1])
         results.append({"video_id": video_id, "start": start, "end": end, "relevance": relevance,
                         "modalities": {m: round(v, 4) for m, v in sorted(modalities.items(), key=lambda kv: -kv[1])},
                         "transcription": item["transcription"]})
     results.sort(key=lambda r: (-r["relevance"], r["video_id"], r["start"]))
     return results
+
+
+SAID_PADDING = 0.25  # seconds around the words of a transcript hit
+SAID_MIN_SECONDS = 2.0  # shortest span of a transcript hit (a single word is a fraction of a second)
+
+
+def _said_span(start: float, end: float, *, video_end: float) -> tuple[float, float]:
+    start, end = start - SAID_PADDING, end + SAID_PADDING
+    if end - start < SAID_MIN_SECONDS:
+        grow = (SAID_MIN_SECONDS - (end - start)) / 2
+        start, end = start - grow, end + grow
+    return max(0.0, round(start, 3)), round(min(max(end, start), video_end), 3)
 
 
 # --- the search ------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from framedex.models.base import FloatArray, FrameAnalysis, ImageArray
 from framedex.services import search_cache, search_text
@@ -146,6 +146,8 @@ def label_relevance(space: LabelSpace, ctx: QueryContext) -> dict[str, float]:
 
 
 def transcript_lexical(ctx: QueryContext) -> list[Candidate]:
+    """FTS5 hits (segments), re-scored by phrase-aware coverage and pointed at the words that were said: the
+    best window of words in the segment and its neighbours (a phrase may run across a segment boundary)."""
     query = ctx.text or ""
     with ctx.platform.store.session() as s:
         hits = ctx.platform.lexical.search(s, tenant_id=ctx.tenant_id, index_id=ctx.index_id, query=query,
@@ -154,35 +156,73 @@ def transcript_lexical(ctx: QueryContext) -> list[Candidate]:
         if not hits:
             return []
         segments = {r.id: r for r in s.execute(select(
-            SpeechSegmentRow.id, SpeechSegmentRow.video_id, SpeechSegmentRow.start, SpeechSegmentRow.end,
-            SpeechSegmentRow.text).where(SpeechSegmentRow.id.in_([h.segment_id for h in hits])))}
+            SpeechSegmentRow.id, SpeechSegmentRow.video_id, SpeechSegmentRow.seq, SpeechSegmentRow.start,
+            SpeechSegmentRow.end, SpeechSegmentRow.text).where(SpeechSegmentRow.id.in_([h.segment_id for h in hits])))}
+        scored = []
+        for hit in hits:
+            seg = segments.get(hit.segment_id)
+            cov = search_text.coverage(query, seg.text) if seg is not None else 0.0
+            if seg is not None and cov > 0:
+                scored.append((cov, hit, seg))
+        scored.sort(key=lambda x: -x[0])
+        runs = _word_runs(s, [seg for _, _, seg in scored[:LOCATED]])
     out = []
-    for hit in hits:
-        seg = segments.get(hit.segment_id)
-        if seg is None:
+    seen: set[tuple[str, float]] = set()
+    for cov, hit, seg in scored:
+        start, end, cov = _locate(query, runs.get(seg.id), seg.start, seg.end, cov)
+        if (seg.video_id, round(start, 2)) in seen:  # the same words, reached from the neighbouring segment
             continue
-        cov = search_text.coverage(query, seg.text)
-        if cov <= 0:
-            continue
-        out.append(Candidate(seg.video_id, None, seg.start, seg.end, "transcription", "transcript_lexical",
+        seen.add((seg.video_id, round(start, 2)))
+        out.append(Candidate(seg.video_id, None, start, end, "transcription", "transcript_lexical",
                              {"coverage": cov, "bm25": min(hit.score, 30.0) / 30.0}, seg.text))
     return out
+
+
+LOCATED = 100  # best lexical hits whose words are located (the rest keep their segment's span)
+
+
+def _locate(query: str, run: list[dict[str, Any]] | None, start: float, end: float,
+            cov: float) -> tuple[float, float, float]:
+    """(start, end, coverage) of where the query is said in a run of timed words; the segment's own span and
+    coverage when the words do not show it."""
+    if run:
+        first, last, window_cov = search_text.best_window(query, [w["text"] for w in run])
+        if first >= 0 and window_cov >= 0.5 * cov:
+            return float(run[first]["start"]), float(run[last]["end"]), max(cov, window_cov)
+    return start, end, cov
+
+
+def _word_runs(session: Any, segments: list[Any]) -> dict[int, list[dict[str, Any]]]:
+    """segment id → the timed words of the segment and of its neighbours before and after, in order."""
+    if not segments:
+        return {}
+    wanted = {(seg.video_id, seg.seq + d) for seg in segments for d in (-1, 0, 1)}
+    rows = session.execute(select(SpeechSegmentRow.video_id, SpeechSegmentRow.seq, SpeechSegmentRow.words)
+                           .where(tuple_(SpeechSegmentRow.video_id, SpeechSegmentRow.seq).in_(sorted(wanted))))
+    words = {(r.video_id, r.seq): r.words or [] for r in rows}
+    return {seg.id: [w for d in (-1, 0, 1) for w in words.get((seg.video_id, seg.seq + d), [])]
+            for seg in segments}
 
 
 def transcript_semantic(ctx: QueryContext) -> list[Candidate]:
     hits = ctx.search("transcription", ctx.text_vector, k=CANDIDATES // 2, group="vector")
     if not hits:
         return []
+    query = ctx.text or ""
     ids = [int((h.payload or {}).get("segment", -1)) for h in hits]
     with ctx.platform.store.session() as s:
-        texts = {r.id: r.text for r in s.execute(select(SpeechSegmentRow.id, SpeechSegmentRow.text)
-                                                 .where(SpeechSegmentRow.id.in_(ids)))}
+        segments = {r.id: r for r in s.execute(select(
+            SpeechSegmentRow.id, SpeechSegmentRow.video_id, SpeechSegmentRow.seq, SpeechSegmentRow.text)
+            .where(SpeechSegmentRow.id.in_(ids)))}
+        # segments that share words with the query point at them, like lexical hits (so both meet in one clip)
+        runs = _word_runs(s, [seg for seg in segments.values() if search_text.coverage(query, seg.text) > 0])
     out = []
     for h, seg_id in zip(hits, ids, strict=True):
-        text = texts.get(seg_id)
-        out.append(Candidate(h.video_id, h.clip_seq, h.start, h.end, "transcription", "transcript_semantic",
-                             {"cos": float(h.score), "coverage": search_text.coverage(ctx.text or "", text or "")},
-                             text))
+        seg = segments.get(seg_id)
+        text = seg.text if seg is not None else None
+        start, end, cov = _locate(query, runs.get(seg_id), h.start, h.end, search_text.coverage(query, text or ""))
+        out.append(Candidate(h.video_id, None if (start, end) != (h.start, h.end) else h.clip_seq, start, end,
+                             "transcription", "transcript_semantic", {"cos": float(h.score), "coverage": cov}, text))
     return out
 
 

@@ -12,6 +12,8 @@ from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+import jellyfish
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Function words of the languages Whisper transcribes most: they count little in a match.
@@ -119,14 +121,65 @@ def _coverage(query: str, text: str, fuzzy: bool) -> float:
     return min(1.0, 0.75 * cov + 0.25 * phrase * cov)
 
 
+def best_window(query: str, words: list[str]) -> tuple[int, int, float]:
+    """Where in a run of spoken words the query is said: ``(first, last, coverage)`` for the window of about the
+    query's length with the best `coverage`, trimmed to its first and last matching word (indices into
+    `words`); ``(-1, -1, 0.0)`` when no word matches. Lets a transcript hit point at the words, not at its
+    whole segment, and find a phrase that runs across two segments."""
+    q = _tokens(query)
+    if not q:
+        return -1, -1, 0.0
+    flat: list[str] = []
+    owner: list[int] = []
+    for i, w in enumerate(words):
+        for t in _tokens(w):
+            flat.append(t)
+            owner.append(i)
+    content = [w for w in q if w not in STOP_WORDS] or list(q)
+
+    def matches(t: str, among: tuple[str, ...] | list[str]) -> bool:
+        return any(same_word(w, t) for w in among) or any(_near(w, (t,)) > 0 for w in among)
+
+    anchors = [k for k, t in enumerate(flat) if matches(t, content)]
+    span = len(q) + 1  # room for one inserted or misrecognised word
+    best = (0.0, 0, -1, -1)
+    seen: set[tuple[int, int]] = set()
+    for k in anchors:
+        for a, b in ((k, k + span), (k - span, k)):
+            a, b = max(0, a), min(len(flat) - 1, b)
+            if (a, b) in seen:
+                continue
+            seen.add((a, b))
+            score = _coverage(query, " ".join(flat[a:b + 1]), True)
+            matched = [i for i in range(a, b + 1) if matches(flat[i], q)]
+            first, last = matched[0], matched[-1]
+            if (score, first - last) > best[:2]:  # the best coverage in the tightest span
+                best = (score, first - last, first, last)
+    score, _, first, last = best
+    if first < 0:
+        return -1, -1, 0.0
+    return owner[first], owner[last], score
+
+
 def _near(word: str, words: tuple[str, ...]) -> float:
-    """Partial credit for a misrecognised word (speech or text recognition): "regna" for "legna"."""
-    if len(word) < 5:
-        return 0.0
+    """Partial credit for a misrecognised word: one spelled nearly the same ("regna" for "legna": speech or text
+    recognition) or one that sounds the same ("rows" for "rose", "air" for "heir": speech recognition)."""
+    key = _sound(word)
     for t in words:
-        if abs(len(t) - len(word)) <= 2 and _bound(word, t) >= 0.8 and _ratio(word, t) >= 0.8:
+        if key and _sound(t) == key:
+            return 0.6
+        if len(word) >= 5 and abs(len(t) - len(word)) <= 2 and _bound(word, t) >= 0.8 and _ratio(word, t) >= 0.8:
             return 0.6
     return 0.0
+
+
+@lru_cache(maxsize=1 << 16)
+def _sound(word: str) -> str:
+    """The word's Metaphone key ("" when too short to tell homophones from chance: "to", "do", "tea")."""
+    if len(word) < 3 or word.isdigit():
+        return ""
+    key: str = jellyfish.metaphone(word)
+    return key if len(key) >= 2 else ""
 
 
 @lru_cache(maxsize=1 << 18)
@@ -189,5 +242,5 @@ def _fuzzy_coverage(query: str, text: str) -> float:
 
 def clear_caches() -> None:
     """Forget the memoised tokens, word comparisons and scores (benchmarks of the cold path)."""
-    for cached in (fold, _tokens, stem, same_word, _coverage, _ratio, _chars, _fuzzy_coverage):
+    for cached in (fold, _tokens, stem, same_word, _coverage, _ratio, _chars, _fuzzy_coverage, _sound):
         cached.cache_clear()
