@@ -11,7 +11,10 @@ calibration, fusion, grouping and writing the paging session.
 The corpus is synthetic but shaped like ingest's output: videos of 60 s with one `visual` vector per second
 (ConSE-like: a weighted mix of 3 label vectors of the real vocabulary, with its `clip_features` row of terms),
 one `audio` vector per 5 s clip (a mix of AudioSet label vectors, with its tags), one transcript segment per
-clip (FTS5 row + vector) and an on-screen text line every 4th clip. "Size" is the number of `visual` vectors
+clip (FTS5 row + vector) and an on-screen text line every 4th clip. Transcript words are drawn like real speech:
+about 40 % function words ("the", "of"...), the rest from a vocabulary of a few thousand words with Zipf
+frequencies (a content word is rare, a function word is everywhere: what makes full-text search cheap or
+costly). "Size" is the number of `visual` vectors
 (frames); the other spaces hold 1/5 (audio, transcription) and 1/20 (ocr) of it. Each size runs in its own
 process. Prints one JSON object per size.
 
@@ -41,6 +44,7 @@ CLIP_SECONDS = 5
 _WORDS_TEXT = """river mountain city market engine garden station window music dinner storm harbor village bridge
 teacher doctor travel summer winter morning evening forest island museum library festival"""
 WORDS = tuple(_WORDS_TEXT.split())
+_FUNCTION_TEXT = "the of and to a in is it that was for on with as at by from this be are have not or but his her they"
 QUERIES = [
     ("dog running on grass", ["visual"]),
     ("car horn", ["audio"]),
@@ -56,6 +60,7 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
     from framedex.ids import new_id
     from framedex.services import auth, indexes, search_expand
     from framedex.services.platform import Platform
+    from framedex.services.search_text import STOP_WORDS
     from framedex.storage.tables import AssetRow, ClipFeatureRow, ClipRow, IndexedAssetRow, SpeechSegmentRow
     from framedex.storage.vectors import VectorRecord
 
@@ -69,6 +74,19 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
     visual = search_expand.visual_labels(platform)
     audio = search_expand.audio_labels(platform)
     assert visual is not None and audio is not None
+    # Zipf-distributed content words (rank r has weight 1/r), a fixed share of function words
+    vocabulary = sorted({w for name in [*visual.names, *audio.names, *WORDS] for w in name.lower().split()
+                         if w.isalpha() and len(w) > 2} - STOP_WORDS)
+    pyrng.shuffle(vocabulary)
+    zipf = np.cumsum(1.0 / np.arange(1, len(vocabulary) + 1))
+    zipf /= zipf[-1]
+    function_words = _FUNCTION_TEXT.split()
+
+    def sentence(n: int) -> str:
+        words = [pyrng.choice(function_words) if pyrng.random() < 0.4
+                 else vocabulary[int(np.searchsorted(zipf, pyrng.random()))] for _ in range(n)]
+        return " ".join(words)
+
     started = time.perf_counter()
 
     def mix(space: search_expand.LabelSpace) -> tuple[np.ndarray, list[list[Any]]]:
@@ -103,7 +121,7 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
                 sounds.append(VectorRecord(video_id, c, c * CLIP_SECONDS, (c + 1) * CLIP_SECONDS, vec, None))
                 s.add(ClipFeatureRow(tenant_id=tenant, index_id=index.id, video_id=video_id, kind="audio", clip_seq=c,
                                      start=c * CLIP_SECONDS, end=(c + 1) * CLIP_SECONDS, text="", data={"tags": tags}))
-                text = " ".join(pyrng.choice(WORDS) for _ in range(10))
+                text = sentence(12)
                 seg = SpeechSegmentRow(tenant_id=tenant, index_id=index.id, video_id=video_id, seq=c,
                                        start=c * CLIP_SECONDS, end=(c + 1) * CLIP_SECONDS, text=text, words=[])
                 s.add(seg)
@@ -154,7 +172,18 @@ def measure(data_dir: Path, state: dict[str, Any], rounds: int, cold: bool = Fal
             "per_query_p50_ms": {k: round(float(np.median(v)), 1) for k, v in per_query.items()}}
 
 
-def one(size: int, rounds: int, cold: bool) -> dict[str, Any]:
+def one(size: int, rounds: int, cold: bool, keep: Path | None = None) -> dict[str, Any]:
+    """Build a corpus of `size` frame vectors and time it; with `keep`, the corpus is built once into
+    `keep/<size>` and reused by later runs."""
+    if keep is not None:
+        data = keep / str(size)
+        state_file = data / "state.json"
+        if not state_file.exists():
+            data.mkdir(parents=True, exist_ok=True)
+            state_file.write_text(json.dumps(build(data, size)))
+        state = json.loads(state_file.read_text())
+        return {"frames": size, "videos": state["videos"], "build_s": state["build_s"],
+                **measure(data, state, rounds, cold)}
     with tempfile.TemporaryDirectory(prefix="fdx-bench-e2e-") as tmp:
         state = build(Path(tmp), size)
         result = measure(Path(tmp), state, rounds, cold)
@@ -166,15 +195,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--cold", action="store_true", help="drop the search caches before every timed query")
+    parser.add_argument("--keep", type=Path, help="build each corpus once into KEEP/<size> and reuse it")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one, args.rounds, args.cold)))
+        print(json.dumps(one(args.one, args.rounds, args.cold, args.keep)))
         return 0
     results = []
     for size in args.sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(size), "--rounds", str(args.rounds)]
-                             + (["--cold"] if args.cold else []),
+                             + (["--cold"] if args.cold else []) + (["--keep", str(args.keep)] if args.keep else []),
                              check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         print(out, flush=True)
         results.append(json.loads(out))

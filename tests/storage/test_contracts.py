@@ -16,7 +16,7 @@ from sqlalchemy import select
 from framedex.ids import new_id, utcnow
 from framedex.jobs.queue import SqlJobQueue
 from framedex.storage.blobs import BlobStore, BlobTooLarge, LocalBlobStore
-from framedex.storage.lexical import fts_query, lexical_index_for
+from framedex.storage.lexical import fts_stages, lexical_index_for
 from framedex.storage.metadata import SqlMetadataStore
 from framedex.storage.tables import IndexedAssetRow, IndexRow, JobRow, Tenant
 
@@ -98,11 +98,30 @@ def test_lexical_ranks_phrase_and_stems(store: SqlMetadataStore) -> None:
                                                                limit=5)}
 
 
-def test_fts_query_quotes_every_token() -> None:
-    assert fts_query("hello") == '"hello"'
-    assert fts_query("  ") is None
-    expr = fts_query('a" OR b*')
-    assert expr is not None and "*" not in expr and '"a"' in expr
+def test_fts_stages_quote_every_token() -> None:
+    assert fts_stages("hello") == ['"hello"']
+    assert fts_stages("  ") == []
+    stages = fts_stages('a" OR b*')
+    assert stages == ['"a or b"', '"a" AND "or" AND "b"', '"a" OR "or" OR "b"']  # operators are only words
+    # function words only inside the phrase, unless there is nothing else
+    assert fts_stages("the river of life", {"the", "of"}) == ['"the river of life"', '"river" AND "life"',
+                                                             '"river" OR "life"']
+    assert fts_stages("the river", {"the"}) == ['"the river"', '"river"']
+    assert fts_stages("to be or", {"to", "be", "or"}) == ['"to be or"', '"to" AND "be" AND "or"',
+                                                         '"to" OR "be" OR "or"']
+
+
+def test_lexical_stages_stop_when_the_phrase_is_enough(store: SqlMetadataStore) -> None:
+    lexical = lexical_index_for(store.dialect)
+    with store.session() as s:
+        texts = ["red river valley", "the river is red", "a red car", "river boats", "red river valley again"]
+        for seg, content in enumerate(texts, start=1):
+            lexical.add(s, tenant_id="t", index_id="i", video_id=f"v{seg}", segment_id=seg, content=content)
+    with store.session() as s:
+        assert {h.segment_id for h in lexical.search(s, tenant_id="t", index_id="i", query="red river valley",
+                                                      limit=2)} == {1, 5}
+        found = [h.segment_id for h in lexical.search(s, tenant_id="t", index_id="i", query="red river", limit=10)]
+        assert set(found[:2]) == {1, 5} and found[2] == 2 and set(found[3:]) == {3, 4}
 
 
 # --- BlobStore -------------------------------------------------------------------------------------

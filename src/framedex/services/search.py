@@ -159,6 +159,18 @@ def soft_or(values: list[float]) -> float:
     return min(1.0, best + SECOND_OPINION * (1.0 - best) * sum(ordered[1:]))
 
 
+def _soft_or_floor(sources: int, target: float) -> float:
+    """The highest relevance `f` such that `sources` values all below `f` cannot soft-OR up to `target`."""
+    low, high = 0.0, target
+    for _ in range(30):
+        f = (low + high) / 2
+        if soft_or([f] * max(sources, 1)) < target:
+            low = f
+        else:
+            high = f
+    return low
+
+
 def confidence(relevance: float) -> str:
     return "high" if relevance >= HIGH else "medium" if relevance >= MEDIUM else "low"
 
@@ -179,6 +191,11 @@ def fuse(candidates: list[Candidate], request: SearchRequest, *, composed: bool,
          min_relevance: float | None = None) -> list[dict[str, Any]]:
     """Calibrated candidates → one result per clip with its fused relevance, best first (only those reaching
     `min_relevance`, when given)."""
+    if min_relevance is not None and not composed:
+        # a clip none of whose candidates reaches the floor cannot reach `min_relevance`: skip it early
+        floor = _soft_or_floor(len({c.source for c in candidates}), min_relevance)
+        hopeful = {(c.video_id, c.clip_seq) for c in candidates if c.relevance >= floor}
+        candidates = [c for c in candidates if (c.video_id, c.clip_seq) in hopeful]
     by_clip: dict[ClipKey, dict[str, Any]] = {}
     for c in candidates:
         key = (c.video_id, int(c.clip_seq if c.clip_seq is not None else -1))
@@ -306,7 +323,7 @@ def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> Se
     ready = search_cache.ready_videos(platform, tenant_id, request.index_id)
     pool = {"total_count": len(ready.videos), "total_duration": ready.total_duration, "index_id": request.index_id}
     if request.filter:
-        allowed_ids: set[str] | frozenset[str] = {v.id for v in _filter_videos(ready.videos, request.filter)}
+        allowed_ids: set[str] | frozenset[str] = frozenset(v.id for v in _filter_videos(ready.videos, request.filter))
     else:
         allowed_ids = ready.ids
     fused = rank(platform, tenant_id, request, allowed_ids, ready=ready)

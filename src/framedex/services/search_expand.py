@@ -20,7 +20,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -59,28 +58,21 @@ class LabelSpace:
         return (vec / norm).astype(np.float32) if norm > 0 else None
 
     @staticmethod
-    def match(terms: Sequence[Any], relevance: dict[str, float]) -> float:
-        """Share of a frame's (or clip's) label mass on labels relevant to the query, weighted by relevance.
-        `terms` are the stored ``[[name, weight], ...]``."""
-        total = 0.0
-        hit = 0.0
-        for item in terms:
-            name, weight = str(item[0]), float(item[1])
+    def match(terms: Sequence[tuple[str, float]], relevance: dict[str, float]) -> tuple[float, float]:
+        """How a frame's (or clip's) stored ``(label, weight)`` terms answer the query, in one pass:
+        (share of its label mass on query-relevant labels, weighted by relevance; its strongest single relevant
+        label: weight capped at 1 times relevance)."""
+        total = hit = best = 0.0
+        get = relevance.get
+        for name, weight in terms:
             total += weight
-            rel = relevance.get(name)
+            rel = get(name)
             if rel:
                 hit += weight * rel
-        return hit / total if total > 0 else 0.0
-
-    @staticmethod
-    def best(terms: Sequence[Any], relevance: dict[str, float]) -> float:
-        """The strongest single relevant label of a frame: its weight (capped at 1) times its relevance."""
-        best = 0.0
-        for item in terms:
-            rel = relevance.get(str(item[0]))
-            if rel:
-                best = max(best, min(1.0, float(item[1])) * rel)
-        return best
+                one = (weight if weight < 1.0 else 1.0) * rel
+                if one > best:
+                    best = one
+        return (hit / total if total > 0 else 0.0), best
 
 
 _lock = threading.Lock()

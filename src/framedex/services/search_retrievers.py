@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from framedex.models.base import FloatArray, FrameAnalysis, ImageArray
 from framedex.services import search_cache, search_text
@@ -108,13 +108,17 @@ class QueryContext:
         return self.platform.models.frames().analyze(self.images) if self.images else []
 
     def search(self, space: str, query: FloatArray, k: int = CANDIDATES, group: str = "clip") -> list[Any]:
+        return self.search_many(space, [query], k, group)[0]
+
+    def search_many(self, space: str, queries: list[FloatArray], k: int = CANDIDATES,
+                    group: str = "clip") -> list[list[Any]]:
         try:
-            return self.platform.vectors.search(tenant_id=self.tenant_id, index_id=self.index_id, space=space,
-                                                query=query, k=k, video_ids=self.video_ids,
-                                                group=group)  # type: ignore[arg-type]
+            return self.platform.vectors.search_many(tenant_id=self.tenant_id, index_id=self.index_id, space=space,
+                                                     queries=queries, k=k, video_ids=self.video_ids,
+                                                     group=group)  # type: ignore[arg-type]
         except ValueError:  # vectors of another model (dimension) in this index
             log.warning("search: the %s space of index %s does not match the query encoder", space, self.index_id)
-            return []
+            return [[] for _ in queries]
 
 
 def decode_images(images: list[bytes]) -> list[ImageArray]:
@@ -149,10 +153,11 @@ def transcript_lexical(ctx: QueryContext) -> list[Candidate]:
     """FTS5 hits (segments), re-scored by phrase-aware coverage and pointed at the words that were said: the
     best window of words in the segment and its neighbours (a phrase may run across a segment boundary)."""
     query = ctx.text or ""
+    filtered = len(ctx.video_ids) < len(ctx.ready_videos.ids)  # over-fetch: hits outside the filter are dropped
     with ctx.platform.store.session() as s:
         hits = ctx.platform.lexical.search(s, tenant_id=ctx.tenant_id, index_id=ctx.index_id, query=query,
-                                           limit=CANDIDATES * 4)
-        hits = [h for h in hits if h.video_id in ctx.video_ids][:CANDIDATES * 2]
+                                           limit=CANDIDATES * (4 if filtered else 1), common=search_text.STOP_WORDS)
+        hits = [h for h in hits if h.video_id in ctx.video_ids][:CANDIDATES]
         if not hits:
             return []
         segments = {r.id: r for r in s.execute(select(
@@ -178,7 +183,7 @@ def transcript_lexical(ctx: QueryContext) -> list[Candidate]:
     return out
 
 
-LOCATED = 100  # best lexical hits whose words are located (the rest keep their segment's span)
+LOCATED = 50  # best lexical hits whose words are located (the rest keep their segment's span)
 
 
 def _locate(query: str, run: list[dict[str, Any]] | None, start: float, end: float,
@@ -196,9 +201,10 @@ def _word_runs(session: Any, segments: list[Any]) -> dict[int, list[dict[str, An
     """segment id → the timed words of the segment and of its neighbours before and after, in order."""
     if not segments:
         return {}
-    wanted = {(seg.video_id, seg.seq + d) for seg in segments for d in (-1, 0, 1)}
+    # a video's segments are written in one transaction, in order: neighbours are (almost always) id +- 1
+    ids = {seg.id + d for seg in segments for d in (-1, 0, 1)}
     rows = session.execute(select(SpeechSegmentRow.video_id, SpeechSegmentRow.seq, SpeechSegmentRow.words)
-                           .where(tuple_(SpeechSegmentRow.video_id, SpeechSegmentRow.seq).in_(sorted(wanted))))
+                           .where(SpeechSegmentRow.id.in_(sorted(ids))))
     words = {(r.video_id, r.seq): r.words or [] for r in rows}
     return {seg.id: [w for d in (-1, 0, 1) for w in words.get((seg.video_id, seg.seq + d), [])]
             for seg in segments}
@@ -241,10 +247,8 @@ def _vector_hits(ctx: QueryContext, space: str, queries: dict[str, FloatArray | 
     """(video, clip) → {feature name: best cosine, "_hit": a hit of the clip} over the query vectors."""
     found: dict[tuple[str, int], dict[str, Any]] = {}
     floors: dict[str, float] = {}
-    for name, vec in queries.items():
-        if vec is None:
-            continue
-        hits = ctx.search(space, vec)
+    named = [(name, vec) for name, vec in queries.items() if vec is not None]
+    for (name, _), hits in zip(named, ctx.search_many(space, [vec for _, vec in named]), strict=True):
         # a clip this search did not return scores at most its weakest hit: use that bound when missing
         floors[name] = max(0.0, min((float(h.score) for h in hits), default=0.0)) if len(hits) >= CANDIDATES else 0.0
         for h in hits:
@@ -269,9 +273,9 @@ def frames(ctx: QueryContext) -> list[Candidate]:
         best = {"match": 0.0, "best_label": 0.0, "words": 0.0}
         for row in stored.get(key, []):
             if relevance:
-                best["match"] = max(best["match"], LabelSpace.match(row.terms, relevance))
-                best["best_label"] = max(best["best_label"],
-                                         LabelSpace.best(row.terms, relevance))
+                match, strongest = LabelSpace.match(row.terms, relevance)
+                best["match"] = max(best["match"], match)
+                best["best_label"] = max(best["best_label"], strongest)
             if words:
                 names = row.names
                 if names not in seen:
@@ -364,10 +368,10 @@ def sounds(ctx: QueryContext) -> list[Candidate]:
         feats = {"cos": entry.get("cos", 0.0), "cos_expanded": entry.get("cos_expanded", 0.0), "match": 0.0,
                  "best_label": 0.0}
         for row in stored.get(key, []):
-            tags = row.terms
             if relevance:
-                feats["match"] = max(feats["match"], LabelSpace.match(tags, relevance))
-                feats["best_label"] = max(feats["best_label"], LabelSpace.best(tags, relevance))
+                match, strongest = LabelSpace.match(row.terms, relevance)
+                feats["match"] = max(feats["match"], match)
+                feats["best_label"] = max(feats["best_label"], strongest)
         hit = entry["_hit"]
         out.append(Candidate(hit.video_id, hit.clip_seq, hit.start, hit.end, "audio", "sounds", feats))
     return out

@@ -7,6 +7,7 @@ transaction as the segments they index and vanish with them.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,26 +30,31 @@ class LexicalIndex(Protocol):
 
     def delete_index(self, session: Session, index_id: str) -> None: ...
 
-    def search(self, session: Session, *, tenant_id: str, index_id: str, query: str,
-               limit: int) -> list[LexicalHit]: ...
+    def search(self, session: Session, *, tenant_id: str, index_id: str, query: str, limit: int,
+               common: Collection[str] = ()) -> list[LexicalHit]: ...
 
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(query: str) -> str | None:
-    """Turn free text into a safe FTS5 expression: the exact phrase ranks first, then all words, then any.
+def fts_stages(query: str, common: Collection[str] = ()) -> list[str]:
+    """Free text as safe FTS5 expressions, most to least specific: the exact phrase, all words, any word.
+    `common` words (function words: "the", "of") count only inside the phrase when the query has other words:
+    matching every segment that holds "the" would rank most of the index for nothing.
 
     Every token is double-quoted, so user input can never inject FTS operators.
     """
-    tokens = [t for t in _TOKEN.findall(query.lower()) if t]
+    said = _TOKEN.findall(query.lower())
+    tokens = list(dict.fromkeys(said))
     if not tokens:
-        return None
-    quoted = [f'"{t}"' for t in tokens]
-    if len(quoted) == 1:
-        return quoted[0]
-    phrase = '"' + " ".join(tokens) + '"'
-    return f"({phrase}) OR ({' AND '.join(quoted)}) OR ({' OR '.join(quoted)})"
+        return []
+    if len(tokens) == 1:
+        return [f'"{tokens[0]}"']
+    quoted = [f'"{t}"' for t in tokens if t not in common] or [f'"{t}"' for t in tokens]
+    stages = ['"' + " ".join(said) + '"', " AND ".join(quoted)]
+    if len(quoted) > 1:
+        stages.append(" OR ".join(quoted))
+    return stages
 
 
 class SqliteLexicalIndex:
@@ -77,19 +83,25 @@ class SqliteLexicalIndex:
     def delete_index(self, session: Session, index_id: str) -> None:
         session.execute(text("DELETE FROM speech_fts WHERE index_id = :i"), {"i": index_id})
 
-    def search(self, session: Session, *, tenant_id: str, index_id: str, query: str,
-               limit: int) -> list[LexicalHit]:
-        expr = fts_query(query)
-        if expr is None:
-            return []
-        rows = session.execute(
-            text("SELECT segment_id, video_id, bm25(speech_fts) AS rank FROM speech_fts "
-                 "WHERE speech_fts MATCH :q AND tenant_id = :t AND index_id = :i "
-                 "ORDER BY rank LIMIT :n"),
-            {"q": expr, "t": tenant_id, "i": index_id, "n": limit},
-        ).all()
-        # bm25() is negative, more negative = better.
-        return [LexicalHit(int(r[0]), str(r[1]), float(-r[2])) for r in rows]
+    def search(self, session: Session, *, tenant_id: str, index_id: str, query: str, limit: int,
+               common: Collection[str] = ()) -> list[LexicalHit]:
+        """Up to `limit` segments: those holding the phrase, then all the words, then any of them (BM25 order
+        within each stage; `common` words only in the phrase, see `fts_stages`). A later stage runs only while
+        the earlier ones found fewer than `limit`: ranking every segment that holds one frequent word is what
+        makes full-text search slow on a large index."""
+        hits: dict[int, LexicalHit] = {}
+        for expr in fts_stages(query, common):
+            rows = session.execute(
+                text("SELECT segment_id, video_id, bm25(speech_fts) AS score FROM speech_fts "
+                     "WHERE speech_fts MATCH :q AND tenant_id = :t AND index_id = :i "
+                     "ORDER BY score LIMIT :n"),
+                {"q": expr, "t": tenant_id, "i": index_id, "n": limit},
+            ).all()
+            for r in rows:  # bm25() is negative, more negative = better
+                hits.setdefault(int(r[0]), LexicalHit(int(r[0]), str(r[1]), float(-r[2])))
+            if len(hits) >= limit:
+                break
+        return list(hits.values())[:limit]
 
 
 def lexical_index_for(dialect: str) -> LexicalIndex:

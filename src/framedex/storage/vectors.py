@@ -92,6 +92,12 @@ class VectorIndex(Protocol):
         collection gives no hits; a query of the wrong dimension raises ValueError."""
         ...
 
+    def search_many(self, *, tenant_id: str, index_id: str, space: str, queries: Sequence[np.ndarray], k: int,
+                    video_ids: Collection[str] | None = None, group: Group = "clip",
+                    min_score: float | None = None) -> list[list[VectorHit]]:
+        """`search` for each of several queries, in order (an engine may run them in parallel)."""
+        ...
+
     def segments_for_video(self, *, tenant_id: str, index_id: str, space: str,
                            video_id: str) -> list[VectorRecord]:
         """The stored records of a video in a space, in write order (vectors are normalised)."""

@@ -83,6 +83,7 @@ _MAX_GEN = (1 << (63 - _IDX_BITS)) - 1
 _MAX_SEQ = (1 << 31) - 1
 _SNAPSHOT = "ann.usearch"
 _PER_GROUP_FETCH: dict[str, int] = {"vector": 1, "clip": 4, "video": 16}
+_CPUS = max(1, os.cpu_count() or 1)
 
 
 # --- small helpers ---------------------------------------------------------------------------------
@@ -188,12 +189,36 @@ class _Matrix:
 
 
 @dataclass(frozen=True, eq=False)
+class _GenTable:
+    """The state's videos sorted by generation, with their row offsets into `seqs` (every video's clip seqs,
+    concatenated): ANN keys (gen, idx) are resolved with one `searchsorted`, not a loop over videos."""
+
+    gens: np.ndarray  # int64, sorted
+    sizes: np.ndarray  # int64
+    offsets: np.ndarray  # int64
+    seqs: np.ndarray  # int64
+    videos: tuple[_Video, ...]  # in `gens` order
+
+
+@dataclass(frozen=True, eq=False)
 class _State:
     videos: Mapping[str, _Video]
     by_gen: Mapping[int, _Video]
     count: int
     dim: int | None
     _matrix: list[_Matrix] = field(default_factory=list)  # lazily built cache (benign race)
+    _table: list[_GenTable] = field(default_factory=list)  # lazily built cache (benign race)
+
+    def table(self) -> _GenTable:
+        if not self._table:
+            vids = tuple(sorted(self.videos.values(), key=lambda v: v.gen))
+            sizes = np.fromiter((v.size for v in vids), np.int64, len(vids))
+            offsets = np.zeros(len(vids), np.int64)
+            np.cumsum(sizes[:-1], out=offsets[1:])
+            self._table.append(_GenTable(
+                gens=np.fromiter((v.gen for v in vids), np.int64, len(vids)), sizes=sizes, offsets=offsets,
+                seqs=np.concatenate([v.seq for v in vids]) if vids else _EMPTY_I, videos=vids))
+        return self._table[0]
 
     @staticmethod
     def of(videos: Mapping[str, _Video]) -> _State:
@@ -257,6 +282,9 @@ class _Collection:
         self._rw = _RWLock()
         self._write_mutex = threading.RLock()
         self._loaded = False
+        # (video_ids object, state, allowed videos, their vector count) of the last search; (allowed, mask)
+        self._allowed_memo: tuple[Collection[str], _State, list[_Video] | None, int] | None = None
+        self._mask_memo: tuple[list[_Video], np.ndarray] | None = None
         self.closed = False
 
     # loading
@@ -530,33 +558,35 @@ class _Collection:
         self.ensure_loaded()
         return self._state
 
-    def search(self, query: np.ndarray, k: int, video_ids: Collection[str] | None, group: Group,
-               min_score: float | None) -> list[VectorHit]:
+    def search(self, queries: Sequence[np.ndarray], k: int, video_ids: Collection[str] | None, group: Group,
+               min_score: float | None) -> list[list[VectorHit]]:
+        """The hits of each query (HNSW runs a batch of queries on several threads at once)."""
         self.ensure_loaded()
         state = self._state
         if k <= 0 or state.count == 0:
-            return []
-        q = np.asarray(query, dtype=np.float32)
-        if q.ndim != 1 or q.shape[0] != state.dim:
-            raise ValueError(f"query must be a {state.dim}-d vector, got shape {q.shape}")
-        q = normalise_rows(q)[0]
+            return [[] for _ in queries]
+        qs = []
+        for query in queries:
+            q = np.asarray(query, dtype=np.float32)
+            if q.ndim != 1 or q.shape[0] != state.dim:
+                raise ValueError(f"query must be a {state.dim}-d vector, got shape {q.shape}")
+            qs.append(normalise_rows(q)[0])
+        out: list[list[VectorHit] | None] = [None] * len(qs)
         with self._rw.read():
             ann, state = self._ann, self._state  # a consistent pair (writers swap both under the write lock)
-            allowed: list[_Video] | None = None
-            n_allowed = state.count
-            if video_ids is not None:
-                allowed = [v for vid in video_ids if (v := state.videos.get(vid)) is not None]
-                n_allowed = sum(v.size for v in allowed)
-                if n_allowed == 0:
-                    return []
-                if n_allowed == state.count:
-                    allowed = None
+            allowed, n_allowed = self._allowed(state, video_ids)
+            if n_allowed == 0:
+                return [[] for _ in qs]
             if ann is not None and len(ann):
                 fetch = math.ceil(k * _PER_GROUP_FETCH[group] * state.count / max(n_allowed, 1) * 1.25) + 16
                 if fetch <= self.params.max_fetch and not (allowed is not None and n_allowed <= self.ann_threshold):
-                    hits = self._search_ann(ann, state, q, k, fetch, allowed, group, min_score)
-                    if hits is not None:
-                        return hits
+                    out = self._search_ann(ann, state, qs, k, fetch, allowed, group, min_score)
+        return [hits if hits is not None else self._search_exact(state, ann, allowed, n_allowed, q, k, group,
+                                                                  min_score)
+                for q, hits in zip(qs, out, strict=True)]
+
+    def _search_exact(self, state: _State, ann: UsearchIndex | None, allowed: list[_Video] | None, n_allowed: int,
+                      q: np.ndarray, k: int, group: Group, min_score: float | None) -> list[VectorHit]:
         if state.count == 0:
             return []
         if ann is None and (allowed is None or 4 * n_allowed > state.count):
@@ -578,58 +608,96 @@ class _Collection:
             seqs = np.concatenate([v.seq for v in vids])
         return _select(state, scores, gens, idxs, seqs, k, group, min_score)[0]
 
-    def _search_ann(self, ann: UsearchIndex, state: _State, q: np.ndarray, k: int, fetch: int,
-                    allowed: list[_Video] | None, group: Group, min_score: float | None) -> list[VectorHit] | None:
-        """Over-fetching HNSW search (read lock held); None when the over-fetch would get too large."""
-        allowed_gens = None if allowed is None else {v.gen for v in allowed}
+    def _allowed(self, state: _State, video_ids: Collection[str] | None) -> tuple[list[_Video] | None, int]:
+        """The videos of `video_ids` in `state` (None: all of them) and their vector count. A search service
+        passes the same frozenset for every search until its videos change, so the answer is memoised."""
+        if video_ids is None:
+            return None, state.count
+        memo = self._allowed_memo
+        if memo is not None and memo[0] is video_ids and memo[1] is state:
+            return memo[2], memo[3]  # (only frozensets are memoised: a set could change under the same identity)
+        allowed: list[_Video] | None = [v for vid in video_ids if (v := state.videos.get(vid)) is not None]
+        n_allowed = sum(v.size for v in allowed or ())
+        if n_allowed == state.count:
+            allowed = None
+        if isinstance(video_ids, frozenset):
+            self._allowed_memo = (video_ids, state, allowed, n_allowed)
+        return allowed, n_allowed
+
+    def _allowed_mask(self, state: _State, allowed: list[_Video] | None) -> np.ndarray | None:
+        """Per row of the state's generation table: is that video allowed (memoised like `_allowed`)."""
+        if allowed is None:
+            return None
+        memo = self._mask_memo
+        if memo is not None and memo[0] is allowed:
+            return memo[1]
+        table = state.table()
+        mask = np.isin(table.gens, np.fromiter((v.gen for v in allowed), np.int64, len(allowed)))
+        self._mask_memo = (allowed, mask)
+        return mask
+
+    def _search_ann(self, ann: UsearchIndex, state: _State, qs: list[np.ndarray], k: int, fetch: int,
+                    allowed: list[_Video] | None, group: Group,
+                    min_score: float | None) -> list[list[VectorHit] | None]:
+        """Over-fetching HNSW search of each query (read lock held); None for a query whose over-fetch would
+        get too large (exact search answers it)."""
+        mask = self._allowed_mask(state, allowed)
         size = len(ann)
-        while True:
-            if fetch >= size:
-                return None  # asking for (nearly) everything: exact is as cheap and complete
-            m = ann.search(q, min(fetch, size), threads=1)
-            keys = np.asarray(m.keys).astype(np.int64)
-            approx = 1.0 - np.asarray(m.distances, dtype=np.float32)
-            gens, idxs = keys >> _IDX_BITS, keys & _IDX_MASK
-            valid, seqs, scores = _lookup(state, gens, idxs, allowed_gens, q)
-            hits, groups = _select(state, scores[valid], gens[valid], idxs[valid], seqs[valid], k, group, min_score)
-            exhausted = len(keys) < fetch or (
-                min_score is not None and len(approx) > 0 and float(approx.min()) < min_score - 0.01)
-            if groups >= k or exhausted:
-                return hits
+        out: list[list[VectorHit] | None] = [None] * len(qs)
+        pending = list(range(len(qs)))
+        while pending and fetch < size:  # asking for (nearly) everything: exact is as cheap and complete
+            count = min(fetch, size)
+            if len(pending) == 1:
+                m = ann.search(qs[pending[0]], count, threads=1)
+                found = [(np.asarray(m.keys), np.asarray(m.distances))]
+            else:
+                m = ann.search(np.stack([qs[i] for i in pending]), count, threads=min(len(pending), _CPUS))
+                found = [(np.asarray(m.keys[r][:m.counts[r]]), np.asarray(m.distances[r][:m.counts[r]]))
+                         for r in range(len(pending))]
+            again = []
+            for i, (raw_keys, distances) in zip(pending, found, strict=True):
+                keys = raw_keys.astype(np.int64)
+                approx = 1.0 - distances.astype(np.float32)
+                gens, idxs = keys >> _IDX_BITS, keys & _IDX_MASK
+                valid, seqs = _lookup(state, gens, idxs, mask)
+                hits, groups = _select(state, approx[valid], gens[valid], idxs[valid], seqs[valid], k, group,
+                                       min_score, exact_query=qs[i])
+                exhausted = len(keys) < count or (
+                    min_score is not None and len(approx) > 0 and float(approx.min()) < min_score - 0.01)
+                if groups >= k or exhausted:
+                    out[i] = hits
+                else:
+                    again.append(i)
+            pending = again
             fetch *= 4
             if fetch > self.params.max_fetch:
-                return None
+                break
+        return out
 
 
-def _lookup(state: _State, gens: np.ndarray, idxs: np.ndarray, allowed_gens: set[int] | None,
-            q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For ANN candidates: which are live (and allowed), their clip seqs, and their exact cosine
-    (re-scored from the float32 copy: ANN storage is reduced precision). Loops over distinct videos."""
-    valid = np.zeros(len(gens), bool)
+def _lookup(state: _State, gens: np.ndarray, idxs: np.ndarray,
+            allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """For ANN candidates: which are live (and allowed), and their clip seqs (vectorised over the state's
+    generation table)."""
+    table = state.table()
+    if not len(gens) or not len(table.gens):
+        return np.zeros(len(gens), bool), np.zeros(len(gens), np.int64)
+    pos = np.minimum(np.searchsorted(table.gens, gens), len(table.gens) - 1)
+    # a key of a video being added or removed by a concurrent write is not in this state's table
+    valid = (table.gens[pos] == gens) & (idxs < table.sizes[pos])
+    if allowed is not None:
+        valid &= allowed[pos]
     seqs = np.zeros(len(gens), np.int64)
-    scores = np.zeros(len(gens), np.float32)
-    if not len(gens):
-        return valid, seqs, scores
-    order = np.argsort(gens, kind="stable")
-    ug, starts = np.unique(gens[order], return_index=True)
-    bounds = [*starts.tolist(), len(order)]
-    for j, g in enumerate(ug.tolist()):
-        v = state.by_gen.get(g)
-        if v is None or (allowed_gens is not None and g not in allowed_gens):
-            continue  # a vector being added/removed by a concurrent write, or filtered out
-        rows = order[bounds[j]:bounds[j + 1]]
-        ok = idxs[rows] < v.size
-        rows = rows[ok]
-        valid[rows] = True
-        seqs[rows] = v.seq[idxs[rows]]
-        scores[rows] = v.vectors[idxs[rows]] @ q
-    return valid, seqs, scores
+    seqs[valid] = table.seqs[table.offsets[pos[valid]] + idxs[valid]]
+    return valid, seqs
 
 
 def _select(state: _State, scores: np.ndarray, gens: np.ndarray, idxs: np.ndarray, seqs: np.ndarray, k: int,
-            group: Group, min_score: float | None) -> tuple[list[VectorHit], int]:
+            group: Group, min_score: float | None,
+            exact_query: np.ndarray | None = None) -> tuple[list[VectorHit], int]:
     """Best `k` candidates (or the best vector of each of the best `k` groups), best first, and the
-    number of distinct groups among the candidates considered (to tell whether to fetch more)."""
+    number of distinct groups among the candidates considered (to tell whether to fetch more). With
+    `exact_query`, `scores` are the ANN's reduced-precision ones: the chosen hits are re-scored exactly."""
     if min_score is not None:
         keep = np.flatnonzero(scores >= min_score)
         scores, gens, idxs, seqs = scores[keep], gens[keep], idxs[keep], seqs[keep]
@@ -658,8 +726,10 @@ def _select(state: _State, scores: np.ndarray, gens: np.ndarray, idxs: np.ndarra
     for i in chosen.tolist():
         v = state.by_gen[int(gens[i])]
         j = int(idxs[i])
-        hits.append(VectorHit(v.video_id, int(v.seq[j]), float(v.start[j]), float(v.end[j]),
-                              float(scores[i]), v.payloads[j]))
+        score = float(scores[i]) if exact_query is None else float(v.vectors[j] @ exact_query)
+        hits.append(VectorHit(v.video_id, int(v.seq[j]), float(v.start[j]), float(v.end[j]), score, v.payloads[j]))
+    if exact_query is not None:
+        hits.sort(key=lambda h: -h.score)
     return hits, found
 
 
@@ -734,13 +804,19 @@ class EmbeddedVectorIndex:
     def search(self, *, tenant_id: str, index_id: str, space: str, query: np.ndarray, k: int,
                video_ids: Collection[str] | None = None, group: Group = "clip",
                min_score: float | None = None) -> list[VectorHit]:
+        return self.search_many(tenant_id=tenant_id, index_id=index_id, space=space, queries=[query], k=k,
+                                video_ids=video_ids, group=group, min_score=min_score)[0]
+
+    def search_many(self, *, tenant_id: str, index_id: str, space: str, queries: Sequence[np.ndarray], k: int,
+                    video_ids: Collection[str] | None = None, group: Group = "clip",
+                    min_score: float | None = None) -> list[list[VectorHit]]:
         check_group(group)
         if video_ids is not None and not isinstance(video_ids, set | frozenset | dict):
             video_ids = set(video_ids)
         if video_ids is not None and not video_ids:
-            return []
+            return [[] for _ in queries]
         c = self._collection(tenant_id, index_id, space)
-        return c.search(query, k, video_ids, group, min_score)
+        return c.search(queries, k, video_ids, group, min_score)
 
     def segments_for_video(self, *, tenant_id: str, index_id: str, space: str, video_id: str) -> list[VectorRecord]:
         v = self._collection(tenant_id, index_id, space).state().videos.get(video_id)
