@@ -651,8 +651,9 @@ class _Collection:
                 m = ann.search(qs[pending[0]], count, threads=1)
                 found = [(np.asarray(m.keys), np.asarray(m.distances))]
             else:
-                m = ann.search(np.stack([qs[i] for i in pending]), count, threads=min(len(pending), _CPUS))
-                found = [(np.asarray(m.keys[r][:m.counts[r]]), np.asarray(m.distances[r][:m.counts[r]]))
+                batch = ann.search(np.stack([qs[i] for i in pending]), count, threads=min(len(pending), _CPUS))
+                counts = np.asarray(batch.counts)  # type: ignore[union-attr]  # several queries: BatchMatches
+                found = [(np.asarray(batch.keys[r][:counts[r]]), np.asarray(batch.distances[r][:counts[r]]))
                          for r in range(len(pending))]
             again = []
             for i, (raw_keys, distances) in zip(pending, found, strict=True):
