@@ -168,6 +168,25 @@ def test_filter_by_video_ids(adapter: Adapter, vi: VectorIndex) -> None:
     assert {h.video_id for h in listed} <= {ids[1], ids[2]} and listed
 
 
+@pytest.mark.parametrize("group", ["vector", "clip"])
+def test_search_many_answers_each_query_as_search_does(adapter: Adapter, vi: VectorIndex, group: str) -> None:
+    rng = np.random.default_rng(21)
+    videos = make_videos(rng, 20, 5, 3)  # 300 vectors
+    load(vi, videos)
+    ids = frozenset(sorted(videos)[::2])
+    queries = list(unit(rng, 3))
+    for allowed in (None, ids):
+        many = vi.search_many(tenant_id=T1, index_id=I1, space="visual", queries=queries, k=7, video_ids=allowed,
+                              group=group)  # type: ignore[arg-type]
+        assert len(many) == 3
+        for q, hits in zip(queries, many, strict=True):
+            one = vi.search(tenant_id=T1, index_id=I1, space="visual", query=q, k=7, video_ids=allowed,
+                            group=group)  # type: ignore[arg-type]
+            assert [ident(h) for h in hits] == [ident(h) for h in one] and len(hits) == 7
+            assert allowed is None or {h.video_id for h in hits} <= allowed
+    assert vi.search_many(tenant_id=T1, index_id=I1, space="visual", queries=queries, k=5, video_ids=[]) == [[]] * 3
+
+
 @pytest.mark.parametrize("group", ["clip", "video"])
 def test_grouping_returns_best_vector_per_group(adapter: Adapter, vi: VectorIndex, group: str) -> None:
     rng = np.random.default_rng(3)
