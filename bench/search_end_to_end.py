@@ -56,6 +56,8 @@ QUERIES = [
 
 
 def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
+    from sqlalchemy import insert
+
     from framedex.config import Settings
     from framedex.ids import new_id
     from framedex.services import auth, indexes, search_expand
@@ -89,57 +91,73 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
 
     started = time.perf_counter()
 
-    def mix(space: search_expand.LabelSpace) -> tuple[np.ndarray, list[list[Any]]]:
-        picks = rng.choice(len(space.names), 3, replace=False)
-        weights = rng.dirichlet(np.ones(3))
-        vec = (weights[:, None] * space.vectors[picks]).sum(axis=0) + 0.02 * rng.standard_normal(space.vectors.shape[1])
-        return vec.astype(np.float32), [[space.names[i], round(float(w), 4)] for i, w in zip(picks, weights,
-                                                                                              strict=True)]
+    def mixes(space: search_expand.LabelSpace, n: int) -> tuple[np.ndarray, list[list[list[Any]]]]:
+        """n vectors, each a random mix of 3 label vectors (plus noise), with their weighted terms."""
+        picks = np.stack([rng.choice(len(space.names), 3, replace=False) for _ in range(n)])
+        weights = rng.dirichlet(np.ones(3), size=n)
+        vecs = np.einsum("nk,nkd->nd", weights, space.vectors[picks])
+        vecs += 0.02 * rng.standard_normal(vecs.shape)
+        terms = [[[space.names[i], round(float(w), 4)] for i, w in zip(row, ws, strict=True)]
+                 for row, ws in zip(picks.tolist(), weights, strict=True)]
+        return vecs.astype(np.float32), terms
 
+    clips_per_video = FRAMES_PER_VIDEO // CLIP_SECONDS
     n_videos = max(1, size // FRAMES_PER_VIDEO)
-    for v in range(n_videos):
-        video_id = new_id()
+    next_segment = 1
+    per_transaction = 25  # videos written per transaction (a fresh database: segment ids are assigned here)
+    for first in range(0, n_videos, per_transaction):
+        written = []
         with platform.store.session() as s:
-            asset = AssetRow(id=new_id(), tenant_id=tenant, method="direct", status="ready", filename=f"v{v}.mp4")
-            s.add(asset)
-            s.flush()
-            s.add(IndexedAssetRow(id=video_id, tenant_id=tenant, index_id=index.id, asset_id=asset.id, status="ready",
-                                  filename=f"v{v}.mp4", duration=float(FRAMES_PER_VIDEO), width=640, height=360))
-            s.flush()
-            frames, sounds, speech, lines = [], [], [], []
-            for c in range(FRAMES_PER_VIDEO // CLIP_SECONDS):
-                s.add(ClipRow(tenant_id=tenant, index_id=index.id, video_id=video_id, seq=c, start=c * CLIP_SECONDS,
-                              end=(c + 1) * CLIP_SECONDS))
-                for f in range(CLIP_SECONDS):
-                    t = float(c * CLIP_SECONDS + f)
-                    vec, terms = mix(visual)
-                    frames.append(VectorRecord(video_id, c, t, t + 1, vec, {"t": t}))
-                    s.add(ClipFeatureRow(tenant_id=tenant, index_id=index.id, video_id=video_id, kind="visual",
-                                         clip_seq=c, start=t, end=t + 1, text=", ".join(x[0] for x in terms),
-                                         data={"terms": terms, "labels": terms, "attributes": []}))
-                vec, tags = mix(audio)
-                sounds.append(VectorRecord(video_id, c, c * CLIP_SECONDS, (c + 1) * CLIP_SECONDS, vec, None))
-                s.add(ClipFeatureRow(tenant_id=tenant, index_id=index.id, video_id=video_id, kind="audio", clip_seq=c,
-                                     start=c * CLIP_SECONDS, end=(c + 1) * CLIP_SECONDS, text="", data={"tags": tags}))
-                text = sentence(12)
-                seg = SpeechSegmentRow(tenant_id=tenant, index_id=index.id, video_id=video_id, seq=c,
-                                       start=c * CLIP_SECONDS, end=(c + 1) * CLIP_SECONDS, text=text, words=[])
-                s.add(seg)
-                s.flush()
-                platform.lexical.add(s, tenant_id=tenant, index_id=index.id, video_id=video_id, segment_id=seg.id,
-                                     content=text)
-                speech.append(VectorRecord(video_id, c, seg.start, seg.end, rng.standard_normal(384).astype(np.float32),
-                                           {"segment": seg.id}))
-                if c % 4 == 0:
-                    line = " ".join(pyrng.choice(WORDS).upper() for _ in range(3))
-                    s.add(ClipFeatureRow(tenant_id=tenant, index_id=index.id, video_id=video_id, kind="ocr",
-                                         clip_seq=c, start=c * CLIP_SECONDS, end=c * CLIP_SECONDS + 2, text=line,
-                                         data={}))
-                    lines.append(VectorRecord(video_id, c, c * CLIP_SECONDS, c * CLIP_SECONDS + 2,
-                                              rng.standard_normal(384).astype(np.float32), {"text": line}))
-        for space, records in (("visual", frames), ("audio", sounds), ("transcription", speech), ("ocr", lines)):
-            platform.vectors.replace_video(tenant_id=tenant, index_id=index.id, space=space, video_id=video_id,
-                                           records=records)
+            for v in range(first, min(n_videos, first + per_transaction)):
+                video_id = new_id()
+                asset_id = new_id()
+                s.execute(insert(AssetRow), [{"id": asset_id, "tenant_id": tenant, "method": "direct",
+                                              "status": "ready", "filename": f"v{v}.mp4"}])
+                s.execute(insert(IndexedAssetRow), [{
+                    "id": video_id, "tenant_id": tenant, "index_id": index.id, "asset_id": asset_id,
+                    "status": "ready", "filename": f"v{v}.mp4", "duration": float(FRAMES_PER_VIDEO), "width": 640,
+                    "height": 360}])
+                frame_vecs, frame_terms = mixes(visual, FRAMES_PER_VIDEO)
+                sound_vecs, sound_tags = mixes(audio, clips_per_video)
+                common = {"tenant_id": tenant, "index_id": index.id, "video_id": video_id}
+                clip_rows, feature_rows, segment_rows = [], [], []
+                frames, sounds, speech, lines = [], [], [], []
+                for c in range(clips_per_video):
+                    c_start, c_end = float(c * CLIP_SECONDS), float((c + 1) * CLIP_SECONDS)
+                    clip_rows.append({**common, "seq": c, "start": c_start, "end": c_end})
+                    for f in range(CLIP_SECONDS):
+                        i = c * CLIP_SECONDS + f
+                        t, terms = float(i), frame_terms[i]
+                        frames.append(VectorRecord(video_id, c, t, t + 1, frame_vecs[i], {"t": t}))
+                        feature_rows.append({**common, "kind": "visual", "clip_seq": c, "start": t, "end": t + 1,
+                                             "text": ", ".join(x[0] for x in terms),
+                                             "data": {"terms": terms, "labels": terms, "attributes": []}})
+                    sounds.append(VectorRecord(video_id, c, c_start, c_end, sound_vecs[c], None))
+                    feature_rows.append({**common, "kind": "audio", "clip_seq": c, "start": c_start, "end": c_end,
+                                         "text": "", "data": {"tags": sound_tags[c]}})
+                    seg_id, next_segment = next_segment, next_segment + 1
+                    segment_rows.append({**common, "id": seg_id, "seq": c, "start": c_start, "end": c_end,
+                                         "text": sentence(12), "words": []})
+                    speech.append(VectorRecord(video_id, c, c_start, c_end,
+                                               rng.standard_normal(384).astype(np.float32), {"segment": seg_id}))
+                    if c % 4 == 0:
+                        line = " ".join(pyrng.choice(WORDS).upper() for _ in range(3))
+                        feature_rows.append({**common, "kind": "ocr", "clip_seq": c, "start": c_start,
+                                             "end": c_start + 2, "text": line, "data": {}})
+                        lines.append(VectorRecord(video_id, c, c_start, c_start + 2,
+                                                  rng.standard_normal(384).astype(np.float32), {"text": line}))
+                s.execute(insert(ClipRow), clip_rows)
+                s.execute(insert(ClipFeatureRow), feature_rows)
+                s.execute(insert(SpeechSegmentRow), segment_rows)
+                for row in segment_rows:
+                    platform.lexical.add(s, tenant_id=tenant, index_id=index.id, video_id=video_id,
+                                         segment_id=row["id"], content=row["text"])
+                written.append((video_id, {"visual": frames, "audio": sounds, "transcription": speech,
+                                           "ocr": lines}))
+        for video_id, spaces in written:
+            for space, records in spaces.items():
+                platform.vectors.replace_video(tenant_id=tenant, index_id=index.id, space=space, video_id=video_id,
+                                               records=records)
     build_s = time.perf_counter() - started
     platform.close()
     return {"tenant": tenant, "index_id": index.id, "videos": n_videos, "build_s": round(build_s, 1)}

@@ -235,14 +235,17 @@ class EfficientNetSsdTagger:
         return dets
 
     @staticmethod
-    def attributes(image: ImageArray, counts: dict[str, int]) -> list[str]:
+    def attributes(image: ImageArray, counts: dict[str, int], detections: Sequence[Detection] = ()) -> list[str]:
+        """Words for what the classifiers do not say: the look of the frame (black and white, night), crowds,
+        how many of an object there are ("two dog") and an object's colour ("white dog", "red car")."""
         import cv2
 
         small = cv2.resize(_rgb(image), (64, 64), interpolation=cv2.INTER_AREA)
         hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32) / 255.0
         sat, val = float(hsv[..., 1].mean()), float(hsv[..., 2].mean())
         attrs = []
-        if sat < 0.07:
+        grey = sat < 0.07
+        if grey:
             attrs.append("black and white")
         if val < 0.22:
             attrs.append("night")
@@ -251,6 +254,18 @@ class EfficientNetSsdTagger:
             attrs.append("crowd")
         elif people >= 2:
             attrs.append("group of people")
+        for label, n in counts.items():
+            if 2 <= n <= len(_NUMBER_WORDS) + 1 and label != "person":
+                attrs.append(f"{_NUMBER_WORDS[n - 2]} {label}")
+        if not grey:  # in a black-and-white picture every object is "grey"
+            named: set[tuple[str, str]] = set()
+            for d in detections:
+                if d.label == "person":  # the middle of a person is a face as often as clothes
+                    continue
+                colour = object_colour(image, d.box)
+                if colour and (colour, d.label) not in named:
+                    named.add((colour, d.label))
+                    attrs.append(f"{colour} {d.label}")
         return attrs
 
     def tag(self, images: list[ImageArray]) -> list[FrameTags]:
@@ -268,7 +283,7 @@ class EfficientNetSsdTagger:
                     labels=labels,
                     detections=dets,
                     counts=counts,
-                    attributes=self.attributes(image, counts),
+                    attributes=self.attributes(image, counts, dets),
                     feature=feature,
                 )
             )
@@ -277,6 +292,43 @@ class EfficientNetSsdTagger:
     def close(self) -> None:
         self._interp = None
         self._net = None
+
+
+_NUMBER_WORDS = ("two", "three", "four", "five")
+
+# HSV hue ranges (OpenCV: hue 0-180) of the basic colour words
+_HUES = ((0, 8, "red"), (8, 20, "orange"), (20, 33, "yellow"), (33, 85, "green"), (85, 130, "blue"),
+         (130, 150, "purple"), (150, 170, "pink"), (170, 181, "red"))
+
+
+def object_colour(image: ImageArray, box: tuple[float, float, float, float], share: float = 0.4) -> str | None:
+    """The basic colour word of most of the middle of a detection box (the edges are mostly background), or
+    None when no colour holds `share` of it."""
+    import cv2
+
+    rgb = _rgb(image)
+    h, w = rgb.shape[:2]
+    x1, y1, x2, y2 = box
+    cx1, cx2 = x1 + 0.25 * (x2 - x1), x2 - 0.25 * (x2 - x1)
+    cy1, cy2 = y1 + 0.25 * (y2 - y1), y2 - 0.25 * (y2 - y1)
+    region = rgb[int(cy1 * h):max(int(cy2 * h), int(cy1 * h) + 1), int(cx1 * w):max(int(cx2 * w), int(cx1 * w) + 1)]
+    if region.size == 0:
+        return None
+    small = cv2.resize(region, (24, 24), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(np.int32)
+    hue, sat, val = hsv[:, 0], hsv[:, 1], hsv[:, 2]
+    names = np.full(len(hsv), "", dtype=object)
+    names[(sat < 50) & (val >= 150)] = "white"
+    names[(sat < 50) & (val >= 75) & (val < 150)] = "grey"
+    coloured = (sat >= 50) & (val >= 75)
+    for lo, hi, name in _HUES:
+        names[coloured & (hue >= lo) & (hue < hi)] = name
+    names[coloured & (hue < 20) & (val < 150)] = "brown"  # dark orange and dark red
+    names[val < 75] = "black"
+    words, counts = np.unique(names[names != ""], return_counts=True)
+    if not len(counts) or counts.max() < share * len(names):
+        return None
+    return str(words[int(np.argmax(counts))])
 
 
 def _rgb(image: ImageArray) -> ImageArray:
