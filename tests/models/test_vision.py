@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from framedex.models.base import FrameAnalyzer, ImageTagger, VisionEncoder
-from framedex.models.vision import OnnxClipEncoder, TaggingFrameAnalyzer
+from framedex.models.base import Detection, FrameAnalyzer, ImageTagger, VisionEncoder
+from framedex.models.vision import OnnxClipEncoder, TaggingFrameAnalyzer, object_colour
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +50,26 @@ def test_image_attributes(tagger: Any, images: dict[str, Any]) -> None:
     assert "night" in td.attributes
     assert not {"black and white", "night"} & set(tc.attributes)
     assert "crowd" in tagger.attributes(images["pool"], {"person": 7})
+
+
+def test_object_colours_and_counts(tagger: Any, images: dict[str, Any]) -> None:
+    """Synthetic pictures with known colours, then real ones: the colour word of the middle of a box."""
+    h, w = 120, 160
+    box = (0.25, 0.25, 0.75, 0.75)
+    for rgb, word in (((220, 30, 30), "red"), ((30, 60, 210), "blue"), ((40, 170, 50), "green"),
+                      ((245, 245, 245), "white"), ((15, 15, 15), "black"), ((230, 210, 40), "yellow")):
+        picture = np.full((h, w, 3), (128, 128, 128), np.uint8)
+        picture[30:90, 40:120] = rgb
+        assert object_colour(picture, box) == word, (rgb, word)
+    stripes = np.zeros((h, w, 3), np.uint8)
+    for i in range(8):  # the middle of the box holds four colours, a quarter each
+        stripes[:, i * 20:(i + 1) * 20] = ((220, 30, 30), (30, 60, 210), (40, 170, 50), (230, 210, 40))[i % 4]
+    assert object_colour(stripes, (0.0, 0.0, 1.0, 1.0)) is None  # no colour holds most of it
+    dogs = [Detection("dog", 0.9, (0.1, 0.1, 0.4, 0.9)), Detection("dog", 0.8, (0.5, 0.1, 0.9, 0.9))]
+    attrs = tagger.attributes(images["donna_2"], {"dog": 2}, dogs)
+    assert "two dog" in attrs and "black dog" in attrs
+    grey = np.repeat(images["donna_2"].mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    assert not any(a.endswith(" dog") and a != "two dog" for a in tagger.attributes(grey, {"dog": 2}, dogs))
 
 
 def test_conse_text_to_image_search(conse: Any, images: dict[str, Any]) -> None:

@@ -157,3 +157,6 @@ def test_best_window_points_at_the_phrase_and_forgives_homophones() -> None:
     assert 0.5 < search_text.coverage("beauty's rose", "that thereby beauty's rows might never die") < 1.0
     assert search_text.coverage("beauty's rose", "that thereby beauty's rows") > \
         search_text.coverage("beauty's nose", "that thereby beauty's rows")
+    # compounds said apart or written together
+    assert search_text.coverage("sandcastle", "they built a sand castle") == 1.0
+    assert search_text.coverage("sand castle", "they built a sandcastle") >= 0.75

@@ -6,7 +6,7 @@ Fitted on the 'dev' split of eval.devset (90 queries).
     image: 576 candidates, 40 relevant
     ocr: 253 candidates, 13 relevant
     sounds: 432 candidates, 10 relevant
-    transcript_lexical: 143 candidates, 31 relevant
+    transcript_lexical: 41 candidates, 29 relevant
     transcript_semantic: 1131 candidates, 43 relevant
 """
 
@@ -14,13 +14,13 @@ from typing import Any
 
 PARAMS: dict[str, dict[str, Any]] = {
     "frames": {
-        "bias": -0.9434,
+        "bias": -1.0541,
         "w": {
-            "best_label": 0.6005,
-            "cos": 1.8872,
-            "cos_expanded": 0.1484,
-            "match": 2.6437,
-            "words": 0.6108
+            "best_label": 0.3892,
+            "cos": 1.7705,
+            "cos_expanded": 0.436,
+            "match": 2.3179,
+            "words": 2.2014
         }
     },
     "image": {
@@ -47,17 +47,17 @@ PARAMS: dict[str, dict[str, Any]] = {
         }
     },
     "transcript_lexical": {
-        "bias": -2.3418,
+        "bias": -1.7663,
         "w": {
-            "bm25": 1.5404,
-            "coverage": 4.6277
+            "bm25": 0.162,
+            "coverage": 2.983
         }
     },
     "transcript_semantic": {
-        "bias": -3.0709,
+        "bias": -2.8395,
         "w": {
-            "cos": 7.9776,
-            "coverage": 5.9171
+            "cos": 6.8143,
+            "coverage": 6.0043
         }
     }
 }

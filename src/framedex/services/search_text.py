@@ -11,6 +11,7 @@ import unicodedata
 from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
+from itertools import pairwise
 
 import jellyfish
 
@@ -104,6 +105,14 @@ def _coverage(query: str, text: str, fuzzy: bool) -> float:
     stems = {stem(w) for w in words}
     weights = [word_weight(w) for w in q]
     found = [_found(w, words, stems, fuzzy) for w in q]
+    # compounds written apart or together: "sandcastle" said as "sand castle", "sand castle" as "sandcastle"
+    glued = {a + b for a, b in pairwise(words)}
+    whole = set(words)
+    for j, w in enumerate(q):
+        if found[j] < 1.0 and w in glued:
+            found[j] = 1.0
+        if j + 1 < len(q) and q[j] + q[j + 1] in whole:
+            found[j] = found[j + 1] = 1.0
     cov = sum(wt * f for wt, f in zip(weights, found, strict=True)) / sum(weights)
     if len(q) == 1 or cov == 0:
         return cov
