@@ -47,17 +47,17 @@ PARAMS: dict[str, dict[str, Any]] = {
         }
     },
     "transcript_lexical": {
-        "bias": -1.7663,
+        "bias": -1.7781,
         "w": {
-            "bm25": 0.162,
-            "coverage": 2.983
+            "bm25": 0.1603,
+            "coverage": 2.9583
         }
     },
     "transcript_semantic": {
-        "bias": -2.8395,
+        "bias": -2.8389,
         "w": {
-            "cos": 6.8143,
-            "coverage": 6.0043
+            "cos": 6.8152,
+            "coverage": 5.9771
         }
     }
 }
