@@ -581,17 +581,22 @@ class _Collection:
                 fetch = math.ceil(k * _PER_GROUP_FETCH[group] * state.count / max(n_allowed, 1) * 1.25) + 16
                 if fetch <= self.params.max_fetch and not (allowed is not None and n_allowed <= self.ann_threshold):
                     out = self._search_ann(ann, state, qs, k, fetch, allowed, group, min_score)
-        return [hits if hits is not None else self._search_exact(state, ann, allowed, n_allowed, q, k, group,
-                                                                  min_score)
-                for q, hits in zip(qs, out, strict=True)]
+        missing = [i for i, hits in enumerate(out) if hits is None]
+        if missing:
+            exact = self._search_exact(state, ann, allowed, n_allowed, [qs[i] for i in missing], k, group, min_score)
+            for i, hits in zip(missing, exact, strict=True):
+                out[i] = hits
+        return [hits or [] for hits in out]
 
     def _search_exact(self, state: _State, ann: UsearchIndex | None, allowed: list[_Video] | None, n_allowed: int,
-                      q: np.ndarray, k: int, group: Group, min_score: float | None) -> list[VectorHit]:
+                      qs: list[np.ndarray], k: int, group: Group, min_score: float | None) -> list[list[VectorHit]]:
+        """Exact search of each query: one pass over the vectors for all of them (the cost is reading memory)."""
         if state.count == 0:
-            return []
+            return [[] for _ in qs]
+        queries = np.stack(qs, axis=1)  # (d, m)
         if ann is None and (allowed is None or 4 * n_allowed > state.count):
-            m = state.matrix()  # exact mode: one mat-vec over the cached matrix
-            scores, gens, idxs, seqs = m.vectors @ q, m.gens, m.idxs, m.seqs
+            m = state.matrix()  # exact mode: one mat-mul over the cached matrix
+            scores, gens, idxs, seqs = m.vectors @ queries, m.gens, m.idxs, m.seqs
             if allowed is not None:
                 mask = np.zeros(len(scores), bool)
                 for v in allowed:
@@ -602,11 +607,12 @@ class _Collection:
         else:
             # a selective filter (or a grouping that would need a huge over-fetch): exact over the subset
             vids = allowed if allowed is not None else list(state.videos.values())
-            scores = np.concatenate([v.vectors @ q for v in vids])
+            scores = np.concatenate([v.vectors @ queries for v in vids])
             gens = np.concatenate([np.full(v.size, v.gen, np.int64) for v in vids])
             idxs = np.concatenate([np.arange(v.size, dtype=np.int64) for v in vids])
             seqs = np.concatenate([v.seq for v in vids])
-        return _select(state, scores, gens, idxs, seqs, k, group, min_score)[0]
+        return [_select(state, np.ascontiguousarray(scores[:, j]), gens, idxs, seqs, k, group, min_score)[0]
+                for j in range(len(qs))]
 
     def _allowed(self, state: _State, video_ids: Collection[str] | None) -> tuple[list[_Video] | None, int]:
         """The videos of `video_ids` in `state` (None: all of them) and their vector count. A search service
