@@ -209,6 +209,22 @@ class _State:
     _matrix: list[_Matrix] = field(default_factory=list)  # lazily built cache (benign race)
     _table: list[_GenTable] = field(default_factory=list)  # lazily built cache (benign race)
 
+    def replaced(self, add: _Video | None, remove: _Video | None) -> _State:
+        """This state with one video added and/or removed, without walking every video (a write would
+        otherwise cost time in proportion to the videos already there)."""
+        videos, by_gen, count = dict(self.videos), dict(self.by_gen), self.count
+        if remove is not None and videos.get(remove.video_id) is remove:
+            del videos[remove.video_id]
+            by_gen.pop(remove.gen, None)
+            count -= remove.size
+        if add is not None:
+            videos[add.video_id] = add
+            by_gen[add.gen] = add
+            count += add.size
+        dim = (self.dim if self.dim is not None else add.vectors.shape[1] if add is not None else None) \
+            if videos else None
+        return _State(videos=videos, by_gen=by_gen, count=count, dim=dim)
+
     def table(self) -> _GenTable:
         if not self._table:
             vids = tuple(sorted(self.videos.values(), key=lambda v: v.gen))
@@ -435,9 +451,7 @@ class _Collection:
                          start=new.start, end=new.end, vectors=new.vectors, payloads=np.array(payload_json))
 
             _write_atomic(file, write)  # the commit point
-            videos = dict(state.videos)
-            videos[video_id] = new
-            self._publish(_State.of(videos), add=new, remove=old)
+            self._publish(state.replaced(new, old), add=new, remove=old)
 
     def delete_video(self, video_id: str) -> None:
         with self._write_mutex:
@@ -451,9 +465,7 @@ class _Collection:
         file = self.path / f"v-{old.video_id}.npz"
         file.unlink(missing_ok=True)
         _fsync_dir(self.path)
-        videos = dict(self._state.videos)
-        del videos[old.video_id]
-        self._publish(_State.of(videos), add=None, remove=old)
+        self._publish(self._state.replaced(None, old), add=None, remove=old)
 
     def _publish(self, state: _State, *, add: _Video | None, remove: _Video | None) -> None:
         """Swap in `state`; keep the HNSW index in step (new vectors before, old ones after the swap)."""
