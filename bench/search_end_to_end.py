@@ -169,6 +169,7 @@ def measure(data_dir: Path, state: dict[str, Any], rounds: int, cold: bool = Fal
     from framedex.services.platform import Platform
 
     platform = Platform(Settings(data_dir=data_dir))
+    platform.warm_up()  # as `framedex serve` does at start-up
     try:
         # warm: models loaded, vectors mapped, ANN built (not part of a query's latency)
         for text, options in QUERIES:

@@ -28,7 +28,7 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
         platform = Platform(settings)
         # Take the embedded vector index now: it belongs to one process, and a second one must
         # fail at start-up with a clear message rather than on its first search.
-        _ = platform.vectors
+        platform.warm_up()
         if not settings.auth_enabled:
             auth.ensure_local_tenant(platform)
         app.state.platform = platform

@@ -903,6 +903,17 @@ class EmbeddedVectorIndex:
             self._lock_file.close()  # releases the flock
             self._lock_file = None
 
+    def load_all(self) -> int:
+        """Load every collection on disk now (a server does this at start-up, so its first searches do not
+        pay for reading vectors and HNSW snapshots); returns the number of vectors loaded."""
+        total = 0
+        if self.root.is_dir():
+            for space_dir in sorted(self.root.glob("*/*/*")):
+                if space_dir.is_dir():
+                    tenant, index, space = space_dir.relative_to(self.root).parts
+                    total += self._collection(tenant, index, space).state().count
+        return total
+
     # introspection for tests and benchmarks
 
     def mode(self, *, tenant_id: str, index_id: str, space: str) -> str:
