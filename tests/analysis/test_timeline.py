@@ -14,7 +14,15 @@ from framedex.services import analysis
 from framedex.services.auth import create_key
 from framedex.services.errors import InvalidParameter
 from framedex.services.platform import Platform
-from framedex.services.timeline import load_timeline, topic_boundaries
+from framedex.services.timeline import (
+    Event,
+    Timeline,
+    chapter_boundaries,
+    confident_labels,
+    load_timeline,
+    scene_spans,
+    topic_boundaries,
+)
 from framedex.storage.tables import IndexedAssetRow
 from tests.analysis.conftest import FakeLLM, composite_rows, insert_video
 
@@ -45,8 +53,8 @@ def test_timeline_has_every_source_in_time_order(platform: Platform, tenant: str
     text = tl.render_level(0)
     assert "SAID: Hello and welcome to the lab." in text
     assert text.count("CHEMISTRY 101") == 1  # repeated on-screen line merged
-    assert "SEEN: beaker, test tube" in text and "SOUNDS: Glass, Clink" in text
-    assert "(scene change)" in text
+    assert "SEEN: beaker, test tube" in text and "sounds: glass, clink" in text.lower()
+    assert "speech" not in text.lower().split("sounds:")[1]  # generic sound tags say nothing
     times = [int(line[1:].split("s")[0]) for line in text.splitlines()]
     assert times == sorted(times)
     assert tl.boundary_candidates() == [1.0, 12.0]
@@ -77,6 +85,82 @@ def test_topic_boundaries_find_the_topic_changes(platform: Platform, tenant: str
     assert len(found) == len(truth)
     for t, f in zip(truth, found, strict=True):
         assert abs(t - f) <= 10
+
+
+def _frame(t: float, *scores: tuple[str, float, str]) -> Event:
+    return Event(t, t + 1.0, "visual", ", ".join(lab for lab, _, _ in scores), tuple(scores))
+
+
+def _sound(a: float, b: float, *tags: tuple[str, float]) -> Event:
+    return Event(a, b, "audio", ", ".join(t for t, _ in tags), tuple((t, s, "sound") for t, s in tags))
+
+
+def test_only_confident_persistent_labels_are_rendered() -> None:
+    frames = [_frame(float(t), ("website", 0.8, "imagenet"), ("nematode", 0.2, "imagenet"),
+                     ("tv", 0.45, "object"), ("black and white", 1.0, "attribute")) for t in range(6)]
+    frames[2] = _frame(2.0, ("website", 0.8, "imagenet"), ("space shuttle", 0.9, "imagenet"),
+                       ("black and white", 1.0, "attribute"))  # confident once, in one frame of six
+    frames += [_frame(float(t), ("lion", 0.97, "imagenet"), ("dog", 0.99, "object"), ("brown dog", 1.0, "attribute"),
+                      ("cow", 0.8, "object"), ("person", 0.7, "object"), ("two person", 1.0, "attribute"))
+               for t in range(6, 10)]
+    sounds = [_sound(0, 6, ("Silence", 0.99), ("Duck", 0.38), ("Stream", 0.6)),
+              _sound(6, 10, ("Roaring cats (lions, tigers)", 0.7), ("Animal", 0.7), ("Goose", 0.3))]
+    tl = Timeline("v", 10.0, sorted(frames + sounds, key=lambda e: e.start), cuts=[6.0])
+    assert confident_labels(frames[:6]) == ["website", "black and white"]
+    later = confident_labels(frames[6:])
+    assert later == ["lion", "person", "two person"]
+    # COCO animals the confident ImageNet animal denies ('dog' on a lion), with their colour attributes
+    assert "dog" not in later and "brown dog" not in later and "cow" not in later
+    text = tl.render_level(0).lower()
+    for word in ("nematode", "space shuttle", "tv", "duck", "goose", "silence", "animal"):
+        assert word not in text.replace("roaring cats", ""), (word, text)
+    assert "website" in text and "stream" in text and "roaring cats" in text
+    assert len(text.splitlines()) == 2  # one line per scene
+
+
+def test_events_merge_into_one_line_per_scene() -> None:
+    """Three scenes of three shots each: the shots of a scene look alike, so each scene is one line with
+    its on-screen text once, and chapters start where the evidence changes, not at every cut."""
+    events: list[Event] = []
+    cuts: list[float] = []
+    looks = [[("academic gown", 0.7, "imagenet"), ("person", 0.8, "object"), ("black and white", 1.0, "attribute")],
+             [("website", 0.8, "imagenet"), ("tv", 0.75, "object")],
+             [("rooster", 0.9, "imagenet"), ("bird", 0.95, "object")]]
+    for k, look in enumerate(looks):
+        base = 20.0 * k
+        if k:
+            cuts.append(base)
+        cuts.extend([base + 7.0, base + 13.5])
+        events += [_frame(base + i, *look) for i in range(20)]
+        events.append(Event(base + 2, base + 18, "ocr", f"TITLE OF PART {k + 1}"))
+        events.append(Event(base + 3, base + 9, "ocr", f"TITLE OF PART {k + 1}"))
+    events.append(_sound(40, 60, ("Chicken, rooster", 0.7), ("Crowing, cock-a-doodle-doo", 0.6)))
+    tl = Timeline("v", 60.0, sorted(events, key=lambda e: e.start), cuts=sorted(cuts))
+    assert scene_spans(tl) == [(0.0, 20.0), (20.0, 40.0), (40.0, 60.0)]
+    text = tl.render_level(0)
+    lines = text.splitlines()
+    assert len(lines) == 3 and all(text.count(f"TITLE OF PART {k}") == 1 for k in (1, 2, 3))
+    assert lines[0].startswith("[0s-20s] SEEN: person, academic gown, black and white")
+    assert "SOUNDS: chicken / rooster" in lines[2]
+    assert chapter_boundaries(tl) == [20.0, 40.0]
+    one_scene = Timeline("v", 60.0, [_frame(float(t), *looks[1]) for t in range(60)], cuts=sorted(cuts))
+    assert chapter_boundaries(one_scene) == []  # cuts inside one scene are not chapters
+
+
+def test_chapter_boundaries_follow_changes_of_labels_text_and_speech() -> None:
+    duration, speech, features, cuts, truth = composite_rows(40.0)
+    events = [Event(a, b, "speech", t) for a, b, t in speech] + [Event(a, b, k, t) for k, a, b, t in features]  # type: ignore[arg-type]
+    tl = Timeline("v", duration, sorted(events, key=lambda e: e.start), cuts)
+    assert chapter_boundaries(tl) == truth
+    # clip art, one object every 4 s with its sound: every change of object is a chapter of a short video
+    events = []
+    objects = [("cow", "ox", "Moo"), ("bird", "rooster", "Crowing"), ("kite", "violin", "Violin, fiddle"),
+               ("dog", "lion", "Roar"), ("airplane", "airliner", "Aircraft")]
+    for k, (obj, label, sound) in enumerate(objects):
+        events += [_frame(4.0 * k + i, (label, 0.9, "imagenet"), (obj, 0.9, "object")) for i in range(4)]
+        events.append(_sound(4.0 * k, 4.0 * k + 4, (sound, 0.6)))
+    tl = Timeline("v", 20.0, sorted(events, key=lambda e: e.start), cuts=[4.0, 8.0, 12.0, 16.0])
+    assert chapter_boundaries(tl) == [4.0, 8.0, 12.0, 16.0]
 
 
 def test_prompt_and_schema_checks() -> None:

@@ -40,9 +40,10 @@ from framedex.ids import is_id
 from framedex.models.base import ChatMessage
 from framedex.models.llm import API_MODEL_NAMES, Generation, LLMError, OnText, estimate_tokens, resolve_model
 from framedex.services import assets as asset_service
+from framedex.services import timeline as timeline_service
 from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.platform import Platform
-from framedex.services.timeline import Timeline, load_timeline, spans_from_boundaries, topic_boundaries
+from framedex.services.timeline import Timeline, load_timeline, spans_from_boundaries
 from framedex.storage.tables import IndexedAssetRow, IndexRow
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,14 @@ _NOTES_MAX_TOKENS = 160
 
 SYSTEM_PROMPT = (
     "You are a video analyst. You cannot watch the video; instead you are given its timeline, extracted "
-    "by machines: SAID lines are the speech transcript, TEXT ON SCREEN lines are text read from the "
-    "frames, SEEN lines are objects and scenes recognised in sampled frames (they can be imprecise), "
-    "SOUNDS lines are sound events. Times are seconds from the start of the video. What is said, "
-    "mentioned, discussed or talked about comes from the SAID lines only; what is shown comes from the "
-    "SEEN and TEXT ON SCREEN lines. Answer using only what the timeline supports; speak about 'the "
-    "video' and never mention the timeline, transcripts or detectors."
+    "by machines: SAID lines are the speech transcript; every other line is one scene, where SEEN lists "
+    "things and the look of the picture recognised with confidence (such as 'black and white', 'night', "
+    "'cartoon'), TEXT ON SCREEN is text read from the frames and SOUNDS are sound events. Times are seconds "
+    "from the start of the video. What is said, mentioned, discussed or talked about comes from the SAID "
+    "lines only; what is shown comes from the SEEN and TEXT ON SCREEN lines. Describe the video in plain "
+    "words a viewer would use (a terminal window with commands, a page of text, a cartoon), name only "
+    "what the timeline supports and never guess beyond it; speak about 'the video' and never mention the "
+    "timeline, transcripts or detectors."
 )
 
 
@@ -716,8 +719,10 @@ def response_body(result: Result) -> dict[str, Any]:
 # --- summaries, chapters, highlights, gists ------------------------------------------------------------
 
 SUMMARY_PROMPT = (
-    "Summarize the video in one concise paragraph (3 to 6 sentences). Cover the main topics that are "
-    "discussed and the key things that are shown or written on screen, in the order they appear."
+    "Summarize the video in one concise paragraph (3 to 6 sentences) for someone who has not seen it. "
+    "Say what kind of video it is, then name its main subjects in plain words, in the order they appear: "
+    "the topics discussed, what is shown, and the text on screen that tells what it is about. Do not "
+    "list every detail."
 )
 
 
@@ -771,6 +776,13 @@ def summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[
         raise AnalysisFailed(f"Generation failed: {exc}") from exc
 
 
+def chapter_boundaries(platform: Platform, timeline: Timeline, duration: float) -> list[float]:
+    """Scene changes (shot cuts where what is seen, read, heard or said changes), merged to chapter length;
+    the sentence embedder is loaded only for videos with speech (topic changes inside long scenes)."""
+    embed = _embedder(platform) if timeline.speech else None
+    return [b for b in timeline_service.chapter_boundaries(timeline, embed) if 0 < b < duration]
+
+
 def _section_text(timeline: Timeline, a: float, b: float, budget: int) -> str:
     text, _ = timeline.window(a, b).render(budget)
     return text or "(nothing detected)"
@@ -779,9 +791,9 @@ def _section_text(timeline: Timeline, a: float, b: float, budget: int) -> str:
 def make_chapters(platform: Platform, timeline: Timeline, duration: float, *, extra: str | None = None,
                   temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = 1024,
                   model_name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Chapters whose boundaries are where the content changes (see ``topic_boundaries``), snapped to
-    shot cuts / transcript segment starts; the model only writes each chapter's title and summary."""
-    boundaries = topic_boundaries(timeline, _embedder(platform))
+    """Chapters whose boundaries are where the content changes (see ``chapter_boundaries``); the model
+    only writes each chapter's title and summary."""
+    boundaries = chapter_boundaries(platform, timeline, duration)
     spans = spans_from_boundaries(0.0, duration, boundaries)
     llm = platform.models.llm()
     # titles need the gist of each chapter, not all of it: keep this prompt short (prompt eval is slow on CPU)
