@@ -70,10 +70,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", type=Path, default=tmp / "framedex-devset-data")
     parser.add_argument("--split", default="dev", choices=["dev", "all"])
     parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument("--origin", nargs="+", default=["real"], choices=["real", "set1", "synthetic"],
+                        help="which queries to fit on (default: the real-footage composites only)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     manifest, state = prepare(args.media, args.data)
-    queries = [q for q in manifest.queries if args.split == "all" or q.split == args.split]
+    queries = [q for q in manifest.queries if (args.split == "all" or q.split == args.split)
+               and q.origin in args.origin]
     platform = open_platform(args.data)
     try:
         rows = collect(platform, state, queries)
@@ -90,7 +93,8 @@ def main(argv: list[str]) -> int:
     if args.write:
         counts = "\n".join(f"    {s}: {len(d)} candidates, {sum(1 for _, y in d if y)} relevant"
                            for s, d in sorted(rows.items()))
-        write_params(table, f"Fitted on the {args.split!r} split of eval.devset ({len(queries)} queries).\n\n{counts}")
+        write_params(table, f"Fitted on the {args.split!r} split of eval.devset, origin {'+'.join(args.origin)} "
+                            f"({len(queries)} queries).\n\n{counts}")
         print(f"wrote {PARAMS_FILE}")
     return 0
 

@@ -210,6 +210,10 @@ class Query:
     expected: list[dict[str, Any]]  # [{video, start, end}]
     split: str  # dev | held
     source: str
+    # real: the real-footage composites (eval.realset), the yardstick; set1: the real pictures, sounds and read
+    # speech of the first, short-scene part; synthetic: its espeak-ng speech and drawn titles. Calibration is
+    # fitted on `real` only; every figure is reported per origin.
+    origin: str = "real"
 
 
 @dataclass
@@ -316,7 +320,9 @@ def layout(seed: int = 7, per_video: int = 6) -> list[list[Scene]]:
     return videos
 
 
-def build(out_dir: Path, seed: int = 7, per_video: int = 6) -> Manifest:
+def build(out_dir: Path, seed: int = 7, per_video: int = 6, real: bool = True) -> Manifest:
+    """The first part (real pictures, real sounds, synthetic titles and speech; 9 videos) and, with `real`, the
+    long composites of real material (eval.realset)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="devset-", dir=out_dir))
     manifest = Manifest(str(out_dir))
@@ -328,9 +334,9 @@ def build(out_dir: Path, seed: int = 7, per_video: int = 6) -> Manifest:
             d = scene_duration(scene, work)
             part = work / f"{name}_{k:02d}.mp4"
             render_scene(scene, d, part, work)
-            real = duration_of(part)
-            scene.start, scene.end = round(t, 3), round(t + real, 3)
-            t += real
+            written = duration_of(part)
+            scene.start, scene.end = round(t, 3), round(t + written, 3)
+            t += written
             parts.append(part)
         concat = work / f"{name}.txt"
         concat.write_text("".join(f"file '{p}'\n" for p in parts))
@@ -354,6 +360,10 @@ def build(out_dir: Path, seed: int = 7, per_video: int = 6) -> Manifest:
         manifest.scenes[name] = [{"start": a, "end": b, "picture": rec.picture, "title": None, "sound": None,
                                   "sentence": text} for a, b, text in recording_lines(rec)]
     manifest.queries = queries_for(manifest, out_dir, work)
+    if real:
+        from eval import realset
+
+        realset.build(out_dir, manifest, work)
     shutil.rmtree(work, ignore_errors=True)
     (out_dir / "manifest.json").write_text(manifest.to_json())
     return manifest
@@ -401,7 +411,7 @@ def queries_for(manifest: Manifest, out_dir: Path, work: Path) -> list[Query]:
         spans = [span for p in pics for span in expected.get(("picture", p.key), [])]
         if spans:
             split = split_of(pics[0].key, picture_keys)
-            queries.append(Query(f"visual:{text}", "visual", text, None, spans, split, pics[0].key))
+            queries.append(Query(f"visual:{text}", "visual", text, None, spans, split, pics[0].key, "set1"))
     for p in PICTURES:
         spans = expected.get(("picture", p.key), [])
         if not spans:
@@ -414,22 +424,24 @@ def queries_for(manifest: Manifest, out_dir: Path, work: Path) -> list[Query]:
             images = _image_variants(SHARED / p.path, p.key, out_dir)
         for image in images:
             split = split_of(p.key, picture_keys)
-            queries.append(Query(f"image:{image.name}", "image", None, str(image), spans, split, p.key))
+            queries.append(Query(f"image:{image.name}", "image", None, str(image), spans, split, p.key, "set1"))
     for t in TITLES:
         spans = expected.get(("title", t.text), [])
         for q in t.queries if spans else ():
-            queries.append(Query(f"ocr:{q}", "ocr", q, None, spans, split_of(t.key, [x.key for x in TITLES]), t.key))
+            queries.append(Query(f"ocr:{q}", "ocr", q, None, spans, split_of(t.key, [x.key for x in TITLES]), t.key,
+                                 "synthetic"))
     for snd in SOUNDS:
         spans = expected.get(("sound", snd.key), [])
         for q in snd.queries if spans else ():
             split = split_of(snd.key, [x.key for x in SOUNDS])
-            queries.append(Query(f"audio:{q}", "audio", q, None, spans, split, snd.key))
+            queries.append(Query(f"audio:{q}", "audio", q, None, spans, split, snd.key, "set1"))
     for sen in SENTENCES:
         spans = expected.get(("sentence", sen.text), [])
         for q in sen.queries if spans else ():
             kind = "semantic" if q.startswith("~") else "transcription" if sen.voice == "en" else "multilingual"
             queries.append(Query(f"{kind}:{q}", kind, q.lstrip("~"), None, spans,
-                                 split_of(sen.key, [x.key for x in SENTENCES]), sen.key))
+                                 split_of(sen.key, [x.key for x in SENTENCES]), sen.key,
+                                 "set1" if sen.wav else "synthetic"))
     for rec in RECORDINGS:  # real speech: each line is its own source, alternating between the splits
         lines = [(a, b, [w.strip(",.;:!?") for w in text.split()]) for a, b, text in recording_lines(rec)]
         lines = [(a, b, words) for a, b, words in lines if len(words) >= 4]
@@ -437,11 +449,11 @@ def queries_for(manifest: Manifest, out_dir: Path, work: Path) -> list[Query]:
             span = [{"video": f"rec_{rec.key}", "start": a, "end": b}]
             for q in dict.fromkeys((" ".join(words[:4]), " ".join(words[-3:]))):
                 queries.append(Query(f"speech:{q}", "speech", q, None, span, "dev" if i % 2 == 0 else "held",
-                                     f"{rec.key}:{i}"))
+                                     f"{rec.key}:{i}", "set1"))
     for modality, texts in NEGATIVES.items():
         for i, text in enumerate(texts):
             queries.append(Query(f"negative_{modality}:{text}", f"negative_{modality}", text, None, [],
-                                 "dev" if i % 2 == 0 else "held", text))
+                                 "dev" if i % 2 == 0 else "held", text, "set1"))
     return queries
 
 

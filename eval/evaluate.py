@@ -33,6 +33,9 @@ KIND_OPTIONS = {"visual": ["visual"], "ocr": ["visual"], "image": ["visual"], "a
                 "negative_visual": ["visual"], "negative_ocr": ["visual"], "negative_audio": ["audio"],
                 "negative_transcription": ["transcription"]}
 ALL_OPTIONS = ["visual", "audio", "transcription"]
+# real: the real-footage composites (the yardstick); set1: real pictures, sounds and read speech in short
+# scenes; synthetic: espeak-ng speech and drawn titles (eval.devset.Query.origin).
+ORIGINS = ["real", "set1", "synthetic"]
 KINDS = ["transcription", "speech", "multilingual", "semantic", "ocr", "visual", "audio", "image", "negative_visual",
          "negative_ocr", "negative_audio", "negative_transcription"]
 
@@ -126,7 +129,8 @@ def run_queries(platform: Any, state: dict[str, Any], queries: list[Query], opti
         ms = 1000 * (time.perf_counter() - t0)
         right = [is_right(h, q, state["videos"]) for h in hits[:10]]
         first = right.index(True) + 1 if True in right else None
-        row = {"id": q.id, "kind": q.kind, "split": q.split, "rank": first, "n": len(hits), "ms": ms,
+        row = {"id": q.id, "kind": q.kind, "split": q.split, "origin": q.origin, "rank": first, "n": len(hits),
+               "ms": ms,
                "top": [(h["video_id"][-4:], round(h["start"], 1), round(h["relevance"], 3), ok)
                        for h, ok in zip(hits[:3], right, strict=False)]}
         out.append(row)
@@ -135,10 +139,11 @@ def run_queries(platform: Any, state: dict[str, Any], queries: list[Query], opti
     return out
 
 
-def summarise(rows: list[dict[str, Any]], split: str) -> dict[str, dict[str, float]]:
+def summarise(rows: list[dict[str, Any]], split: str, origin: str = "real") -> dict[str, dict[str, float]]:
     table: dict[str, dict[str, float]] = {}
     for kind in KINDS:
-        sel = [r for r in rows if r["kind"] == kind and (split == "all" or r["split"] == split)]
+        sel = [r for r in rows if r["kind"] == kind and (split == "all" or r["split"] == split)
+               and r.get("origin", "real") == origin]
         if not sel:
             continue
         table[kind] = {"n": len(sel),
@@ -185,8 +190,11 @@ def main(argv: list[str]) -> int:
         rows = run_queries(platform, state, manifest.queries, args.options, args.verbose)
     finally:
         platform.close()
-    for split in (["dev", "held", "all"] if args.split == "all" else [args.split]):
-        print_table(f"split={split} options={args.options}", summarise(rows, split))
+    for origin in ORIGINS:
+        for split in (["dev", "held", "all"] if args.split == "all" else [args.split]):
+            table = summarise(rows, split, origin)
+            if table:
+                print_table(f"origin={origin} split={split} options={args.options}", table)
     ms = sorted(r["ms"] for r in rows)
     print(f"\nlatency per query (ms, this index): p50 {ms[len(ms) // 2]:.0f}  p99 {ms[int(len(ms) * 0.99)]:.0f}")
     if args.json:
