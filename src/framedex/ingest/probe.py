@@ -1,7 +1,14 @@
-"""Probe media with PyAV and validate it against the platform's limits."""
+"""Probe media with PyAV and validate it against the platform's limits.
+
+The duration is what the streams really span, not only what the header says: `probe` walks the
+packets of the first video and audio stream (demuxing, no decoding) and takes their extent when it
+runs past the header, so a 10 s header over hours of audio is seen as hours long and refused like
+any other long file. Absurd timestamps (a first frame at 10¹² s) are refused here too.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -9,15 +16,19 @@ from typing import Any
 import av
 
 from framedex.config import Settings
+from framedex.ingest.limits import (
+    DEFAULT_MAX_SECONDS,
+    DecodeBudget,
+    MediaLimitExceeded,
+    MediaRejected,
+    plausible_time,
+    slack_seconds,
+)
 
+__all__ = ["MediaInfo", "MediaLimitExceeded", "MediaRejected", "decode_budget", "probe", "validate_video"]
 
-class MediaRejected(Exception):
-    """The media can never be indexed; `code` is the real API's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+# Walking the packets stops here; the header's duration stands for what was not walked.
+PROBE_WALL_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -62,8 +73,9 @@ def probe(path: Path) -> MediaInfo:
         if video is not None:
             rate = video.average_rate or video.base_rate or video.guessed_rate
             fps = float(rate) if rate else 0.0
-        if duration <= 0 and video is not None:
-            duration = _decode_duration(container)
+        extent = _stream_extent(container, [s for s in (video, audio) if s is not None])
+        if duration <= 0 or extent > duration + max(1.0, 0.01 * duration):
+            duration = extent  # the header is missing or lies: the streams say how long the media is
         return MediaInfo(
             duration=round(duration, 3), size=size, format=container.format.name,
             has_video=video is not None, has_audio=audio is not None,
@@ -77,13 +89,58 @@ def probe(path: Path) -> MediaInfo:
         )
 
 
-def _decode_duration(container: av.container.InputContainer) -> float:
-    """Containers without a duration header (raw streams, some AVIs): walk the packets."""
-    last = 0.0
-    for packet in container.demux(video=0):
-        if packet.pts is not None and packet.time_base is not None:
-            last = max(last, float(packet.pts * packet.time_base))
-    return last
+def _stream_extent(container: av.container.InputContainer, streams: list[Any]) -> float:
+    """How many seconds the streams span, from each one's first packet timestamp to its last.
+
+    Packets are only demuxed, not decoded (about a microsecond each). The walk stops once a stream
+    runs past the longest media the API takes (it will be refused anyway) or after
+    PROBE_WALL_SECONDS (huge files: the header stands for the rest, and decoding is budgeted).
+    """
+    if not streams:
+        return 0.0
+    stop_at = DEFAULT_MAX_SECONDS + slack_seconds(DEFAULT_MAX_SECONDS)
+    deadline = time.monotonic() + PROBE_WALL_SECONDS
+    time_base = {s.index: float(s.time_base) for s in streams if s.time_base is not None}
+    first: dict[int, float] = {}
+    extent = 0.0
+    packets = container.demux(streams)
+    n = 0
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except (av.error.FFmpegError, ValueError):  # damage further in: decoding copes with it as before
+            break
+        n += 1
+        if n % 4096 == 0 and time.monotonic() > deadline:
+            break
+        stamp = packet.pts
+        if stamp is None:
+            stamp = packet.dts
+            if stamp is None:
+                continue
+        index = packet.stream_index
+        tb = time_base.get(index)
+        if tb is None:
+            continue
+        t = stamp * tb
+        if index not in first:
+            plausible_time(t, f"The first {packet.stream.type} packet")
+            first[index] = t
+        end = t - first[index]
+        if end > extent:
+            extent = end
+            if extent > stop_at:
+                break
+    return extent
+
+
+def decode_budget(info: MediaInfo, settings: Settings) -> DecodeBudget:
+    """The budget for decoding a validated video: its probed duration (at most the API's maximum)
+    plus slack, frames no bigger than the API's largest."""
+    return DecodeBudget.for_duration(info.duration, limit=settings.max_video_seconds, media="video",
+                                     max_pixels=settings.max_video_width * settings.max_video_height)
 
 
 def validate_video(info: MediaInfo, settings: Settings) -> None:

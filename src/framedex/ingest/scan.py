@@ -3,10 +3,17 @@
 Every decoded frame is shrunk to a tiny grey image for cut detection (cheap); only the
 sampled frames are converted to full RGB arrays. Sampled frames go to a callback, so memory
 stays flat whatever the video's length.
+
+Times are seconds from the stream's start (a capture whose timestamps start at 3600 s has its
+first frame at 0), and the pass runs under a `DecodeBudget`: it stops with `MediaLimitExceeded`
+when the stream runs past the budget's duration or frame count, a frame is bigger than allowed,
+a timestamp is absurd, or the deadline passes. The next sample time is computed, not stepped to,
+so a leap in the timestamps costs nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +22,7 @@ import av
 import numpy as np
 
 from framedex.ingest.decode import SampledFrame, _target_size
+from framedex.ingest.limits import DecodeBudget
 
 _TINY = (64, 36)
 
@@ -28,12 +36,13 @@ class ScanResult:
 
 def scan_video(path: Path, on_frame: Callable[[SampledFrame], None], *, sample_fps: float = 1.0,
                max_side: int = 640, threads: int = 2, cut_threshold: float = 0.35,
-               min_shot_seconds: float = 0.6) -> ScanResult:
+               min_shot_seconds: float = 0.6, budget: DecodeBudget | None = None) -> ScanResult:
     """Decode `path` once; call `on_frame` for one frame every 1/sample_fps seconds (the first at 0).
 
     A cut is declared where consecutive tiny frames differ by more than `cut_threshold`
     (mean absolute difference of normalised grey levels, scaled by the frame's contrast) and
-    the previous cut is at least `min_shot_seconds` away.
+    the previous cut is at least `min_shot_seconds` away. Without a `budget`, one comes from the
+    file's header (capped at the longest media the API takes).
     """
     result = ScanResult()
     interval = 1.0 / sample_fps
@@ -44,10 +53,13 @@ def scan_video(path: Path, on_frame: Callable[[SampledFrame], None], *, sample_f
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = threads
+        meter = (budget or DecodeBudget.for_container(container)).meter("video")
+        meter.set_origin(stream)
         for frame in container.decode(stream):
-            if frame.pts is None or frame.time_base is None:
+            t = meter.time_of(frame)
+            if t is None:
                 continue
-            t = float(frame.pts * frame.time_base)
+            meter.check_pixels(frame.width, frame.height)
             result.duration = max(result.duration, t)
             tiny = frame.to_ndarray(format="gray", width=_TINY[0], height=_TINY[1]).astype(np.float32) / 255.0
             if previous is not None:
@@ -62,6 +74,6 @@ def scan_video(path: Path, on_frame: Callable[[SampledFrame], None], *, sample_f
                 image = frame.to_ndarray(format="rgb24", width=w, height=h)
                 on_frame(SampledFrame(round(t, 3), image))  # type: ignore[arg-type]
                 result.frame_times.append(round(t, 3))
-                while next_sample <= t + 1e-3:
-                    next_sample += interval
+                # the first sample time after t, computed: a leap in the timestamps costs no loop
+                next_sample = (math.floor((t + 1e-3) / interval) + 1) * interval
     return result

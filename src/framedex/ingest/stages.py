@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from framedex.ingest.decode import SampledFrame, decode_audio
 from framedex.ingest.keys import audio_key, frame_key, frames_prefix, scan_key, thumbnail_key
 from framedex.ingest.pipeline import Stage, VideoContext
+from framedex.ingest.probe import decode_budget
 from framedex.ingest.scan import scan_video
 from framedex.ingest.segment import clips_from_boundaries
 from framedex.models.base import AUDIO_SAMPLE_RATE, Transcript
@@ -59,10 +60,14 @@ class DecodeStage:
             blobs.put_bytes(frame_key(ctx.video_id, frame.time), _jpeg(frame.image))
 
         blobs.delete_prefix(frames_prefix(ctx.video_id))
+        # Bounded by the probed duration and the API's limits: past them (a header that lies, absurd
+        # timestamps, a stall) decoding stops with MediaLimitExceeded and the video fails with its reason.
+        budget = decode_budget(ctx.info, ctx.platform.settings)
         result = scan_video(ctx.media_path, keep, sample_fps=SAMPLE_FPS, max_side=FRAME_MAX_SIDE,
-                            threads=ctx.platform.settings.model_threads)
-        audio = decode_audio(ctx.media_path) if ctx.info.has_audio else np.zeros(0, dtype=np.float32)
-        blobs.put_bytes(audio_key(ctx.video_id), audio.astype("<f4").tobytes())
+                            threads=ctx.platform.settings.model_threads, budget=budget)
+        audio = (decode_audio(ctx.media_path, budget=budget) if ctx.info.has_audio
+                 else np.zeros(0, dtype=np.float32))
+        blobs.put_bytes(audio_key(ctx.video_id), np.ascontiguousarray(audio, dtype="<f4").tobytes())
         scan = {"cuts": result.cuts, "frame_times": result.frame_times,
                 "duration": max(ctx.info.duration, result.duration)}
         blobs.put_bytes(scan_key(ctx.video_id), json.dumps(scan).encode())
