@@ -99,14 +99,14 @@ class DecodeBudget:
         """min(declared, limit) + slack of media time; an unknown or absurd declared duration counts
         as the limit."""
         limit = float(limit)
-        known = declared is not None and math.isfinite(declared) and declared > 0
-        base = min(float(declared), limit) if known else limit  # type: ignore[arg-type]
+        seconds = float(declared) if declared is not None and math.isfinite(declared) and declared > 0 else 0.0
+        base = min(seconds, limit) if seconds else limit
         max_seconds = base + slack_seconds(base)
         if wall_seconds is None:
             wall_seconds = BASE_WALL_SECONDS + WALL_SECONDS_PER_MEDIA_SECOND * max_seconds
         return cls(max_seconds=max_seconds, max_frames=int(max_seconds * MAX_FPS) + 1000,
                    max_pixels=int(max_pixels), wall_seconds=float(wall_seconds),
-                   declared_seconds=float(declared) if known else 0.0, limit_seconds=limit, media=media)
+                   declared_seconds=seconds, limit_seconds=limit, media=media)
 
     @classmethod
     def for_container(cls, container: Any, *, limit: float = DEFAULT_MAX_SECONDS) -> DecodeBudget:
