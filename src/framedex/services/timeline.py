@@ -32,7 +32,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -180,8 +180,12 @@ class Timeline:
         top = (6, 5, 4, 3, 3)[level]
         ocr_len = (240, 160, 100, 60, 0)[level]
         piece = (30.0, 45.0, 60.0, 120.0, 240.0)[level]
+        constant = constant_lines(self)
+        if constant:
+            lines.append((self.offset, -1, f"[{_ts(self.offset)}-{_ts(self.end)}] TEXT ON SCREEN THROUGHOUT: "
+                                           + _clip(" | ".join(constant.values()), max(ocr_len, 120))))
         for a, b in _pieces(self.scenes(), piece):
-            ev = scene_evidence(self, a, b)
+            ev = scene_evidence(self, a, b, skip=set(constant))
             parts: list[str] = []
             seen = ev.seen[:top]
             if seen or ev.faces:
@@ -412,7 +416,23 @@ class SceneEvidence:
     faces: int
 
 
-def scene_evidence(timeline: Timeline, start: float, end: float) -> SceneEvidence:
+def constant_lines(timeline: Timeline, share: float = 0.4) -> dict[str, str]:
+    """On-screen lines shown for at least ``share`` of a video of 30 s or more (a navigation bar, a channel
+    name, a window title): said once for the whole video instead of in every scene."""
+    if timeline.duration < 30:
+        return {}
+    shown: dict[str, float] = {}
+    text: dict[str, str] = {}
+    for e in timeline.events:
+        if e.kind == "ocr":
+            key = _norm_text(e.text)
+            if key:
+                shown[key] = shown.get(key, 0.0) + max(0.0, e.end - e.start)
+                text.setdefault(key, e.text.strip())
+    return {k: text[k] for k in sorted(shown, key=lambda k: -shown[k]) if shown[k] >= share * timeline.duration}
+
+
+def scene_evidence(timeline: Timeline, start: float, end: float, skip: set[str] | None = None) -> SceneEvidence:
     """What is confidently seen (labels, objects, the look of the frames), read (on-screen lines, each once,
     in order) and heard (sound tags) between ``start`` and ``end``."""
     def inside(e: Event) -> bool:
@@ -427,7 +447,7 @@ def scene_evidence(timeline: Timeline, start: float, end: float) -> SceneEvidenc
     lines: dict[str, list[Any]] = {}  # key → [first seen, seconds on screen, text]
     for e in sorted((e for e in events if e.kind == "ocr"), key=lambda e: e.start):
         key = _norm_text(e.text)
-        if not key:
+        if not key or (skip and key in skip):
             continue
         shown = max(0.5, min(e.end, end) - max(e.start, start))
         if key in lines:
@@ -569,7 +589,7 @@ def _bag(text: str) -> Counter[str]:
     return Counter(w for w in _WORD.findall(text.lower()) if len(w) > 2)
 
 
-def _cosine_bags(a: Counter[str], b: Counter[str]) -> float:
+def _cosine_bags(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if not a or not b:
         return 0.0
     dot = sum(v * b.get(k, 0) for k, v in a.items())
@@ -653,6 +673,10 @@ def spans_from_boundaries(start: float, end: float, boundaries: Sequence[float])
 # features blended with the cosine of their word bags; measured on the real2 composites).
 SCENE_SIMILARITY = 0.6
 IMAGE_WEIGHT = 0.6
+# Consecutive sampled frames (1 fps) less alike than this are a change of picture even without a detected
+# cut: 0.27-0.51 at the clip-art changes the cut detector missed, >= 0.59 inside cartoon scenes (two
+# frames of 230 s of mixed footage lower: 0.35 and 0.46, merged back by the scene similarity).
+FRAME_CHANGE = 0.55
 _STOP = {"the", "and", "for", "that", "this", "with", "you", "are", "was", "have", "has", "from", "they", "but",
          "not", "what", "all", "can", "will", "there", "their", "our", "its", "it's", "about", "into", "then"}
 
@@ -662,7 +686,7 @@ class _Stretch:
     start: float
     end: float
     image: np.ndarray | None
-    bag: Counter[str]
+    bag: dict[str, float]
 
     @property
     def length(self) -> float:
@@ -670,13 +694,16 @@ class _Stretch:
 
     def merged(self, other: _Stretch) -> _Stretch:
         image = self.image if other.image is None else other.image if self.image is None else self.image + other.image
-        return _Stretch(min(self.start, other.start), max(self.end, other.end), image, self.bag + other.bag)
+        bag = dict(self.bag)
+        for k, v in other.bag.items():
+            bag[k] = bag.get(k, 0.0) + v
+        return _Stretch(min(self.start, other.start), max(self.end, other.end), image, bag)
 
 
 def _stretch(timeline: Timeline, a: float, b: float) -> _Stretch:
     vecs = [v for t, v in timeline.frames if a <= t < b]
     image = np.sum(vecs, axis=0) if vecs else None
-    bag: Counter[str] = Counter()
+    bag: dict[str, float] = {}
     for e in timeline.events:
         if e.start == e.end:
             if not a <= e.start < b:
@@ -690,11 +717,12 @@ def _stretch(timeline: Timeline, a: float, b: float) -> _Stretch:
                 w = score * (0.5 if src == "attribute" else 1.0)
                 if e.kind == "audio" and lab.lower() in ("silence", "speech"):
                     w *= 0.3
-                bag[f"{e.kind[0]}:{lab.lower()}"] += w
+                key = f"{e.kind[0]}:{lab.lower()}"
+                bag[key] = bag.get(key, 0.0) + w
         elif e.kind in ("speech", "ocr"):
             for w in _WORD.findall(e.text.lower()):
                 if len(w) > 2 and w not in _STOP:
-                    bag[f"w:{w}"] += 1.0 if e.kind == "speech" else 0.5
+                    bag[f"w:{w}"] = bag.get(f"w:{w}", 0.0) + (1.0 if e.kind == "speech" else 0.5)
     return _Stretch(a, b, image, bag)
 
 
@@ -707,9 +735,35 @@ def _similarity(x: _Stretch, y: _Stretch) -> float:
     return words
 
 
+def text_changes(timeline: Timeline, *, min_lines: int = 2, near_cut: float = 1.0) -> list[float]:
+    """Times where the text on screen changes at once (at least ``min_lines`` new lines appear together,
+    away from a shot cut): a new slide or page, which the shot-cut detector misses on white slides."""
+    starts: Counter[float] = Counter()
+    for e in timeline.events:
+        if e.kind == "ocr":
+            starts[round(e.start * 2) / 2] += 1
+    out: list[float] = []
+    for t in sorted(starts):
+        if starts[t] >= min_lines and timeline.offset < t < timeline.end \
+                and all(abs(t - c) > near_cut for c in timeline.cuts) and all(abs(t - x) > near_cut for x in out):
+            out.append(t)
+    return out
+
+
+def look_changes(timeline: Timeline, *, below: float = FRAME_CHANGE, near_cut: float = 1.0) -> list[float]:
+    """Sampled frames that look unlike the frame before (CNN features), away from a shot cut: a change of
+    picture the cut detector missed (clip art on the same white background, a cross-fade)."""
+    out: list[float] = []
+    for (_, a), (t, b) in zip(timeline.frames, timeline.frames[1:], strict=False):
+        if float(a @ b) < below and all(abs(t - c) > near_cut for c in timeline.cuts):
+            out.append(t)
+    return out
+
+
 def _shots(timeline: Timeline) -> list[tuple[float, float]]:
     t0, t1 = timeline.offset, timeline.end
-    points = [t0, *sorted(c for c in timeline.cuts if t0 < c < t1), t1]
+    changes = sorted({*timeline.cuts, *text_changes(timeline), *look_changes(timeline)})
+    points = [t0, *(c for c in changes if t0 < c < t1), t1]
     return [(points[i], points[i + 1]) for i in range(len(points) - 1) if points[i + 1] - points[i] > 1e-3]
 
 
