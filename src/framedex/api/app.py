@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from framedex import __version__
 from framedex.api.errors import install_error_handlers
-from framedex.api.limits import BodySizeLimit
+from framedex.api.limits import RequestGuard
 from framedex.api.routers import ROUTERS
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
@@ -49,8 +49,8 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
         description="Self-hosted video understanding with the Twelve Labs v1.3 API.",
     )
     install_error_handlers(app)
-    # The largest body any endpoint takes is a legacy task upload; per-endpoint limits are tighter.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 1024 * 1024)
+    # Authenticate from the headers and cap the body per route before any handler reads it.
+    app.add_middleware(RequestGuard)
     api = APIRouter()
     for router in ROUTERS:
         api.include_router(router)

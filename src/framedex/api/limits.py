@@ -1,48 +1,172 @@
-"""Request-size limits enforced while the body streams in, before anything is spooled to disk."""
+"""The request guard: every request is authenticated and bounded before the app reads a byte of its body.
+
+One ASGI middleware (`RequestGuard`), in front of FastAPI's routing, does in order:
+
+1. `--no-auth` mode (loopback only): refuse a `Host` that is not loopback (DNS rebinding) and a cross-site
+   `Origin` (CSRF from a web page).
+2. Authenticate from the `x-api-key` header alone (401 before any body is read; the tenant is left in the
+   scope for `deps.get_tenant`). The signed thumbnail and chunk-PUT URLs, the docs and health probes
+   carry no key.
+3. Cap the body per route (`ROUTES`): Content-Length is checked up front; a chunked body is counted while
+   it streams, and once it passes the cap the answer is 413 in the API's envelope, whatever the app made
+   of the cut-off body.
+4. A JSON body is read here (within its cap), checked by `json_limits` (valid JSON, finite numbers, depth,
+   sizes) and handed on; the app then parses a body that is known to be sane.
+5. An unexpected error is a 500 in the envelope that keeps the connection open (Starlette's own handler
+   re-raises, and uvicorn then drops the kept-alive connection).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from framedex.api import json_limits
+from framedex.config import Settings
+from framedex.services.errors import ServiceError
+
+log = logging.getLogger("framedex.api")
+
+API_PREFIX = "/v1.3"
+TENANT_SCOPE_KEY = "framedex.tenant"
+MiB = 1024**2
+
+# A body this small is left for the server to drain after an early answer; a larger (or chunked) one gets
+# `connection: close` instead, so that nothing more of it is read.
+_DRAIN_BYTES = 64 * 1024
+# JSON bodies at most this size are checked on the event loop; larger ones in a worker thread.
+_INLINE_JSON_BYTES = 256 * 1024
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-class BodySizeLimit:
-    """Reject bodies larger than `max_bytes` with 413 and the API's error envelope.
+@dataclass(frozen=True)
+class RoutePolicy:
+    """What one route accepts. `body`: the byte cap of a non-JSON body (it may depend on the settings);
+    `json`: the byte cap of a JSON body; `auth`: whether an API key is required; `raw`: a body streamed to
+    the handler as is, never parsed as JSON; `nested_413`: the SDK expects `{"error": {...}}` on a 413."""
 
-    Checks Content-Length up front and counts bytes for chunked bodies, so a client cannot
-    fill the disk by lying about (or omitting) the length.
-    """
+    body: Callable[[Settings], int]
+    json: int = 4 * MiB
+    auth: bool = True
+    raw: bool = False
+    too_large_code: str = "payload_too_large"
+    nested_413: bool = False
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+def _fixed(n: int) -> Callable[[Settings], int]:
+    return lambda _settings: n
+
+
+def _chunk_cap(settings: Settings) -> int:
+    from framedex.services.uploads import MAX_CHUNKS
+
+    return max(settings.multipart_chunk_bytes, -(-settings.max_multipart_bytes // MAX_CHUNKS)) + 64 * 1024
+
+
+DEFAULT = RoutePolicy(body=_fixed(4 * MiB))
+_MEDIA_JSON = 64 * MiB  # base64 media in JSON: up to 36 MB decoded (embed-v2), 30 MB (analyze)
+
+# (method, path without the /v1.3 prefix) -> policy; the first match wins, DEFAULT otherwise.
+ROUTES: list[tuple[str, re.Pattern[str], RoutePolicy]] = [
+    ("POST", re.compile(r"/tasks"), RoutePolicy(body=lambda s: s.max_upload_bytes + MiB,
+                                                too_large_code="video_filesize_too_large")),
+    ("POST", re.compile(r"/embed/tasks"), RoutePolicy(body=lambda s: s.max_upload_bytes + MiB,
+                                                      too_large_code="video_filesize_too_large")),
+    ("POST", re.compile(r"/assets"), RoutePolicy(body=lambda s: s.max_asset_upload_bytes + MiB,
+                                                 too_large_code="video_filesize_too_large")),
+    ("PUT", re.compile(r"/uploads/[^/]+/chunks/[^/]+"), RoutePolicy(body=_chunk_cap, auth=False, raw=True,
+                                                                    too_large_code="chunk_too_large")),
+    ("POST", re.compile(r"/search"), RoutePolicy(body=_fixed(10 * 32 * MiB + MiB))),  # up to 10 query images
+    ("POST", re.compile(r"/embed"), RoutePolicy(body=_fixed(2 * 32 * MiB + MiB))),  # image and audio files
+    ("POST", re.compile(r"/embed-v2(/tasks)?"), RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON,
+                                                            nested_413=True)),
+    ("POST", re.compile(r"/(analyze|analyze/tasks|generate|summarize|gist)"),
+     RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON)),
+    ("POST", re.compile(r"/analyze/batches"), RoutePolicy(body=_fixed(16 * MiB), json=16 * MiB)),
+    ("GET", re.compile(r"/thumbnails/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
+    ("*", re.compile(r"/(docs|redoc)(/.*)?|/openapi\.json|/(health|healthz|ready|readyz|livez)"),
+     RoutePolicy(body=_fixed(64 * 1024), auth=False)),
+]
+
+# In --no-auth mode only these Host names are served (any port); `framedex.inprocess` is the in-process
+# client's origin, which no DNS name can take.
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "framedex.inprocess"}
+
+
+def policy_for(method: str, path: str) -> RoutePolicy:
+    if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+        path = path[len(API_PREFIX):] or "/"
+    path = path.rstrip("/") or "/"
+    for want, pattern, policy in ROUTES:
+        if (want == "*" or want == method) and pattern.fullmatch(path):
+            return policy
+    return DEFAULT
+
+
+def _host_name(value: str) -> str:
+    """`host[:port]` (or `[v6]:port`, or a URL's netloc) -> the lower-cased host name."""
+    value = value.strip().lower()
+    if "://" in value:
+        value = value.split("://", 1)[1].split("/", 1)[0]
+    if value.startswith("["):
+        return value[: value.find("]") + 1] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _is_local_host(name: str, settings: Settings) -> bool:
+    if name in _LOCAL_HOSTS or re.fullmatch(r"127(\.\d{1,3}){3}", name):
+        return True
+    return bool(settings.public_url) and name == _host_name(str(settings.public_url))
+
+
+def envelope(status: int, code: str, message: str, *, nested: bool = False) -> bytes:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if nested:  # the SDK parses this status as {"error": {...}}; keep the flat fields for everyone else
+        body["error"] = {"code": code, "message": message}
+    return json.dumps(body).encode()
+
+
+async def send_error(send: Send, status: int, code: str, message: str, *, close: bool = False,
+                     nested: bool = False, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = envelope(status, code, message, nested=nested)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+           *(headers or [])]
+    if close:
+        raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestGuard:
+    """See the module docstring."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        """Threads for the guard's own blocking work (key lookups, large JSON checks), apart from the request
+        threadpool, so that requests stuck in slow handlers cannot hold up the 401s and 400s of others."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(8)
+        return self._limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
-            return
-        seen = 0
         started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -51,16 +175,178 @@ class BodySizeLimit:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reject(send)
+            await self._guard(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # too late for an error response: the server closes the connection
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            await send_error(send, 500, "internal_error", "An internal error occurred. See the server log.")
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps({"code": "video_filesize_too_large",
-                           "message": f"The request body exceeds the limit of {self.max_bytes} bytes."}).encode()
-        start: dict[str, Any] = {"type": "http.response.start", "status": 413,
-                                 "headers": [(b"content-type", b"application/json"),
-                                             (b"content-length", str(len(body)).encode())]}
-        await send(start)
-        await send({"type": "http.response.body", "body": body})
+    async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
+        platform = getattr(getattr(scope.get("app"), "state", None), "platform", None)
+        if platform is None:  # not started (or not ours): nothing to check against
+            await self.app(scope, receive, send)
+            return
+        settings: Settings = platform.settings
+        method = str(scope.get("method", "GET")).upper()
+        policy = policy_for(method, str(scope.get("path", "/")))
+        headers = _Headers(scope)
+        declared = headers.content_length()
+        chunked = "chunked" in headers.get("transfer-encoding").lower()
+        has_body = chunked or (declared or 0) > 0
+        big_body = chunked or (declared or 0) > _DRAIN_BYTES
+
+        if declared == -1:
+            await send_error(send, 400, "parameter_invalid", "The Content-Length header is invalid.", close=True)
+            return
+        if not settings.auth_enabled:
+            refusal = self._local_only(headers, settings)
+            if refusal:
+                await send_error(send, 403, "forbidden", refusal, close=big_body)
+                return
+        if policy.auth:
+            tenant = await self._authenticate(platform, headers, send, close=big_body, limiter=self._threads())
+            if tenant is None:
+                return
+            scope[TENANT_SCOPE_KEY] = tenant
+
+        is_json = has_body and not policy.raw and headers.is_json()
+        cap = min(policy.json, policy.body(settings)) if is_json else policy.body(settings)
+        too_large = (f"The request body exceeds the limit of {cap} bytes for this endpoint.",
+                     policy.too_large_code)
+        if declared is not None and declared > cap:
+            await send_error(send, 413, too_large[1], too_large[0], close=True, nested=policy.nested_413)
+            return
+        if is_json:
+            await self._json(scope, receive, send, cap, too_large, policy)
+            return
+        await self._streamed(scope, receive, send, cap, too_large, policy)
+
+    @staticmethod
+    def _local_only(headers: _Headers, settings: Settings) -> str | None:
+        host = _host_name(headers.get("host"))
+        if not _is_local_host(host, settings):
+            return (f"This server runs without API keys and answers only requests addressed to localhost, "
+                    f"not {host[:100]!r}.")
+        origin = headers.get("origin")
+        if origin and origin != "null" and not _is_local_host(_host_name(origin), settings):
+            return "Cross-site requests are refused by a server that runs without API keys."
+        if origin == "null" or headers.get("sec-fetch-site").lower() == "cross-site":
+            return "Cross-site requests are refused by a server that runs without API keys."
+        return None
+
+    @staticmethod
+    async def _authenticate(platform: Any, headers: _Headers, send: Send, *, close: bool,
+                            limiter: anyio.CapacityLimiter) -> str | None:
+        from framedex.services import auth
+
+        if not platform.settings.auth_enabled:
+            return auth.LOCAL_TENANT_ID
+        key = headers.get("x-api-key")
+        try:
+            if not key:
+                auth.authenticate(platform, None)  # raises the 401 with its message
+            tenant: str = await anyio.to_thread.run_sync(auth.authenticate, platform, key, limiter=limiter)
+            return tenant
+        except ServiceError as exc:
+            await send_error(send, exc.status, exc.code, exc.message, close=close)
+            return None
+
+    async def _json(self, scope: Scope, receive: Receive, send: Send, cap: int, too_large: tuple[str, str],
+                    policy: RoutePolicy) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
+                await send_error(send, 413, too_large[1], too_large[0], close=True, nested=policy.nested_413)
+                return
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        del chunks
+        try:
+            if not body.strip():
+                pass  # no body after all: the route says what is missing
+            elif len(body) <= _INLINE_JSON_BYTES:
+                json_limits.loads(body)
+            else:
+                await anyio.to_thread.run_sync(json_limits.loads, body, limiter=self._threads())
+        except ServiceError as exc:
+            await send_error(send, exc.status, exc.code, exc.message)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _streamed(self, scope: Scope, receive: Receive, send: Send, cap: int, too_large: tuple[str, str],
+                        policy: RoutePolicy) -> None:
+        seen = 0
+        exceeded = False
+        replaced = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > cap:
+                    exceeded = True
+                    raise BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # Whatever the app answers to a body cut off at the cap (FastAPI says 400 "error parsing the
+            # body"), the client gets the 413.
+            nonlocal replaced
+            if exceeded:
+                if not replaced:
+                    replaced = True
+                    await send_error(send, 413, too_large[1], too_large[0], close=True, nested=policy.nested_413)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+            if not replaced:
+                replaced = True
+                await send_error(send, 413, too_large[1], too_large[0], close=True, nested=policy.nested_413)
+
+
+class _Headers:
+    def __init__(self, scope: Scope) -> None:
+        self._items: dict[bytes, bytes] = {}
+        for name, value in scope.get("headers") or []:
+            self._items.setdefault(bytes(name).lower(), bytes(value))
+
+    def get(self, name: str) -> str:
+        return self._items.get(name.encode(), b"").decode("latin-1")
+
+    def content_length(self) -> int | None:
+        """None when absent, -1 when malformed."""
+        raw = self._items.get(b"content-length")
+        if raw is None:
+            return None
+        raw = raw.strip()
+        return int(raw) if raw.isdigit() and len(raw) <= 18 else -1
+
+    def is_json(self) -> bool:
+        """Whether FastAPI would parse the body as JSON: a JSON media type, or none at all."""
+        kind = self.get("content-type").split(";", 1)[0].strip().lower()
+        return not kind or kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))

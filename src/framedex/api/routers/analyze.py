@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
+from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.schemas.analyze import (
     AnalyzeRequest,
@@ -33,6 +34,21 @@ router = APIRouter(tags=["analyze"])
 NDJSON = "application/x-ndjson"
 
 
+def _bounded(body: dict[str, Any]) -> dict[str, Any]:
+    """Check the response_format schemas of a request (and of a batch's defaults and items) for size
+    before the service sees them: the service builds a schema's minimal instance and runs its patterns."""
+    json_limits.check_response_format(body.get("response_format"))
+    defaults = body.get("defaults")
+    if isinstance(defaults, dict):
+        json_limits.check_response_format(defaults.get("response_format"), "defaults.response_format")
+    requests = body.get("requests")
+    if isinstance(requests, list):
+        for i, item in enumerate(requests):
+            if isinstance(item, dict):
+                json_limits.check_response_format(item.get("response_format"), f"requests[{i}].response_format")
+    return body
+
+
 def _stream(run: analysis.Analysis) -> StreamingResponse:
     return StreamingResponse(run.events(), media_type=NDJSON, headers={"Cache-Control": "no-cache",
                                                                          "X-Accel-Buffering": "no"})
@@ -40,7 +56,7 @@ def _stream(run: analysis.Analysis) -> StreamingResponse:
 
 @router.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_none=True)
 def analyze(body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
-    run = analysis.prepare(platform, tenant, body.body())
+    run = analysis.prepare(platform, tenant, _bounded(body.body()))
     if body.stream is True:
         return _stream(run)
     return AnalyzeResponse.model_validate(analysis.response_body(run.run()))
@@ -49,7 +65,7 @@ def analyze(body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> A
 @router.post("/generate", response_model=AnalyzeResponse, response_model_exclude_none=True)
 def generate(body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
     """Older open-ended generation; streams NDJSON unless ``stream`` is ``false``."""
-    run = analysis.generate(platform, tenant, body.body())
+    run = analysis.generate(platform, tenant, _bounded(body.body()))
     if body.stream is not False:
         return _stream(run)
     return AnalyzeResponse.model_validate(analysis.response_body(run.run()))
@@ -57,12 +73,12 @@ def generate(body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> 
 
 @router.post("/summarize", response_model_exclude_none=True)
 def summarize(body: SummarizeRequest, platform: PlatformDep, tenant: TenantDep) -> dict[str, Any]:
-    return analysis.summarize(platform, tenant, body.body())
+    return analysis.summarize(platform, tenant, _bounded(body.body()))
 
 
 @router.post("/gist", response_model=GistResponse, response_model_exclude_none=True)
 def gist(body: GistRequest, platform: PlatformDep, tenant: TenantDep) -> GistResponse:
-    return GistResponse.model_validate(analysis.gist(platform, tenant, body.body()))
+    return GistResponse.model_validate(analysis.gist(platform, tenant, _bounded(body.body())))
 
 
 # --- async tasks -------------------------------------------------------------------------------------
@@ -70,7 +86,7 @@ def gist(body: GistRequest, platform: PlatformDep, tenant: TenantDep) -> GistRes
 
 @router.post("/analyze/tasks", status_code=201, response_model=AnalyzeTaskCreated)
 def create_task(body: AnalyzeTaskCreate, platform: PlatformDep, tenant: TenantDep) -> AnalyzeTaskCreated:
-    row = analysis_tasks.create_task(platform, tenant, body.body())
+    row = analysis_tasks.create_task(platform, tenant, _bounded(body.body()))
     return AnalyzeTaskCreated(task_id=row.id, status=row.status)
 
 
@@ -112,7 +128,7 @@ def cancel_task(task_id: str, platform: PlatformDep, tenant: TenantDep) -> Analy
 def create_batch(body: BatchCreate, platform: PlatformDep, tenant: TenantDep) -> BatchCreated:
     from framedex.ids import rfc3339
 
-    batch, tasks = analysis_tasks.create_batch(platform, tenant, body.body())
+    batch, tasks = analysis_tasks.create_batch(platform, tenant, _bounded(body.body()))
     return BatchCreated.model_validate({
         "batch_id": batch.id, "status": batch.status, "total_items": batch.total_items,
         "created_at": rfc3339(batch.created_at), "expires_at": rfc3339(batch.expires_at),

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
+from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.query import repeated
 from framedex.api.schemas.assets import (
@@ -105,7 +106,7 @@ async def create_asset(request: Request, platform: PlatformDep, tenant: TenantDe
         filename = _text(form.get("filename"), "filename") or None
         _flag(form.get("enable_hls"), "enable_hls")
         _flag(form.get("enable_thumbnail"), "enable_thumbnail")
-        metadata = assets.parse_user_metadata(_text(form.get("user_metadata"), "user_metadata"))
+        metadata = assets.parse_user_metadata(json_limits.parse_metadata_field(form.get("user_metadata")))
         if method == "url":
             if form.get("file") is not None:
                 raise InvalidParameter("file", "Send either a file (method=direct) or a url (method=url).")
@@ -245,6 +246,7 @@ def _metadata_body(body: UserMetadataBody, *, null_deletes: bool) -> Any:
         raise MissingParameter("user_metadata")
     if not isinstance(data, dict):
         raise InvalidParameter("user_metadata", "It must be a JSON object.")
+    json_limits.check_user_metadata(data)
     return {k: v for k, v in data.items() if v != "" and v != [] and (null_deletes or v is not None)}
 
 
@@ -260,6 +262,7 @@ def replace_user_metadata(asset_id: str, body: UserMetadataBody, platform: Platf
 def update_user_metadata(asset_id: str, body: UserMetadataBody, platform: PlatformDep,
                          tenant: TenantDep) -> Response:
     data = _metadata_body(body, null_deletes=True)
+    json_limits.check_merged_metadata(assets.retrieve(platform, tenant, asset_id).user_metadata, data)
     assets.set_user_metadata(platform, tenant, asset_id, data, mode="merge")
     return Response(status_code=204)
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
+from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.query import repeated
 from framedex.api.schemas.common import PagedResponse, PageInfo
@@ -140,6 +141,7 @@ async def create_embedding_v1(
 ) -> dict[str, Any]:
     from starlette.concurrency import run_in_threadpool
 
+    json_limits.finite(audio_start_offset_sec, "audio_start_offset_sec")
     image_bytes, image_name = await _file_bytes(image_file, "image_file")
     audio_bytes, audio_name = await _file_bytes(audio_file, "audio_file")
     result: dict[str, Any] = await run_in_threadpool(
@@ -154,9 +156,10 @@ def _float_form(value: Any, name: str) -> float | None:
     if value is None or value == "":
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError) as exc:
         raise InvalidParameter(name, "It must be a number.") from exc
+    return json_limits.finite(number, name)
 
 
 @router.post("/embed/tasks", status_code=201, response_model=EmbedV1TaskCreated)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
+from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.query import video_filter
 from framedex.api.schemas.common import PagedResponse, PageInfo
@@ -24,6 +25,7 @@ def create_task(
     enable_video_stream: Annotated[bool, Form()] = False,
     user_metadata: Annotated[str | None, Form()] = None,
 ) -> TaskCreated:
+    json_limits.parse_metadata_field(user_metadata)  # bounded here; the service reads the checked text
     view = videos.create_task(
         platform, tenant, index_id=index_id,
         stream=video_file.file if video_file is not None else None,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.schemas.common import PageInfo
 from framedex.api.schemas.uploads import (
@@ -44,6 +45,7 @@ def public_base_url(platform: Platform, request: Request) -> str:
 @router.post("/assets/multipart-uploads", status_code=201, response_model=CreateUploadResponse)
 def create_upload(body: CreateUploadRequest, request: Request, platform: PlatformDep,
                   tenant: TenantDep) -> CreateUploadResponse:
+    json_limits.check_user_metadata(body.user_metadata)
     upload = uploads.create_upload(platform, tenant, filename=body.filename, file_type=body.type,
                                    total_size=body.total_size, user_metadata=body.user_metadata)
     urls = uploads.chunk_urls(platform, upload, public_base_url(platform, request), 1,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.query import repeated, video_filter
 from framedex.api.schemas.common import PagedResponse, PageInfo
@@ -34,6 +35,7 @@ def _page(result: videos.Page[videos.IndexedAssetRow]) -> PagedResponse[VideoSum
 @router.post("/indexes/{index_id}/indexed-assets", status_code=202, response_model=IndexedAssetCreated)
 def create_indexed_asset(index_id: str, body: IndexedAssetCreate, platform: PlatformDep,
                          tenant: TenantDep) -> IndexedAssetCreated:
+    json_limits.check_user_metadata(body.user_metadata)
     row = videos.index_asset(platform, tenant, index_id, body.asset_id,
                              enable_video_stream=bool(body.enable_video_stream), user_metadata=body.user_metadata)
     return IndexedAssetCreated(id=row.id, asset_id=row.asset_id, status=row.status)
@@ -80,6 +82,10 @@ def retrieve_indexed_asset(index_id: str, video_id: str, request: Request, platf
 @router.put("/indexes/{index_id}/videos/{video_id}", status_code=204, include_in_schema=False)
 def update_indexed_asset(index_id: str, video_id: str, body: UserMetadataBody, platform: PlatformDep,
                          tenant: TenantDep) -> Response:
+    if isinstance(body.user_metadata, dict):
+        json_limits.check_user_metadata(body.user_metadata)
+        current = videos.retrieve(platform, tenant, index_id, video_id).user_metadata
+        json_limits.check_merged_metadata(current, body.user_metadata)
     videos.update_user_metadata(platform, tenant, index_id, video_id, body.user_metadata)
     return Response(status_code=204)
 
