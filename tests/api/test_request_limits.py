@@ -256,6 +256,13 @@ def test_refused_query_media_url_is_400(client: httpx.Client, index_id: str) -> 
                                        "query_media_url": "http://127.0.0.1:9/x.jpg"})
     assert_envelope(bad, 400)
     assert_kept_alive(client, bad)
+    refused = "http://127.0.0.1:9/x.jpg"  # port 9 refuses the connection
+    bad = client.post("/embed-v2", json={"input_type": "image", "model_name": "marengo3.0",
+                                         "image": {"media_source": {"url": refused}}})
+    assert_envelope(bad, 400)
+    bad = client.post("/embed", data={"model_name": "marengo3.0", "image_url": refused})
+    assert_envelope(bad, 400)
+    assert_kept_alive(client, bad)
 
 
 def test_an_unexpected_error_is_a_500_envelope_that_keeps_the_connection(
