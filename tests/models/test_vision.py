@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from framedex.models.base import Detection, FrameAnalyzer, ImageTagger, VisionEncoder
-from framedex.models.vision import OnnxClipEncoder, TaggingFrameAnalyzer, object_colour
+from framedex.models.vision import OnnxClipEncoder, TaggingFrameAnalyzer, fixed_camera, object_colour, tiny_grey
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +50,56 @@ def test_image_attributes(tagger: Any, images: dict[str, Any]) -> None:
     assert "night" in td.attributes
     assert not {"black and white", "night"} & set(tc.attributes)
     assert "crowd" in tagger.attributes(images["pool"], {"person": 7})
+
+
+def _real_picture(path: Path) -> Any:
+    """A real picture as ingest stores a frame (transparent clip art on white, as videos show it)."""
+    from PIL import Image
+
+    picture = Image.open(path)
+    if picture.mode in ("RGBA", "LA", "P"):
+        rgba = picture.convert("RGBA")
+        picture = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    picture = picture.convert("RGB")
+    picture.thumbnail((640, 640))
+    return np.asarray(picture)
+
+
+def test_scene_words_on_real_pictures(tagger: Any, media: Path, images: dict[str, Any]) -> None:
+    """Style and scene words on real pictures (thresholds and their precision/recall: eval/scenes.py)."""
+    real2 = media / "real2"
+    pictures = {
+        "crow": _real_picture(real2 / "images" / "clipart_crow_cc0.png"),
+        "excavator": _real_picture(real2 / "images" / "clipart_excavator_cc0.png"),
+        "solvay": _real_picture(real2 / "images" / "archival_bw_solvay_conference_1927.jpg"),
+        "slide": _real_picture(real2 / "slides" / "beamer_talk_outline_slide.png"),
+        "daytime": images["two_samoyeds_grass_IMG_20200608_111614_1600px"],
+    }
+    tags = dict(zip(pictures, tagger.tag(list(pictures.values())), strict=True))
+    assert {"cartoon", "clip art"} <= set(tags["crow"].attributes)
+    assert "black and white" not in tags["crow"].attributes  # a grey drawing is not a black-and-white film
+    assert "cartoon" in tags["excavator"].attributes
+    assert "black and white" in tags["solvay"].attributes
+    assert "slides or document" in tags["slide"].attributes
+    assert "cartoon" not in tags["slide"].attributes
+    day = set(tags["daytime"].attributes)
+    assert not day & {"night", "cartoon", "clip art", "black and white", "slides or document", "outer space"}
+    assert "outdoors" in day
+
+
+def test_fixed_camera_needs_a_still_background_and_some_motion() -> None:
+    rng = np.random.default_rng(0)
+    scene = rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)
+    walker = []
+    for i in range(4):  # a small dark figure walks across a fixed view
+        frame = scene.copy()
+        frame[100:160, 40 + 60 * i:70 + 60 * i] = 0
+        walker.append(tiny_grey(frame))
+    assert all(fixed_camera(walker))
+    assert not any(fixed_camera([tiny_grey(scene)] * 3))  # a still picture: nothing moves
+    panning = [tiny_grey(np.roll(scene, 40 * i, axis=1)) for i in range(3)]  # the camera moves
+    assert not any(fixed_camera(panning))
+    assert fixed_camera(walker[:1]) == [False]  # one frame says nothing
 
 
 def test_object_colours_and_counts(tagger: Any, images: dict[str, Any]) -> None:

@@ -4,7 +4,9 @@ Default stack (no CLIP ships in any registry, see DESIGN.md §5):
 
 * :class:`EfficientNetSsdTagger` -- EfficientNet-Lite3 int8 (LiteRT) for the ImageNet-1k top-k
   and the 1280-d pooled feature, SSD-MobileNet-v2 COCO (OpenCV DNN) for objects, and cheap image
-  attributes (black and white, night, crowd).
+  attributes: scene and style words (`SceneRules`: cartoon, clip art, black and white, night, outer space,
+  slides or document, underwater, aerial view, indoors/outdoors; docs/scenes.md), crowds, object colours and
+  counts. ``fixed_camera`` (used by the visual ingest stage across a shot's frames) adds "security camera".
 * :class:`ConseVisionEncoder` -- ConSE (Norouzi et al. 2014): a frame's embedding is the
   score-weighted mean of the text embeddings of what the tagger saw, in the MiniLM text space, so
   ``embed_text("a dog on grass")`` ranks frames. The label texts come from a WordNet-derived
@@ -18,7 +20,9 @@ Default stack (no CLIP ships in any registry, see DESIGN.md §5):
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -115,15 +119,28 @@ COCO_TERMS: dict[str, tuple[str, ...]] = {
     "book": ("reading",),
 }
 
-# Attribute word -> extra phrasings embedded with it.
+# Attribute word -> extra phrasings embedded with it: the words people type for it ("cartoon" for an animated
+# film, "CCTV" for a fixed security camera). The scene words come from `SceneRules` (see docs/scenes.md).
 ATTRIBUTE_TERMS: dict[str, tuple[str, ...]] = {
-    "black and white": ("black and white film", "grayscale", "monochrome"),
-    "night": ("dark", "night time", "low light"),
+    "black and white": ("black and white film", "grayscale", "monochrome", "old footage", "archival film",
+                        "vintage film", "old photograph"),
+    "night": ("dark", "night time", "low light", "at night", "city lights", "evening"),
     "crowd": ("crowd of people", "many people"),
     "group of people": ("people", "several people"),
+    "cartoon": ("animation", "animated cartoon", "drawing", "animated film", "computer animation"),
+    "clip art": ("drawing", "illustration", "cartoon", "icon"),
+    "slides or document": ("presentation slides", "slideshow", "text document", "screenshot", "screen recording",
+                           "web page", "computer screen"),
+    "outer space": ("space", "stars", "starry sky", "planet", "universe", "galaxy"),
+    "underwater": ("under water", "underwater scene", "ocean", "fish", "aquarium", "diving"),
+    "aerial view": ("aerial photo", "drone shot", "view from above", "bird's-eye view", "overhead view"),
+    "indoors": ("indoor", "inside", "interior", "room"),
+    "outdoors": ("outdoor", "outside", "open air", "nature"),
+    "security camera": ("CCTV", "surveillance camera", "surveillance footage", "fixed camera", "static camera"),
 }
 
-DOWNWEIGHT: dict[str, float] = {"person": 0.35}  # fires almost everywhere
+# Labels that fire almost everywhere count less (in a frame's embedding and in query-label matching).
+DOWNWEIGHT: dict[str, float] = {"person": 0.35, "indoors": 0.5, "outdoors": 0.5}
 
 
 def _load_vocab() -> list[dict[str, Any]]:
@@ -235,20 +252,16 @@ class EfficientNetSsdTagger:
         return dets
 
     @staticmethod
-    def attributes(image: ImageArray, counts: dict[str, int], detections: Sequence[Detection] = ()) -> list[str]:
-        """Words for what the classifiers do not say: the look of the frame (black and white, night), crowds,
-        how many of an object there are ("two dog") and an object's colour ("white dog", "red car")."""
-        import cv2
-
-        small = cv2.resize(_rgb(image), (64, 64), interpolation=cv2.INTER_AREA)
-        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.float32) / 255.0
-        sat, val = float(hsv[..., 1].mean()), float(hsv[..., 2].mean())
-        attrs = []
-        grey = sat < 0.07
-        if grey:
-            attrs.append("black and white")
-        if val < 0.22:
-            attrs.append("night")
+    def attributes(image: ImageArray, counts: dict[str, int], detections: Sequence[Detection] = (),
+                   labels: Sequence[Label] = ()) -> list[str]:
+        """Words for what the classifiers do not say: the look and the place of the frame (`SceneRules`: cartoon,
+        black and white, night, slides or document, indoors, ...), crowds, how many of an object there are
+        ("two dog") and an object's colour ("white dog", "red car")."""
+        probs: dict[str, float] = {}
+        for lab in labels:
+            probs[lab.name] = probs.get(lab.name, 0.0) + lab.score
+        attrs = scene_rules().words(scene_stats(image), probs, counts, detections)
+        grey = "black and white" in attrs
         people = counts.get("person", 0)
         if people >= 5:
             attrs.append("crowd")
@@ -283,7 +296,7 @@ class EfficientNetSsdTagger:
                     labels=labels,
                     detections=dets,
                     counts=counts,
-                    attributes=self.attributes(image, counts, dets),
+                    attributes=self.attributes(image, counts, dets, labels),
                     feature=feature,
                 )
             )
@@ -338,6 +351,245 @@ def _rgb(image: ImageArray) -> ImageArray:
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ValueError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
     return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+
+
+# --- scene and style words ---------------------------------------------------------------------------
+#
+# ImageNet and COCO have no words for how a frame looks or where it was taken (a cartoon, a slide, night,
+# under water, from the air, a fixed security camera). Each of these is decided from a few cheap image
+# statistics (one downscaled copy of the frame, a few ms) and from what the classifiers already said, with
+# thresholds picked on the labelled real frames of eval/scenes.py (docs/scenes.md has the precision/recall).
+
+SCENE_SIDE = 256  # the statistics are computed on a copy whose longer side is this
+TEXT_SIDE = 512  # the text proxy needs strokes a few pixels high
+TEXT_MIN_PALETTE = 0.7  # text is only looked for on frames painted with few colours (slides, pages, screens)
+
+
+def _imagenet_names(indices: Sequence[int]) -> frozenset[str]:
+    vocab = _load_vocab()
+    return frozenset(vocab[i]["name"] for i in indices)
+
+
+# ImageNet classes that speak for a scene (by class index, so renaming a class in the vocabulary is harmless)
+_SCREEN_CLASSES = (916, 918, 921, 922, 664, 782, 781)  # website, crossword, dust jacket, menu, monitors, scoreboard
+_UNDERWATER_CLASSES = (0, 1, 2, 3, 4, 5, 6, 107, 108, 109, 115, 147, 148, 149, 327, 390, 391, 392, 393, 394, 395,
+                       396, 397, 973, 983, 801)
+_SPACE_CLASSES = (727, 812, 755)  # planetarium, space shuttle, radio telescope
+_AERIAL_CLASSES = (970, 972, 975, 976, 977, 978, 979, 980, 460, 525, 404, 908, 895, 405)
+_INDOOR_CLASSES = (424, 453, 454, 508, 526, 527, 532, 553, 564, 598, 624, 664, 681, 736, 762, 765, 782, 831, 846,
+                   851, 857, 861, 876, 896, 904, 905, 819, 520, 516, 493, 492, 648, 760, 582, 509, 799, 590, 620)
+_OUTDOOR_CLASSES = (970, 971, 972, 974, 975, 976, 977, 978, 979, 980, 449, 460, 525, 718, 839, 821, 888, 437, 483,
+                    497, 698, 706, 825, 912, 919, 920, 425, 536, 562, 663, 668, 733, 757, 779, 817, 864, 867, 874,
+                    671, 717, 656, 436, 468, 511, 609, 751, 803, 404, 405, 895,
+                    *range(7, 25), *range(80, 101), *range(127, 147), *range(269, 300), 102, 103, 104, 105, 106,
+                    *range(330, 332), *range(333, 357), *range(365, 385), 385, 386, 387)  # + wild animals, birds
+_INDOOR_OBJECTS = frozenset({"couch", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
+                             "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase",
+                             "chair", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "teddy bear",
+                             "hair drier", "toothbrush", "potted plant"})
+_OUTDOOR_OBJECTS = frozenset({"car", "bus", "truck", "traffic light", "stop sign", "fire hydrant", "parking meter",
+                              "bench", "bicycle", "motorcycle", "airplane", "train", "boat", "horse", "sheep", "cow",
+                              "elephant", "bear", "zebra", "giraffe", "kite", "surfboard", "skis", "snowboard",
+                              "umbrella"})
+
+
+def scene_stats(image: ImageArray) -> dict[str, float]:
+    """Cheap statistics of how a frame looks, each in [0, 1] unless said otherwise:
+
+    * ``sat``, ``val``: mean HSV saturation and brightness; ``dark``: share of nearly black pixels;
+    * ``colour``: colourfulness (Hasler & Süsstrunk 2003: spread of the opponent channels R-G and (R+G)/2-B);
+    * ``flat``: share of pixels whose 3x3 neighbourhood has (almost) no gradient;
+    * ``palette``: share of the pixels held by the 8 most common colours (4 bits per channel): drawings,
+      clip art and screens are painted with a few colours, photos with thousands;
+    * ``lights``: small bright spots on a dark frame (city lights, stars), per 10k pixels;
+    * ``blue_green``: how much the blue and green channels outweigh red (water absorbs red first);
+    * ``sky``: share of the top fifth that is smooth and sky-coloured (blue, or bright and colourless);
+    * ``green``: share of vegetation-green pixels (grass, leaves);
+    * ``text``: small high-contrast marks that line up in rows (OCR-free text density, `text_density`), only
+      looked for on frames with ``palette`` >= TEXT_MIN_PALETTE (else 0).
+    """
+    import cv2
+
+    rgb = _rgb(image)
+    h, w = rgb.shape[:2]
+    s = SCENE_SIDE / max(h, w)
+    small = cv2.resize(rgb, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    sat = hsv[..., 1].astype(np.float32) / 255.0
+    val = hsv[..., 2].astype(np.float32) / 255.0
+    f = small.astype(np.float32)
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    rg, yb = r - g, 0.5 * (r + g) - b
+    colour = (float(np.hypot(rg.std(), yb.std())) + 0.3 * float(np.hypot(rg.mean(), yb.mean()))) / 255.0
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    gx = cv2.Sobel(grey, cv2.CV_16S, 1, 0, ksize=1)
+    gy = cv2.Sobel(grey, cv2.CV_16S, 0, 1, ksize=1)
+    flat = float(((np.abs(gx) + np.abs(gy)) <= 2).mean())
+    q = np.right_shift(np.asarray(small, dtype=np.uint8), 4).astype(np.int32)
+    codes = (q[..., 0] << 8) | (q[..., 1] << 4) | q[..., 2]
+    counts = np.bincount(codes.ravel(), minlength=4096)
+    palette = float(np.sort(counts)[-8:].sum()) / codes.size
+    dark = float((val < 0.12).mean())
+    lights = 0.0
+    if dark > 0.4:
+        bright = (grey > 160).astype(np.uint8)
+        n, _, st, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
+        spots = int(((st[1:, cv2.CC_STAT_AREA] <= 12)).sum()) if n > 1 else 0
+        lights = spots * 10000.0 / grey.size
+    mean_r, mean_g, mean_b = float(r.mean()), float(g.mean()), float(b.mean())
+    blue_green = (0.5 * (mean_g + mean_b) - mean_r) / max(1.0, 0.5 * (mean_g + mean_b) + mean_r)
+    top = hsv[: max(1, small.shape[0] // 5)]
+    top_grad = (np.abs(gx) + np.abs(gy))[: top.shape[0]]
+    hue, tsat, tval = top[..., 0].astype(np.int32), top[..., 1].astype(np.int32), top[..., 2].astype(np.int32)
+    skyish = (((hue >= 90) & (hue <= 130) & (tsat > 40) & (tval > 110)) | ((tsat < 30) & (tval > 190)))
+    sky = float((skyish & (top_grad < 12)).mean())
+    allhue = hsv[..., 0]
+    green = float(((allhue >= 35) & (allhue <= 85) & (hsv[..., 1] > 60) & (hsv[..., 2] > 40)).mean())
+    return {"sat": float(sat.mean()), "val": float(val.mean()), "dark": dark, "colour": colour, "flat": flat,
+            "palette": palette, "lights": lights, "blue_green": blue_green, "sky": sky, "green": green,
+            "text": text_density(rgb) if palette >= TEXT_MIN_PALETTE else 0.0}
+
+
+def text_density(image: ImageArray) -> float:
+    """Small high-contrast marks (letter-sized blobs that differ from their surroundings) that share a baseline
+    with at least three others, per 10k pixels of a copy whose longer side is TEXT_SIDE: lines of text on slides,
+    documents and screens give hundreds; photos give few, because their small blobs do not line up."""
+    import cv2
+
+    rgb = _rgb(image)
+    h, w = rgb.shape[:2]
+    s = min(1.0, TEXT_SIDE / max(h, w))
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if s < 1.0:
+        grey = cv2.resize(grey, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
+    local = cv2.blur(grey, (9, 9))
+    ink = (np.abs(grey.astype(np.int16) - local.astype(np.int16)) > 40).astype(np.uint8)
+    n, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n <= 1:
+        return 0.0
+    st = st[1:]
+    bw, bh, area = st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT], st[:, cv2.CC_STAT_AREA]
+    letter = (bh >= 3) & (bh <= 18) & (bw <= 24) & (area >= 4)
+    if letter.sum() < 4:
+        return 0.0
+    bottoms = (st[letter, cv2.CC_STAT_TOP] + bh[letter]) // 3
+    rows = np.bincount(bottoms)
+    lined = int(rows[rows >= 4].sum())
+    return lined * 10000.0 / grey.size
+
+
+def _prob(probs: dict[str, float], names: frozenset[str]) -> float:
+    return sum(p for n, p in probs.items() if n in names)
+
+
+class SceneRules:
+    """Scene and style words from `scene_stats`, the classifier's top classes and the detected objects."""
+
+    def __init__(self) -> None:
+        self.screen = _imagenet_names(_SCREEN_CLASSES)
+        self.underwater = _imagenet_names(_UNDERWATER_CLASSES)
+        self.space = _imagenet_names(_SPACE_CLASSES)
+        self.aerial = _imagenet_names(_AERIAL_CLASSES)
+        self.indoor = _imagenet_names(_INDOOR_CLASSES)
+        self.outdoor = _imagenet_names(_OUTDOOR_CLASSES)
+
+    def words(self, st: dict[str, float], probs: dict[str, float], counts: dict[str, int],
+              detections: Sequence[Detection] = ()) -> list[str]:
+        out: list[str] = []
+        # a page of text, a slide or a screen: the classifier says "website"/"menu"/..., or lines of small marks
+        # on a frame painted with few colours
+        text = _prob(probs, self.screen) >= 0.2 or (st["text"] >= 8.0 and st["palette"] >= 0.75 and st["flat"] >= 0.4)
+        if text:
+            out.append("slides or document")
+        # drawn, not photographed: clip art is a few flat colours on a bright background; a cartoon has large
+        # flat regions of strong colour (a photo's surfaces carry texture and noise)
+        clip_art = not text and st["flat"] >= 0.6 and st["palette"] >= 0.85 and st["val"] >= 0.7
+        cartoon = clip_art or (not text and st["flat"] >= 0.35 and st["colour"] >= 0.2)
+        if cartoon:
+            out.append("cartoon")
+        if clip_art:
+            out.append("clip art")
+        # no colour at all (a colourless slide or page is a document, a colourless drawing is clip art)
+        grey = st["sat"] < 0.07 and st["colour"] < 0.04
+        if grey and not (text or clip_art):
+            out.append("black and white")
+        # dark and not colourless (a colourless dark frame is a terminal or a fade to black), or black with lights
+        if not (text or grey) and (st["val"] < 0.22 or (st["dark"] > 0.4 and st["lights"] > 1.0)):
+            out.append("night")
+        # black with small bright points (stars, city lights seen from orbit)
+        if not text and (_prob(probs, self.space) >= 0.3 or (st["dark"] > 0.6 and st["lights"] > 1.0)):
+            out.append("outer space")
+        if text or cartoon:
+            return out
+        # the rest only for camera pictures
+        if _prob(probs, self.underwater) >= 0.4 or (st["blue_green"] > 0.35 and st["dark"] < 0.4):
+            out.append("underwater")
+        if _prob(probs, self.aerial) >= 0.4 and not counts.get("person"):
+            out.append("aerial view")
+        indoor = _prob(probs, self.indoor) + 0.3 * sum(1 for o in counts if o in _INDOOR_OBJECTS)
+        outdoor = _prob(probs, self.outdoor) + 0.3 * sum(1 for o in counts if o in _OUTDOOR_OBJECTS) \
+            + (0.5 if st["sky"] > 0.5 else 0.0) + (0.5 if st["green"] > 0.2 else 0.0)
+        if outdoor >= 0.3 and outdoor > indoor:
+            out.append("outdoors")
+        elif indoor >= 0.3 and indoor > outdoor:
+            out.append("indoors")
+        return out
+
+
+@functools.lru_cache(maxsize=1)
+def scene_rules() -> SceneRules:
+    return SceneRules()
+
+
+# Words after which a frame is not a camera picture (no "security camera" on a still slide or a cartoon).
+NOT_CAMERA = frozenset({"slides or document", "cartoon", "clip art"})
+FIXED_CAMERA_STILL = 0.04  # a tiny-frame pixel that changed less than this (0..1) stayed put
+FIXED_CAMERA_SHARE = 0.85  # ... and this share of the picture stayed put: the camera did not move
+FIXED_CAMERA_MOVING = 0.003  # ... while at least this share changed: something moves (not a still image)
+
+
+SECURITY_MAX_PERSON = 0.2  # a person filling more of the frame than this is an interview or a webcam, not CCTV
+
+
+def security_camera_view(words: Sequence[str], detections: Sequence[Detection]) -> bool:
+    """Whether a frame that a fixed camera took (`fixed_camera`) looks like surveillance footage: a camera
+    picture (not a slide or a drawing) in which no person fills much of the frame (a talking head is filmed by a
+    fixed camera too)."""
+    if NOT_CAMERA.intersection(words):
+        return False
+    return all((d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) <= SECURITY_MAX_PERSON
+               for d in detections if d.label == "person")
+
+
+def tiny_grey(image: ImageArray) -> FloatArray:
+    """A 64x36 grey copy of a frame (0..1), slightly blurred, for cheap frame comparisons."""
+    import cv2
+
+    grey = cv2.cvtColor(_rgb(image), cv2.COLOR_RGB2GRAY)
+    tiny = cv2.resize(grey, (64, 36), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(tiny, (3, 3), 0).astype(np.float32) / 255.0
+
+
+def fixed_camera(tinies: Sequence[FloatArray]) -> list[bool]:
+    """For consecutive sampled frames of one shot (`tiny_grey`), whether each was filmed by a camera that stays
+    put while something in front of it moves (surveillance, a fixed webcam): compared with a neighbouring frame,
+    most of the picture is unchanged but not all of it. A still picture (a slide, a photo shown for a while)
+    changes nowhere and is not a fixed camera; a moving camera changes almost everywhere."""
+    n = len(tinies)
+    pairs: list[tuple[float, float]] = []  # (share still, share changed) between frame i and i+1
+    for a, b in itertools.pairwise(tinies):
+        diff = np.abs(a - b)
+        pairs.append((float((diff < FIXED_CAMERA_STILL).mean()), float((diff >= 2 * FIXED_CAMERA_STILL).mean())))
+    out = []
+    for i in range(n):
+        near = [pairs[j] for j in (i - 1, i) if 0 <= j < len(pairs)]
+        if not near:
+            out.append(False)
+            continue
+        still = min(p[0] for p in near) >= FIXED_CAMERA_SHARE
+        moving = max(p[1] for p in near) >= FIXED_CAMERA_MOVING
+        out.append(still and moving)
+    return out
 
 
 # --- ConSE encoder -----------------------------------------------------------------------------------
@@ -411,7 +663,7 @@ class ConseVisionEncoder:
             w = score * self.detection_weight * DOWNWEIGHT.get(label, 1.0)
             weights[label] = weights.get(label, 0.0) + w
         for attr in tags.attributes:
-            weights[attr] = weights.get(attr, 0.0) + self.attribute_weight
+            weights[attr] = weights.get(attr, 0.0) + self.attribute_weight * DOWNWEIGHT.get(attr, 1.0)
         return sorted((Label(k, v) for k, v in weights.items()), key=lambda lab: -lab.score)
 
     def embed_tags(self, tags: FrameTags) -> FloatArray:
@@ -430,7 +682,7 @@ class ConseVisionEncoder:
         for attr in tags.attributes:
             key = f"attr:{attr}"
             if key in self._index:
-                vec += self.attribute_weight * self._vectors[self._index[key]]
+                vec += self.attribute_weight * DOWNWEIGHT.get(attr, 1.0) * self._vectors[self._index[key]]
         if not np.any(vec):
             return vec  # nothing recognised: a zero vector matches nothing
         return l2_normalize(vec)
