@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from framedex.ingest.pipeline import VideoContext
 from framedex.ingest.segment import ClipSpan
-from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray
+from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, FrameAnalysis, FrameTags, Label
 from framedex.storage.tables import ClipFeatureRow, SpeechSegmentRow
 from framedex.storage.vectors import VectorRecord
 
@@ -68,7 +68,8 @@ def _frame_span(ctx: VideoContext, t: float) -> tuple[float, float]:
 
 class VisualStage:
     """Per sampled frame: classifier labels, detected objects, image attributes, a joint-space embedding
-    (text→frame search) and the CNN feature (image→frame search)."""
+    (text→frame search) and the CNN feature (image→frame search). Across the frames of a shot: whether a fixed
+    camera filmed it while something moved (a "security camera" attribute, see `models.vision.fixed_camera`)."""
 
     name = "visual"
 
@@ -76,29 +77,67 @@ class VisualStage:
         return "visual" in ctx.modalities and bool(ctx.frame_times)
 
     def run(self, ctx: VideoContext, session: Session) -> None:
+        from framedex.models.vision import tiny_grey
+
         analyzer = ctx.platform.models.frames()
+        analysed: list[tuple[float, FrameAnalysis]] = []
+        tinies: list[FloatArray] = []
+        for times in batched(ctx.frame_times, BATCH):
+            images = [ctx.load_frame(t) for t in times]
+            tinies.extend(tiny_grey(image) for image in images)
+            analysed.extend(zip(times, analyzer.analyze(images), strict=True))
+        analysed = self._fixed_camera(analyzer, analysed, tinies, ctx)
         rows: list[ClipFeatureRow] = []
         joint: list[VectorRecord] = []
         image_features: list[VectorRecord] = []
-        for times in batched(ctx.frame_times, BATCH):
-            results = analyzer.analyze([ctx.load_frame(t) for t in times])
-            for t, result in zip(times, results, strict=True):
-                clip = clip_of(ctx.clips, t)
-                start, end = _frame_span(ctx, t)
-                tags = result.tags
-                words = [term.name for term in result.terms[:8]]
-                rows.append(_feature(ctx, "visual", clip, start, end, ", ".join(words), {
-                    "labels": [[lab.name, round(lab.score, 4)] for lab in tags.labels[:10]],
-                    "objects": [[d.label, round(d.score, 3), [round(v, 4) for v in d.box]] for d in tags.detections],
-                    "counts": tags.counts,
-                    "attributes": tags.attributes,
-                    "terms": [[term.name, round(term.score, 4)] for term in result.terms[:16]],
-                }))
-                joint.append(VectorRecord(ctx.video_id, clip.seq, start, end, result.embedding, {"t": t}))
-                image_features.append(VectorRecord(ctx.video_id, clip.seq, start, end, tags.feature, {"t": t}))
+        for t, result in analysed:
+            clip = clip_of(ctx.clips, t)
+            start, end = _frame_span(ctx, t)
+            tags = result.tags
+            words = [term.name for term in result.terms[:8]]
+            rows.append(_feature(ctx, "visual", clip, start, end, ", ".join(words), {
+                "labels": [[lab.name, round(lab.score, 4)] for lab in tags.labels[:10]],
+                "objects": [[d.label, round(d.score, 3), [round(v, 4) for v in d.box]] for d in tags.detections],
+                "counts": tags.counts,
+                "attributes": tags.attributes,
+                "terms": [[term.name, round(term.score, 4)] for term in result.terms[:16]],
+            }))
+            joint.append(VectorRecord(ctx.video_id, clip.seq, start, end, result.embedding, {"t": t}))
+            image_features.append(VectorRecord(ctx.video_id, clip.seq, start, end, tags.feature, {"t": t}))
         _replace_vectors(ctx, "visual", joint)
         _replace_vectors(ctx, "visual_image", image_features)
         _replace_features(session, ctx, "visual", rows)
+
+    @staticmethod
+    def _fixed_camera(analyzer: Any, analysed: list[tuple[float, FrameAnalysis]], tinies: list[FloatArray],
+                      ctx: VideoContext) -> list[tuple[float, FrameAnalysis]]:
+        """Add "security camera" to the frames a fixed camera filmed (compared within their shot only) that look
+        like surveillance; with the ConSE encoder their embedding and terms are recomputed to include it."""
+        from framedex.models.vision import ConseVisionEncoder, fixed_camera, security_camera_view
+
+        by_clip: dict[int, list[int]] = {}
+        for i, (t, _) in enumerate(analysed):
+            by_clip.setdefault(clip_of(ctx.clips, t).seq, []).append(i)
+        flagged: set[int] = set()
+        for idx in by_clip.values():
+            for i, fixed in zip(idx, fixed_camera([tinies[i] for i in idx]), strict=True):
+                tags = analysed[i][1].tags
+                if fixed and security_camera_view(tags.attributes, tags.detections):
+                    flagged.add(i)
+        if not flagged:
+            return analysed
+        encoder = getattr(analyzer, "encoder", None)
+        out = list(analysed)
+        for i in flagged:
+            t, result = analysed[i]
+            old = result.tags
+            tags = FrameTags(old.labels, old.detections, old.counts, [*old.attributes, "security camera"], old.feature)
+            if isinstance(encoder, ConseVisionEncoder):
+                result = FrameAnalysis(tags, encoder.embed_tags(tags), encoder.terms_of(tags))
+            else:
+                result = FrameAnalysis(tags, result.embedding, [*result.terms, Label("security camera", 1.0)])
+            out[i] = (t, result)
+        return out
 
 
 def _normalise_line(text: str) -> str:
