@@ -123,3 +123,72 @@ class RapidTextReader:
 
     def close(self) -> None:
         self._engine = None
+
+
+def assemble_blocks(boxes: list[TextBox], aspect: float = 16 / 9) -> list[tuple[str, list[int]]]:
+    """Blocks of text reassembled from the line boxes of one frame, in reading order: boxes on the same row
+    close to each other (a label and its value) and rows directly below each other with a similar height and
+    a shared left edge or centre (a paragraph). ``(text, box indices)`` of every block of two or more boxes;
+    a word hyphenated at a line end is joined again ("postage-" + "stamp" → "postagestamp").
+
+    `aspect` is the frame's width / height (box coordinates are relative to each side)."""
+
+    def height(i: int) -> float:
+        return max(1e-6, boxes[i].box[3] - boxes[i].box[1])
+
+    order = sorted(range(len(boxes)), key=lambda i: (boxes[i].box[1], boxes[i].box[0]))
+    rows: list[list[int]] = []  # boxes on one row, left to right
+    for i in order:
+        x1, y1, _, y2 = boxes[i].box
+        for row in rows:
+            j = row[-1]
+            bx1, by1, bx2, by2 = boxes[j].box
+            overlap = min(y2, by2) - max(y1, by1)
+            h = max(height(i), height(j))
+            if (overlap >= 0.5 * min(height(i), height(j)) and 0.6 <= height(i) / height(j) <= 1.6
+                    and -0.2 * h <= (x1 - bx2) * aspect <= 1.5 * h):
+                row.append(i)
+                break
+        else:
+            rows.append([i])
+    rows.sort(key=lambda r: (min(boxes[i].box[1] for i in r), boxes[r[0]].box[0]))
+
+    def extent(row: list[int]) -> tuple[float, float, float, float]:
+        return (min(boxes[i].box[0] for i in row), min(boxes[i].box[1] for i in row),
+                max(boxes[i].box[2] for i in row), max(boxes[i].box[3] for i in row))
+
+    blocks: list[list[list[int]]] = []
+    for row in rows:
+        x1, y1, x2, y2 = extent(row)
+        h = y2 - y1
+        best: tuple[float, int] | None = None
+        for k, block in enumerate(blocks):
+            bx1, _, bx2, by2 = extent(block[-1])
+            bh = by2 - extent(block[-1])[1]
+            gap = y1 - by2
+            if not 0.7 <= h / max(bh, 1e-6) <= 1.4 or not -0.4 * min(h, bh) <= gap <= 0.9 * max(h, bh):
+                continue
+            if min(x2, bx2) <= max(x1, bx1):  # no horizontal overlap
+                continue
+            aligned = abs(x1 - bx1) * aspect <= 1.2 * max(h, bh)
+            centred = abs((x1 + x2) - (bx1 + bx2)) / 2 * aspect <= 1.2 * max(h, bh)
+            if (aligned or centred) and (best is None or gap < best[0]):
+                best = (gap, k)
+        if best is None:
+            blocks.append([row])
+        else:
+            blocks[best[1]].append(row)
+    out: list[tuple[str, list[int]]] = []
+    for block in blocks:
+        members = [i for row in block for i in row]
+        if len(members) < 2:
+            continue
+        text = ""
+        for row in block:
+            line = " ".join(boxes[i].text.strip() for i in row)
+            if text.endswith("-") and line[:1].islower():
+                text = text[:-1] + line
+            else:
+                text = f"{text} {line}" if text else line
+        out.append((text, members))
+    return out

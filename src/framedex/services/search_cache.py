@@ -64,6 +64,8 @@ class OcrLine:
     end: float
     text: str
     folded: str  # ASCII-lowercased, as SQLite's lower()/LIKE compare
+    squashed: str = ""  # folded letters and digits only (`search_text.squash`): phrase containment
+    block: bool = False  # a block reassembled from lines (kind ``ocr_block``), not one read line
 
 
 @dataclass(frozen=True)
@@ -288,8 +290,10 @@ def ascii_lower(text: str) -> str:
 
 
 def ocr_lines(platform: Platform, tenant_id: str, index_id: str, ready: ReadyVideos) -> list[OcrLine]:
-    """Every on-screen text line of the index's ready videos (in database order), loading only the videos
-    that are new or changed since the last call."""
+    """Every on-screen text line and block (rows and paragraphs reassembled from lines) of the index's ready
+    videos (in database order), loading only the videos that are new or changed since the last call."""
+    from framedex.services.search_text import squash
+
     cache = cache_of(platform)
     with cache.lock:
         if ready.ocr_all is not None:
@@ -300,14 +304,15 @@ def ocr_lines(platform: Platform, tenant_id: str, index_id: str, ready: ReadyVid
     if ids:
         with platform.store.session() as s:
             for i in range(0, len(ids), _CHUNK):
-                for row_id, video_id, seq, start, end, text in s.execute(
+                for row_id, video_id, seq, start, end, text, kind in s.execute(
                         select(ClipFeatureRow.id, ClipFeatureRow.video_id, ClipFeatureRow.clip_seq,
-                               ClipFeatureRow.start, ClipFeatureRow.end, ClipFeatureRow.text)
-                        .where(ClipFeatureRow.kind == "ocr", ClipFeatureRow.index_id == index_id,
+                               ClipFeatureRow.start, ClipFeatureRow.end, ClipFeatureRow.text, ClipFeatureRow.kind)
+                        .where(ClipFeatureRow.kind.in_(("ocr", "ocr_block")), ClipFeatureRow.index_id == index_id,
                                ClipFeatureRow.tenant_id == tenant_id,
                                ClipFeatureRow.video_id.in_(ids[i:i + _CHUNK]))):
                     loaded[video_id].append(OcrLine(row_id, video_id, seq, start, end, text or "",
-                                                    ascii_lower(text or "")))
+                                                    ascii_lower(text or ""), squash(text or ""),
+                                                    kind == "ocr_block"))
     with cache.lock:
         for v, lines in loaded.items():
             ready.ocr[v] = (ready.versions[v], lines)

@@ -7,9 +7,9 @@ Sources (modality → source):
 * ``transcription`` → ``transcript_lexical`` (SQLite FTS5 BM25 over transcript segments, then phrase-aware
   coverage), ``transcript_semantic`` (MiniLM sentence vectors of the segments, ANN);
 * ``visual`` → ``frames`` (ANN over the frames' joint-space vectors with the raw and the label-expanded query,
-  re-scored with the frames' stored labels/objects/attributes), ``ocr`` (fuzzy matching of on-screen text lines
-  found by their sentence vectors and by substring), ``image`` (query images: CNN-feature ANN for the same
-  picture, joint-space ANN for the same content);
+  re-scored with the frames' stored labels/objects/attributes), ``ocr`` (fuzzy and phrase matching of on-screen
+  text lines and blocks found by their sentence vectors and by substring), ``image`` (query images: CNN-feature
+  ANN for the same picture, joint-space ANN for the same content);
 * ``audio`` → ``sounds`` (ANN over the clips' sound vectors with the raw and expanded query, re-scored with the
   stored AudioSet tags).
 
@@ -40,6 +40,7 @@ log = logging.getLogger("framedex.search")
 
 CANDIDATES = 200  # clips per source and query vector
 OCR_SCAN_LIMIT = 2000  # substring matches of OCR lines read per query word
+OCR_LEXICAL_KEEP = 100  # lexical OCR candidates kept (the best matching), each embedded at query time
 
 
 @dataclass
@@ -291,42 +292,56 @@ def frames(ctx: QueryContext) -> list[Candidate]:
 
 
 def ocr(ctx: QueryContext) -> list[Candidate]:
+    """On-screen text: lines found by their sentence vectors, plus lexical candidates over every line and block
+    of the allowed videos (a quote as a run of characters, whatever the spacing and punctuation; lines
+    holding the query's rarest words), so an exact quote is always a candidate. Features: `fuzzy` (how well
+    the text contains the query, character-level, see `search_text.fuzzy_coverage`), `phrase` (the query as
+    one contiguous run of the text, `search_text.phrase_match`) and `cos` (sentence vectors)."""
     query = ctx.text or ""
-    lines: dict[tuple[str, int, float], dict[str, Any]] = {}
+    lines: dict[tuple[str, int, float, bool], dict[str, Any]] = {}
     for h in ctx.search("ocr", ctx.text_vector, group="vector"):
         text = str((h.payload or {}).get("text", ""))
-        key = (h.video_id, h.clip_seq, round(h.start, 2))
+        key = (h.video_id, h.clip_seq, round(h.start, 2), False)
         lines[key] = {"text": text, "cos": float(h.score), "start": h.start, "end": h.end}
-    # substring matches catch what sentence vectors miss (codes, numbers, names)
+    lexical: dict[tuple[str, int, float, bool], dict[str, Any]] = {}
+    # the quote as a run of characters (FTS-like phrase search, tolerant of split and glued words), and
+    # substring matches of the rarest query words (codes, numbers, names; a word misread elsewhere)
+    squashed = search_text.squash(query)
     words = sorted((w for w in search_text.tokens(query) if len(w) >= 3 and w not in search_text.STOP_WORDS),
-                   key=len, reverse=True)[:2]
-    if words:
+                   key=len, reverse=True)[:3]
+    if words or len(squashed) >= 6:
         # the index's lines are cached (per video version); matched like SQLite's case-insensitive LIKE
         index_lines = search_cache.ocr_lines(ctx.platform, ctx.tenant_id, ctx.index_id, ctx.ready_videos)
-        for word in words:
-            needle = search_cache.ascii_lower(word)
+        needles = [(search_cache.ascii_lower(w), False) for w in words]
+        if len(squashed) >= 6 and len(words) >= 2:
+            needles.insert(0, (squashed, True))
+        for needle, whole in needles:
             taken = 0
             for r in index_lines:
-                if needle not in r.folded or r.video_id not in ctx.video_ids:
+                if needle not in (r.squashed if whole else r.folded) or r.video_id not in ctx.video_ids:
                     continue
-                key = (r.video_id, r.clip_seq, round(r.start, 2))
-                lines.setdefault(key, {"text": r.text, "cos": 0.0, "start": r.start, "end": r.end})
+                key = (r.video_id, r.clip_seq, round(r.start, 2), r.block)
+                if key not in lines:
+                    lexical.setdefault(key, {"text": r.text, "cos": 0.0, "start": r.start, "end": r.end})
                 taken += 1
                 if taken >= OCR_SCAN_LIMIT:
                     break
+    for line in [*lines.values(), *lexical.values()]:
+        line["fuzzy"] = search_text.fuzzy_coverage(query, line["text"])
+        line["phrase"] = search_text.phrase_match(query, line["text"])
+    # only the lexical candidates that match best need a sentence vector (computed here)
+    kept = sorted(lexical, key=lambda k: (lexical[k]["fuzzy"], lexical[k]["phrase"]), reverse=True)[:OCR_LEXICAL_KEEP]
+    lines.update((k, lexical[k]) for k in kept)
     if not lines:
         return []
-    missing = [k for k, v in lines.items() if v["cos"] == 0.0]
+    missing = [k for k in kept if lines[k]["cos"] == 0.0]
     if missing:
         vecs = ctx.platform.models.text().embed([lines[k]["text"] for k in missing])
         for k, v in zip(missing, vecs @ ctx.text_vector, strict=True):
             lines[k]["cos"] = float(v)
-    out = []
-    for (video_id, seq, _), line in lines.items():
-        fuzzy = search_text.fuzzy_coverage(query, line["text"])
-        out.append(Candidate(video_id, seq, line["start"], line["end"], "visual", "ocr",
-                             {"fuzzy": fuzzy, "cos": line["cos"]}))
-    return out
+    return [Candidate(video_id, seq, line["start"], line["end"], "visual", "ocr",
+                      {"fuzzy": line["fuzzy"], "phrase": line["phrase"], "cos": line["cos"]})
+            for (video_id, seq, _, _), line in lines.items()]
 
 
 # --- visual: query images ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 import jellyfish
+import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -226,9 +227,15 @@ def _best_ratio(a: str, others: list[str], floor: float) -> float:
 
 
 def fuzzy_coverage(query: str, text: str) -> float:
-    """How well `text` (an OCR line, with recognition errors) contains `query`: each query word's best
-    character-level similarity to a word of the text (below 0.7 counts as absent), weighted, and the
-    best similarity of the whole query to any same-length window of the text."""
+    """How well `text` (an OCR line or block, with recognition errors) contains `query`: the best of
+
+    * each query word's best character-level similarity to a word of the text (below 0.7 counts as absent),
+      weighted, within a stretch of the text about twice the query's length (in a long paragraph, words
+      scattered over it do not make a match);
+    * the best similarity of the whole query to any same-length window of the text;
+    * the query with its words glued together ("grandopening" read for "grand opening");
+    * for a query of two or more words, `phrase_match` (the query as one run of characters, whatever the
+      spacing and punctuation: words split or glued by OCR)."""
     return _fuzzy_coverage(query, text)
 
 
@@ -239,17 +246,78 @@ def _fuzzy_coverage(query: str, text: str) -> float:
     if not q or not words:
         return 0.0
     weights = [word_weight(w) for w in q]
-    scores = [_best_ratio(w, words, 0.7) for w in q]  # below 0.7 counts as absent
-    word_score = sum(wt * s for wt, s in zip(weights, scores, strict=True)) / sum(weights)
-    joined_q = " ".join(q)
     n = len(q)
+    span = 2 * n + 2
+    if len(words) <= span:
+        scores = [_best_ratio(w, words, 0.7) for w in q]  # below 0.7 counts as absent
+        word_score = sum(wt * s for wt, s in zip(weights, scores, strict=True)) / sum(weights)
+    else:  # per query word, its similarity to each word of the text; then the best stretch of `span` words
+        table = np.zeros((n, len(words)), dtype=np.float32)
+        for i, w in enumerate(q):
+            for j, t in enumerate(words):
+                if t == w:
+                    table[i, j] = 1.0
+                elif abs(len(t) - len(w)) <= max(2, len(w) // 3) and _bound(w, t) >= 0.7:
+                    r = _ratio(w, t)
+                    table[i, j] = r if r >= 0.7 else 0.0
+        if not table.any():
+            word_score = 0.0
+        else:
+            from numpy.lib.stride_tricks import sliding_window_view
+
+            best = sliding_window_view(table, span, axis=1).max(axis=2)  # (n, windows)
+            word_score = min(1.0, float((np.asarray(weights, dtype=np.float32) @ best).max()) / sum(weights))
+    joined_q = " ".join(q)
     window = _best_ratio(joined_q, [" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))], 0.6)
     # glued words: "grandopening" read for "grand opening"
     glued = _best_ratio(joined_q.replace(" ", ""), ["".join(words)], 0.8) if len(words) <= 2 * n else 0.0
-    return max(word_score, window, glued)
+    phrase = phrase_match(query, text) if n >= 2 else 0.0
+    return max(word_score, window, glued, phrase)
+
+
+_NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def squash(text: str) -> str:
+    """Folded letters and digits only: "Post-age stamp," → "postagestamp" (OCR splits and glues words and
+    reads punctuation unreliably; a quote compared this way survives that)."""
+    return _NOT_ALNUM.sub("", fold(text))
+
+
+def phrase_match(query: str, text: str) -> float:
+    """The query as one contiguous run of `text`, compared without spaces and punctuation: 1.0 when it is
+    there verbatim (but for case, accents, spacing, punctuation, hyphenation), else the best character
+    similarity of the query to a same-length stretch of the text (OCR errors) when that reaches 0.8, else 0.
+    Queries of fewer than 6 letters/digits score 0 (too short to tell a phrase from a chance substring)."""
+    return _phrase_match(query, text)
+
+
+@lru_cache(maxsize=65536)
+def _phrase_match(query: str, text: str) -> float:
+    q, t = squash(query), squash(text)
+    if len(q) < 6 or not t:
+        return 0.0
+    if q in t:
+        return 1.0
+    if len(t) < 0.8 * len(q):
+        return 0.0
+    matcher = SequenceMatcher(None, q, t, autojunk=False)
+    best = 0.0
+    tried: set[int] = set()
+    for i, j, size in matcher.get_matching_blocks():
+        if size < 3:
+            continue
+        start = max(0, min(len(t) - len(q), j - i))
+        if start in tried:
+            continue
+        tried.add(start)
+        piece = t[start:start + len(q)]
+        if _bound(q, piece) > best:
+            best = max(best, _ratio(q, piece))
+    return best if best >= 0.8 else 0.0
 
 
 def clear_caches() -> None:
     """Forget the memoised tokens, word comparisons and scores (benchmarks of the cold path)."""
-    for cached in (fold, _tokens, stem, same_word, _coverage, _ratio, _chars, _fuzzy_coverage, _sound):
+    for cached in (fold, _tokens, stem, same_word, _coverage, _ratio, _chars, _fuzzy_coverage, _sound, _phrase_match):
         cached.cache_clear()
