@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from framedex.ingest.pipeline import VideoContext
 from framedex.ingest.segment import ClipSpan
-from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, FrameAnalysis, FrameTags, Label
+from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, FrameAnalysis, FrameTags, Label, TextBox
 from framedex.storage.tables import ClipFeatureRow, SpeechSegmentRow
 from framedex.storage.vectors import VectorRecord
 
@@ -144,91 +145,227 @@ def _normalise_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+OCR_MAX_PER_MINUTE = 30  # OCR calls per minute of video (1 fps frames: at most one call per distinct picture)
+OCR_MIN_CALLS = 6  # ... but never fewer than this for a short video
+CHANGE_PIXEL = 0.08  # grey-level change (0-1) of a tiny-frame pixel that counts
+CHANGE_SHARE = 0.0015  # share of changed tiny-frame pixels that makes a new picture (a tooltip, a new line)
+SAME_TEXT_RATIO = 0.85  # character similarity at which two reads are the same line (OCR noise)
+MISSED_READS = 1  # a line missing from this many consecutive reads still continues (OCR flakiness)
+
+
+@dataclass
+class _Picture:
+    """A run of sampled frames that look the same as its first one."""
+
+    times: list[float]
+    start: float
+    end: float
+    novelty: float  # share of changed pixels against the previous picture
+
+    @property
+    def frame(self) -> float:  # away from the transition into it
+        return self.times[len(self.times) // 2]
+
+
+class _Runs:
+    """Text seen in consecutive reads, merged into runs: the same (or fuzzy-equal) text read again extends its
+    run; a text read while being typed (a prefix of the later text) joins the run of the full text."""
+
+    def __init__(self) -> None:
+        self.open: list[list[Any]] = []  # [text, start, end, score, missed]
+        self.done: list[tuple[str, float, float, float]] = []
+
+    def update(self, found: dict[str, float], start: float, end: float) -> None:
+        left = dict(found)
+        for run in self.open:
+            key = next((k for k in left if same_text(run[0], k)), None)
+            if key is None:
+                run[4] += 1
+                continue
+            score = left.pop(key)
+            run[0] = key if len(_squash(key)) > len(_squash(run[0])) else run[0]
+            run[2], run[3], run[4] = end, max(run[3], score), 0
+        for run in [r for r in self.open if r[4] > MISSED_READS]:
+            self.open.remove(run)
+            self.done.append((run[0], run[1], run[2], run[3]))
+        self.open.extend([text, start, end, score, 0] for text, score in left.items())
+
+    def finish(self) -> list[tuple[str, float, float, float]]:
+        out = self.done + [(r[0], r[1], r[2], r[3]) for r in self.open]
+        return sorted(out, key=lambda item: (item[1], item[0]))
+
+
+def _squash(text: str) -> str:
+    from framedex.services.search_text import squash
+
+    return squash(text)
+
+
+def same_text(a: str, b: str) -> bool:
+    """Two reads of the same line: equal but for case, spacing and punctuation, nearly equal (OCR errors), or
+    one the beginning of the other (text being typed)."""
+    from difflib import SequenceMatcher
+
+    sa, sb = _squash(a), _squash(b)
+    if sa == sb:
+        return bool(sa)
+    short, long_ = (sa, sb) if len(sa) <= len(sb) else (sb, sa)
+    if len(short) >= 4 and long_.startswith(short):
+        return True
+    if len(short) < 0.7 * len(long_):
+        return False
+    matcher = SequenceMatcher(None, sa, sb, autojunk=False)
+    return matcher.quick_ratio() >= SAME_TEXT_RATIO and matcher.ratio() >= SAME_TEXT_RATIO
+
+
 class OcrStage:
-    """On-screen text of key frames: at most two frames per clip (its middle and its end), skipping
-    frames the cheap pre-check says hold no text; identical lines in neighbouring frames merge."""
+    """On-screen text of every distinct picture: the 1-fps frames are grouped into pictures (runs of frames
+    that look the same, by a cheap tiny-frame diff), and one frame of each picture holding text is read, up to
+    OCR_MAX_PER_MINUTE calls per minute of video (the most changed pictures first). The same line read in
+    consecutive pictures becomes one line with the time range it stays on screen; lines are also reassembled
+    into blocks (rows and paragraphs, kind ``ocr_block``) so a quote running across a line break is found."""
 
     name = "ocr"
 
     def applies(self, ctx: VideoContext) -> bool:
         return "visual" in ctx.modalities and bool(ctx.frame_times)
 
-    def key_frames(self, ctx: VideoContext) -> list[float]:
-        chosen: list[float] = []
-        for clip in ctx.clips:
-            inside = ctx.frames_between(clip.start, clip.end)
-            picks = {ctx.nearest_frame(clip.middle)}
-            if len(inside) > 2:
-                picks.add(inside[-1])
-            chosen.extend(sorted(picks))
-        return sorted(set(chosen))
+    @staticmethod
+    def pictures(ctx: VideoContext) -> list[_Picture]:
+        times = ctx.frame_times
+        out: list[_Picture] = []
+        key: np.ndarray | None = None
+        for t in times:
+            tiny = _tiny(ctx.load_frame(t))
+            change = 1.0 if key is None else _changed(tiny, key)
+            if key is None or change > CHANGE_SHARE:
+                if out:
+                    out[-1].end = t
+                out.append(_Picture([t], t if out else 0.0, ctx.info.duration, change))
+                key = tiny
+            else:
+                out[-1].times.append(t)
+        if out:
+            out[-1].end = max(out[-1].end, out[-1].times[-1])
+        return out
 
     def run(self, ctx: VideoContext, session: Session) -> None:
+        from framedex.models.ocr import assemble_blocks
+
         reader = ctx.platform.models.ocr()
-        open_lines: dict[str, list[Any]] = {}  # text → [start, end, score, clip]
-        finished: list[tuple[str, float, float, float, ClipSpan]] = []
-        for t in self.key_frames(ctx):
-            image = ctx.load_frame(t)
+        pictures = self.pictures(ctx)
+        with_text = [p for p in pictures if reader.has_text(ctx.load_frame(p.frame))]
+        texty = {id(p) for p in with_text}
+        budget = max(OCR_MIN_CALLS, int(np.ceil(OCR_MAX_PER_MINUTE * ctx.info.duration / 60.0)))
+        chosen = {id(p) for p in sorted(with_text, key=lambda p: -p.novelty)[:budget]}
+        lines, blocks = _Runs(), _Runs()
+        read_at: float | None = None  # the start of the last picture read (an unread picture continues it)
+        last: tuple[np.ndarray, list[TextBox]] | None = None  # the last frame read (tiny) and its lines
+        for picture in pictures:
+            if id(picture) not in chosen and id(picture) in texty and read_at is not None:
+                for runs in (lines, blocks):  # over budget: what the last read saw continues
+                    for run in runs.open:
+                        if run[4] == 0:
+                            run[2] = picture.end
+                continue
             found: dict[str, float] = {}
-            if reader.has_text(image):
-                for box in reader.read(image):
+            found_blocks: dict[str, float] = {}
+            if id(picture) in chosen:
+                image = ctx.load_frame(picture.frame)
+                tiny = _tiny(image)
+                boxes: list[TextBox] | None = None
+                if last is not None:  # only a small part changed (a tooltip, a typed line): read just that part
+                    region = _changed_box(tiny, last[0])
+                    if region is None:
+                        boxes = last[1]
+                    elif (region[2] - region[0]) * (region[3] - region[1]) <= OCR_CROP_AREA:
+                        boxes = _read_region(reader, image, region, last[1])
+                if boxes is None:
+                    boxes = _legible(reader.read(image))
+                last = (tiny, boxes)
+                for box in boxes:
                     line = _normalise_line(box.text)
-                    if box.score >= OCR_MIN_SCORE and len(line) >= 2:
-                        found[line] = max(found.get(line, 0.0), box.score)
-            start, end = self.static_span(ctx, t, image) if found else _frame_span(ctx, t)
-            for line in list(open_lines):
-                if line not in found:
-                    s, e, score, clip = open_lines.pop(line)
-                    finished.append((line, s, e, score, clip))
-            for line, score in found.items():
-                if line in open_lines:
-                    open_lines[line][1] = end
-                    open_lines[line][2] = max(open_lines[line][2], score)
-                else:
-                    open_lines[line] = [start, end, score, clip_of(ctx.clips, t)]
-        finished.extend((line, s, e, score, clip) for line, (s, e, score, clip) in open_lines.items())
-        finished.sort(key=lambda item: (item[1], item[0]))
-        rows = [_feature(ctx, "ocr", clip, s, e, line, {"score": round(score, 3)})
-                for line, s, e, score, clip in finished]
+                    found[line] = max(found.get(line, 0.0), box.score)
+                aspect = image.shape[1] / max(1, image.shape[0])
+                for text, members in assemble_blocks(boxes, aspect):
+                    found_blocks[_normalise_line(text)] = min(boxes[i].score for i in members)
+                read_at = picture.start
+            lines.update(found, picture.start, picture.end)
+            blocks.update(found_blocks, picture.start, picture.end)
+        finished = lines.finish()
+        rows = [_feature(ctx, "ocr", clip_of(ctx.clips, s), s, e, line, {"score": round(score, 3)})
+                for line, s, e, score in finished]
+        block_rows = [_feature(ctx, "ocr_block", clip_of(ctx.clips, s), s, e, text, {"score": round(score, 3)})
+                      for text, s, e, score in blocks.finish()]
         records: list[VectorRecord] = []
         if finished:
             vectors = ctx.platform.models.text().embed([line for line, *_ in finished])
-            records = [VectorRecord(ctx.video_id, clip.seq, s, e, vectors[i], {"text": line})
-                       for i, (line, s, e, _, clip) in enumerate(finished)]
+            records = [VectorRecord(ctx.video_id, clip_of(ctx.clips, s).seq, s, e, vectors[i], {"text": line})
+                       for i, (line, s, e, _) in enumerate(finished)]
         _replace_vectors(ctx, "ocr", records)
         _replace_features(session, ctx, "ocr", rows)
+        _replace_features(session, ctx, "ocr_block", block_rows)
+        log.info("video %s: OCR read %d of %d pictures (%d with text), %d lines, %d blocks", ctx.video_id,
+                 len(chosen), len(pictures), len(with_text), len(rows), len(block_rows))
 
 
-    @staticmethod
-    def static_span(ctx: VideoContext, t: float, image: np.ndarray) -> tuple[float, float]:
-        """Text was read at `t`; it shows for as long as the clip's neighbouring frames look the same
-        (OCR runs on key frames only, so the range comes from cheap frame comparisons)."""
-        clip = clip_of(ctx.clips, t)
-        times = ctx.frames_between(clip.start, clip.end)
-        key = _tiny(image)
-        start, end = _frame_span(ctx, t)
-        i = times.index(t) if t in times else -1
-        if i < 0:
-            return start, end
-        for j in range(i - 1, -1, -1):
-            if float(np.abs(_tiny(ctx.load_frame(times[j])) - key).mean()) > STATIC_FRAME_DIFF:
-                break
-            start = times[j]
-        for j in range(i + 1, len(times)):
-            if float(np.abs(_tiny(ctx.load_frame(times[j])) - key).mean()) > STATIC_FRAME_DIFF:
-                break
-            end = _frame_span(ctx, times[j])[1]
-        return start, end
+OCR_CROP_AREA = 0.25  # a change covering at most this share of the frame is read alone (the rest is kept)
 
 
-STATIC_FRAME_DIFF = 0.03
+def _legible(boxes: list[TextBox]) -> list[TextBox]:
+    return [b for b in boxes if b.score >= OCR_MIN_SCORE and len(_normalise_line(b.text)) >= 2]
+
+
+def _overlaps(box: Sequence[float], region: Sequence[float]) -> bool:
+    return box[0] < region[2] and box[2] > region[0] and box[1] < region[3] and box[3] > region[1]
+
+
+def _changed_box(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The relative bounding box of the pixels that changed between two tiny frames (None: nothing did)."""
+    ys, xs = np.nonzero(np.abs(a - b) > CHANGE_PIXEL)
+    if xs.size == 0:
+        return None
+    h, w = a.shape
+    return float(xs.min()) / w, float(ys.min()) / h, float(xs.max() + 1) / w, float(ys.max() + 1) / h
+
+
+def _read_region(reader: Any, image: np.ndarray, region: tuple[float, float, float, float],
+                 previous: list[TextBox]) -> list[TextBox]:
+    """Lines of a frame that differs from the last one read only inside `region`: the lines read before outside
+    it, and the region read again (grown to hold whole every earlier line it touches)."""
+    margin = 0.02
+    x1, y1, x2, y2 = region[0] - margin, region[1] - margin, region[2] + margin, region[3] + margin
+    for _ in range(3):
+        touched = [b.box for b in previous if _overlaps(b.box, (x1, y1, x2, y2))]
+        grown = (min([x1, *(b[0] for b in touched)]), min([y1, *(b[1] for b in touched)]),
+                 max([x2, *(b[2] for b in touched)]), max([y2, *(b[3] for b in touched)]))
+        if grown == (x1, y1, x2, y2):
+            break
+        x1, y1, x2, y2 = grown
+    x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(1.0, x2), min(1.0, y2)
+    kept = [b for b in previous if not _overlaps(b.box, (x1, y1, x2, y2))]
+    h, w = image.shape[:2]
+    px1, py1, px2, py2 = int(x1 * w), int(y1 * h), int(np.ceil(x2 * w)), int(np.ceil(y2 * h))
+    if px2 - px1 < 8 or py2 - py1 < 8:
+        return kept
+    cw, ch = px2 - px1, py2 - py1
+    new = [TextBox(b.text, b.score, ((px1 + b.box[0] * cw) / w, (py1 + b.box[1] * ch) / h,
+                                     (px1 + b.box[2] * cw) / w, (py1 + b.box[3] * ch) / h))
+           for b in _legible(reader.read(np.ascontiguousarray(image[py1:py2, px1:px2])))]
+    return sorted(kept + new, key=lambda b: (round(b.box[1] * 20), b.box[0]))
 
 
 def _tiny(image: np.ndarray) -> np.ndarray:
     from PIL import Image
 
-    small = Image.fromarray(image).convert("L").resize((64, 36))
+    small = Image.fromarray(image).convert("L").resize((160, 90), Image.Resampling.BOX)
     return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of the tiny frames' pixels that changed noticeably: a small tooltip or one new line of text counts,
+    JPEG noise does not."""
+    return float(np.count_nonzero(np.abs(a - b) > CHANGE_PIXEL)) / a.size
 
 
 class AudioEventsStage:
