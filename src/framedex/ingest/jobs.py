@@ -167,6 +167,9 @@ class IngestJobs:
             _set_video(self.platform, video_id, status="ready", indexed_at=utcnow(), error=None)
         except VideoGone:
             log.info("video %s was deleted while indexing; dropping the job", video_id)
+        except MediaRejected as exc:  # decoding hit a limit of the real stream: fail with its own code
+            log.info("video %s rejected while indexing: %s", video_id, exc.message)
+            _fail_video(self.platform, video_id, exc.code, exc.message)
 
     def video_given_up(self, job: Job, reason: str) -> None:
         _fail_video(self.platform, job.payload["video_id"], "video_processing_failed", reason)

@@ -193,7 +193,10 @@ def load_image(data: bytes | Path) -> ImageArray:
     """RGB uint8 (H, W, 3) from encoded image bytes (JPEG, PNG, WebP, BMP, GIF's first frame)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from framedex.services.media import check_image
+
     raw = data.read_bytes() if isinstance(data, Path) else data
+    check_image(raw, "image")  # the header alone: a decompression bomb is refused before it is decoded
     try:
         with Image.open(io.BytesIO(raw)) as opened:
             picture: Image.Image = ImageOps.exif_transpose(opened) or opened
@@ -450,7 +453,7 @@ def embed_video_file(platform: Platform, path: Path, plan: MediaPlan, *,
             if vec is not None:
                 vectors[("visual", scope, span.start)] = vec
     if info.has_audio and ({"audio", "transcription"} & set(plan.options)):
-        audio = decode_audio(path)
+        audio = decode_audio(path, until=end)
         piece = audio[int(start * AUDIO_SAMPLE_RATE):int(end * AUDIO_SAMPLE_RATE)]
         vectors.update(_audio_pieces(platform, piece, start, spans, window, plan))
     return MediaResult(_assemble(spans, window, plan, vectors), info.duration, start, end)
@@ -459,6 +462,7 @@ def embed_video_file(platform: Platform, path: Path, plan: MediaPlan, *,
 def embed_audio_file(platform: Platform, path: Path, plan: MediaPlan, *,
                      max_seconds: float | None = None) -> MediaResult:
     from framedex.ingest.decode import decode_audio
+    from framedex.ingest.limits import DecodeBudget
     from framedex.ingest.probe import MediaRejected, probe
 
     try:
@@ -467,9 +471,12 @@ def embed_audio_file(platform: Platform, path: Path, plan: MediaPlan, *,
         raise InvalidParameter("audio", exc.message, code="audio_file_broken") from exc
     if not info.has_audio:
         raise InvalidParameter("audio", "The file has no audio stream.", code="audio_file_broken")
-    audio = decode_audio(path)
+    # The window is checked against the declared duration before anything is decoded, and the decode is
+    # budgeted by it: a file whose stream runs past its header stops at the limit instead of filling memory.
+    start, end = _window(plan, info.duration, max_seconds)
+    budget = DecodeBudget.for_duration(info.duration, limit=max_seconds or TASK_MAX_SECONDS, media="audio")
+    audio = decode_audio(path, budget=budget, until=end)
     duration = max(info.duration, audio.size / AUDIO_SAMPLE_RATE)
-    start, end = _window(plan, duration, max_seconds)
     spans = fixed_spans(start, end, plan.seconds)
     window = Span(round(start, 3), round(end, 3))
     piece = audio[int(start * AUDIO_SAMPLE_RATE):int(end * AUDIO_SAMPLE_RATE)]
