@@ -85,6 +85,8 @@ def test_scene_words_on_real_pictures(tagger: Any, media: Path, images: dict[str
     day = set(tags["daytime"].attributes)
     assert not day & {"night", "cartoon", "clip art", "black and white", "slides or document", "outer space"}
     assert "outdoors" in day
+    for value in (0, 128, 255):  # a fade to black or white is neither night, black and white nor clip art
+        assert tagger.attributes(np.full((360, 640, 3), value, np.uint8), {}) == []
 
 
 def test_fixed_camera_needs_a_still_background_and_some_motion() -> None:

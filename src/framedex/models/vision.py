@@ -362,6 +362,7 @@ def _rgb(image: ImageArray) -> ImageArray:
 
 SCENE_SIDE = 256  # the statistics are computed on a copy whose longer side is this
 TEXT_SIDE = 512  # the text proxy needs strokes a few pixels high
+PLAIN_FRAME = 0.97  # one colour holds this share of a frame: blank (clip art on white reaches about 0.95)
 TEXT_MIN_PALETTE = 0.7  # text is only looked for on frames painted with few colours (slides, pages, screens)
 
 
@@ -400,7 +401,8 @@ def scene_stats(image: ImageArray) -> dict[str, float]:
     * ``colour``: colourfulness (Hasler & Süsstrunk 2003: spread of the opponent channels R-G and (R+G)/2-B);
     * ``flat``: share of pixels whose 3x3 neighbourhood has (almost) no gradient;
     * ``palette``: share of the pixels held by the 8 most common colours (4 bits per channel): drawings,
-      clip art and screens are painted with a few colours, photos with thousands;
+      clip art and screens are painted with a few colours, photos with thousands; ``plain``: the share of the
+      most common colour alone (a blank or faded-out frame is one colour);
     * ``lights``: small bright spots on a dark frame (city lights, stars), per 10k pixels;
     * ``blue_green``: how much the blue and green channels outweigh red (water absorbs red first);
     * ``sky``: share of the top fifth that is smooth and sky-coloured (blue, or bright and colourless);
@@ -429,6 +431,7 @@ def scene_stats(image: ImageArray) -> dict[str, float]:
     codes = (q[..., 0] << 8) | (q[..., 1] << 4) | q[..., 2]
     counts = np.bincount(codes.ravel(), minlength=4096)
     palette = float(np.sort(counts)[-8:].sum()) / codes.size
+    plain = float(counts.max()) / codes.size
     dark = float((val < 0.12).mean())
     lights = 0.0
     if dark > 0.4:
@@ -446,7 +449,7 @@ def scene_stats(image: ImageArray) -> dict[str, float]:
     allhue = hsv[..., 0]
     green = float(((allhue >= 35) & (allhue <= 85) & (hsv[..., 1] > 60) & (hsv[..., 2] > 40)).mean())
     return {"sat": float(sat.mean()), "val": float(val.mean()), "dark": dark, "colour": colour, "flat": flat,
-            "palette": palette, "lights": lights, "blue_green": blue_green, "sky": sky, "green": green,
+            "palette": palette, "plain": plain, "lights": lights, "blue_green": blue_green, "sky": sky, "green": green,
             "text": text_density(rgb) if palette >= TEXT_MIN_PALETTE else 0.0}
 
 
@@ -496,6 +499,10 @@ class SceneRules:
     def words(self, st: dict[str, float], probs: dict[str, float], counts: dict[str, int],
               detections: Sequence[Detection] = ()) -> list[str]:
         out: list[str] = []
+        if st["plain"] >= PLAIN_FRAME:  # one colour: a blank frame (a fade, a colour card) has no style and no
+            if st["text"] >= 3.0:  # scene, unless a few lines of text sit on it (a terminal, a title)
+                out.append("slides or document")
+            return out
         # a page of text, a slide or a screen: the classifier says "website"/"menu"/..., or lines of small marks
         # on a frame painted with few colours
         text = _prob(probs, self.screen) >= 0.2 or (st["text"] >= 8.0 and st["palette"] >= 0.75 and st["flat"] >= 0.4)
