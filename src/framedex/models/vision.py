@@ -509,9 +509,11 @@ class SceneRules:
         if text:
             out.append("slides or document")
         # drawn, not photographed: clip art is a few flat colours on a bright background; a cartoon has large
-        # flat regions of strong colour (a photo's surfaces carry texture and noise)
+        # flat regions of strong colour (a photo's surfaces carry texture and noise) and the classifier is not
+        # sure it sees a real object (a pool table or a power drill photographed in strong light is)
         clip_art = not text and st["flat"] >= 0.6 and st["palette"] >= 0.85 and st["val"] >= 0.7
-        cartoon = clip_art or (not text and st["flat"] >= 0.35 and st["colour"] >= 0.2)
+        sure = max(probs.values(), default=0.0) >= 0.8
+        cartoon = clip_art or (not text and not sure and st["flat"] >= 0.35 and st["colour"] >= 0.2)
         if cartoon:
             out.append("cartoon")
         if clip_art:
