@@ -298,12 +298,13 @@ def ocr(ctx: QueryContext) -> list[Candidate]:
     the text contains the query, character-level, see `search_text.fuzzy_coverage`), `phrase` (the query as
     one contiguous run of the text, `search_text.phrase_match`) and `cos` (sentence vectors)."""
     query = ctx.text or ""
-    lines: dict[tuple[str, int, float, bool], dict[str, Any]] = {}
+    # keyed by the text too: several lines start at the same moment (one picture read)
+    lines: dict[tuple[str, int, float, str], dict[str, Any]] = {}
     for h in ctx.search("ocr", ctx.text_vector, group="vector"):
         text = str((h.payload or {}).get("text", ""))
-        key = (h.video_id, h.clip_seq, round(h.start, 2), False)
+        key = (h.video_id, h.clip_seq, round(h.start, 2), text)
         lines[key] = {"text": text, "cos": float(h.score), "start": h.start, "end": h.end}
-    lexical: dict[tuple[str, int, float, bool], dict[str, Any]] = {}
+    lexical: dict[tuple[str, int, float, str], dict[str, Any]] = {}
     # the quote as a run of characters (FTS-like phrase search, tolerant of split and glued words), and
     # substring matches of the rarest query words (codes, numbers, names; a word misread elsewhere)
     squashed = search_text.squash(query)
@@ -320,7 +321,7 @@ def ocr(ctx: QueryContext) -> list[Candidate]:
             for r in index_lines:
                 if needle not in (r.squashed if whole else r.folded) or r.video_id not in ctx.video_ids:
                     continue
-                key = (r.video_id, r.clip_seq, round(r.start, 2), r.block)
+                key = (r.video_id, r.clip_seq, round(r.start, 2), r.text)
                 if key not in lines:
                     lexical.setdefault(key, {"text": r.text, "cos": 0.0, "start": r.start, "end": r.end})
                 taken += 1
