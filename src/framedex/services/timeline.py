@@ -25,6 +25,7 @@ topic changes inside long shots with speech.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import json
@@ -32,7 +33,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -145,6 +146,24 @@ class Timeline:
                 parts.append(e.text)
         return " ".join(parts)
 
+    def overlapping(self, start: float, end: float) -> list[Event]:
+        """Events that overlap [start, end) (instants inside it), in time order; indexed, so that a long
+        video's scenes do not each scan every event."""
+        index = self.__dict__.get("_index")
+        if index is None or index[0] is not self.events or index[1] != len(self.events):
+            ordered = sorted(self.events, key=lambda e: e.start)
+            short = [e for e in ordered if e.end - e.start <= _SHORT_EVENT]
+            long = [e for e in ordered if e.end - e.start > _SHORT_EVENT]
+            index = (self.events, len(self.events), short, [e.start for e in short], long)
+            self.__dict__["_index"] = index
+        _, _, short, starts, long = index
+        lo, hi = bisect.bisect_left(starts, start - _SHORT_EVENT), bisect.bisect_left(starts, end)
+        found = [e for e in short[lo:hi] if _overlaps(e, start, end)]
+        found += [e for e in long if e.start < end and _overlaps(e, start, end)]
+        if long:
+            found.sort(key=lambda e: e.start)
+        return found
+
     def scenes(self) -> list[tuple[float, float]]:
         """Shots merged into scenes (cached; see :func:`scene_spans`)."""
         cached = self.__dict__.get("_scenes")
@@ -199,6 +218,15 @@ class Timeline:
                 lines.append((a, 1, f"[{_ts(a)}-{_ts(b)}] " + "; ".join(parts)))
         lines.sort(key=lambda x: (x[0], x[1]))
         return "\n".join(line for _, _, line in lines)
+
+
+_SHORT_EVENT = 30.0
+
+
+def _overlaps(e: Event, start: float, end: float) -> bool:
+    if e.start == e.end:
+        return start <= e.start < end
+    return e.end > start and e.start < end
 
 
 def _ts(t: float) -> str:
@@ -441,7 +469,7 @@ def scene_evidence(timeline: Timeline, start: float, end: float, skip: set[str] 
         overlap = min(e.end, end) - max(e.start, start)
         return overlap > 0 and (overlap >= 0.5 * (e.end - e.start) or overlap >= 0.5 * (end - start))
 
-    events = [e for e in timeline.events if inside(e)]
+    events = [e for e in timeline.overlapping(start, end) if inside(e)]
     seen = confident_labels(events, "visual")
     sounds = confident_labels(events, "audio")
     lines: dict[str, list[Any]] = {}  # key → [first seen, seconds on screen, text]
@@ -689,47 +717,75 @@ class _Stretch:
     end: float
     image: np.ndarray | None
     bag: dict[str, float]
+    norm: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.norm = math.sqrt(sum(v * v for v in self.bag.values()))
 
     @property
     def length(self) -> float:
         return self.end - self.start
 
-    def merged(self, other: _Stretch) -> _Stretch:
-        image = self.image if other.image is None else other.image if self.image is None else self.image + other.image
-        bag = dict(self.bag)
+    def absorb(self, other: _Stretch) -> _Stretch:
+        """This stretch extended by its neighbour ``other`` (in place)."""
+        if other.image is not None:
+            self.image = other.image.copy() if self.image is None else self.image + other.image
         for k, v in other.bag.items():
-            bag[k] = bag.get(k, 0.0) + v
-        return _Stretch(min(self.start, other.start), max(self.end, other.end), image, bag)
+            self.bag[k] = self.bag.get(k, 0.0) + v
+        self.start, self.end = min(self.start, other.start), max(self.end, other.end)
+        self.norm = math.sqrt(sum(v * v for v in self.bag.values()))
+        return self
 
 
-def _stretch(timeline: Timeline, a: float, b: float) -> _Stretch:
-    vecs = [v for t, v in timeline.frames if a <= t < b]
-    image = np.sum(vecs, axis=0) if vecs else None
-    bag: dict[str, float] = {}
+def _add_evidence(bag: dict[str, float], e: Event, constant: Collection[str]) -> None:
+    if e.kind in ("visual", "audio"):
+        for lab, score, src in e.evidence():
+            w = score * (0.5 if src == "attribute" else 1.0)
+            if e.kind == "audio" and lab.lower() in ("silence", "speech"):
+                w *= 0.3
+            key = f"{e.kind[0]}:{lab.lower()}"
+            bag[key] = bag.get(key, 0.0) + w
+    elif e.kind in ("speech", "ocr"):
+        if e.kind == "ocr" and _norm_text(e.text) in constant:
+            return  # a navigation bar or a channel name shows in every scene and tells none apart
+        for w in _WORD.findall(e.text.lower()):
+            if len(w) > 2 and w not in _STOP:
+                bag[f"w:{w}"] = bag.get(f"w:{w}", 0.0) + (1.0 if e.kind == "speech" else 0.5)
+
+
+def _stretches(timeline: Timeline, spans: list[tuple[float, float]], constant: Collection[str] = ()) -> list[_Stretch]:
+    """Each span's summed frame features and word bag; an event counts in a span that holds at least half
+    of it (or that it covers at least half of)."""
+    starts = [a for a, _ in spans]
+    bags: list[dict[str, float]] = [{} for _ in spans]
+    images: list[np.ndarray | None] = [None] * len(spans)
+    for t, v in timeline.frames:
+        i = bisect.bisect_right(starts, t) - 1
+        if 0 <= i < len(spans) and t < spans[i][1]:
+            img = images[i]
+            images[i] = v.copy() if img is None else img + v
     for e in timeline.events:
-        if e.start == e.end:
-            if not a <= e.start < b:
-                continue
-        else:
-            overlap = min(e.end, b) - max(e.start, a)
-            if overlap <= 0 or overlap < 0.5 * min(e.end - e.start, b - a):
-                continue
-        if e.kind in ("visual", "audio"):
-            for lab, score, src in e.evidence():
-                w = score * (0.5 if src == "attribute" else 1.0)
-                if e.kind == "audio" and lab.lower() in ("silence", "speech"):
-                    w *= 0.3
-                key = f"{e.kind[0]}:{lab.lower()}"
-                bag[key] = bag.get(key, 0.0) + w
-        elif e.kind in ("speech", "ocr"):
-            for w in _WORD.findall(e.text.lower()):
-                if len(w) > 2 and w not in _STOP:
-                    bag[f"w:{w}"] = bag.get(f"w:{w}", 0.0) + (1.0 if e.kind == "speech" else 0.5)
-    return _Stretch(a, b, image, bag)
+        i = max(0, bisect.bisect_right(starts, e.start) - 1)
+        while i < len(spans) and spans[i][0] < max(e.end, e.start + 1e-9):
+            a, b = spans[i]
+            if e.start == e.end:
+                ok = a <= e.start < b
+            else:
+                overlap = min(e.end, b) - max(e.start, a)
+                ok = overlap > 0 and overlap >= 0.5 * min(e.end - e.start, b - a)
+            if ok:
+                _add_evidence(bags[i], e, constant)
+            i += 1
+    return [_Stretch(a, b, images[i], bags[i]) for i, (a, b) in enumerate(spans)]
 
 
 def _similarity(x: _Stretch, y: _Stretch) -> float:
-    words = _cosine_bags(x.bag, y.bag) if x.bag and y.bag else (1.0 if not x.bag and not y.bag else 0.0)
+    if x.bag and y.bag:
+        small, big = (x.bag, y.bag) if len(x.bag) <= len(y.bag) else (y.bag, x.bag)
+        dot = sum(v * big.get(k, 0.0) for k, v in small.items())
+        words = dot / (x.norm * y.norm) if x.norm > 0 and y.norm > 0 else 0.0
+    else:
+        words = 1.0 if not x.bag and not y.bag else 0.0
     if x.image is not None and y.image is not None:
         nx, ny = float(np.linalg.norm(x.image)), float(np.linalg.norm(y.image))
         look = float(x.image @ y.image / (nx * ny)) if nx > 0 and ny > 0 else 0.0
@@ -774,14 +830,15 @@ def merge_stretches(timeline: Timeline, *, threshold: float = SCENE_SIMILARITY, 
     """Shots merged into scenes: neighbours are joined, most alike first, while they are at least
     ``threshold`` alike; stretches shorter than ``min_length`` join their more alike neighbour; at most
     ``max_count`` remain."""
-    parts = [_stretch(timeline, a, b) for a, b in _shots(timeline)]
+    constant = set(constant_lines(timeline))
+    parts = _stretches(timeline, _shots(timeline), constant)
     if not parts:
         return []
-    sims = [_similarity(parts[i], parts[i + 1]) for i in range(len(parts) - 1)]
+    sims = np.array([_similarity(parts[i], parts[i + 1]) for i in range(len(parts) - 1)], dtype=np.float64)
+    lengths = np.array([p.length for p in parts], dtype=np.float64)
     while len(parts) > 1:
-        short = [i for i, p in enumerate(parts) if p.length < min_length]
-        if short:
-            i = min(short, key=lambda k: parts[k].length)
+        i = int(np.argmin(lengths))
+        if lengths[i] < min_length:
             left = sims[i - 1] if i > 0 else -2.0
             right = sims[i] if i < len(sims) else -2.0
             j = i - 1 if left >= right else i  # merge pair (j, j + 1)
@@ -789,8 +846,11 @@ def merge_stretches(timeline: Timeline, *, threshold: float = SCENE_SIMILARITY, 
             j = int(np.argmax(sims))
             if sims[j] < threshold and (max_count is None or len(parts) <= max_count):
                 break
-        parts[j:j + 2] = [parts[j].merged(parts[j + 1])]
-        del sims[j]
+        parts[j].absorb(parts[j + 1])
+        del parts[j + 1]
+        lengths[j] = parts[j].length
+        lengths = np.delete(lengths, j + 1)
+        sims = np.delete(sims, j)
         if j > 0:
             sims[j - 1] = _similarity(parts[j - 1], parts[j])
         if j < len(parts) - 1:
