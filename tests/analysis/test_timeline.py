@@ -23,7 +23,7 @@ from framedex.services.timeline import (
     scene_spans,
     topic_boundaries,
 )
-from framedex.storage.tables import IndexedAssetRow
+from framedex.storage.tables import ClipFeatureRow, IndexedAssetRow
 from tests.analysis.conftest import FakeLLM, composite_rows, insert_video
 
 
@@ -116,6 +116,29 @@ def test_only_confident_persistent_labels_are_rendered() -> None:
         assert word not in text.replace("roaring cats", ""), (word, text)
     assert "website" in text and "stream" in text and "roaring cats" in text
     assert len(text.splitlines()) == 2  # one line per scene
+
+
+def test_stored_scores_decide_what_is_confident(platform: Platform, tenant: str) -> None:
+    """What ingest stores (labels/objects/attributes with scores, sound tags, OCR lines with a score) is
+    read with its scores: the timeline keeps the confident part and drops noise."""
+    video = insert_video(platform, tenant, duration=8)
+    rows = []
+    for t in range(8):
+        rows.append(("visual", t, t + 1, "website, nematode, tv, black and white", {
+            "labels": [["website", 0.81], ["nematode", 0.12]], "objects": [["tv", 0.45, [0, 0, 1, 1]]],
+            "attributes": ["black and white"]}))
+    rows.append(("audio", 0, 8, "Silence, Duck", {"tags": [["Silence", 0.99], ["Duck", 0.31]]}))
+    rows.append(("ocr", 1, 7, "Optical character recognition", {"score": 0.93}))
+    rows.append(("ocr", 2, 3, "|| _-", {"score": 0.9}))
+    rows.append(("ocr", 2, 3, "Blurred guess", {"score": 0.2}))
+    with platform.store.session() as s:
+        for kind, a, b, text, data in rows:
+            s.add(ClipFeatureRow(tenant_id=tenant, index_id=video.index_id, video_id=video.id, kind=kind,
+                                 clip_seq=0, start=a, end=b, text=text, data=data))
+    tl = _timeline(platform, video)
+    assert {e.kind for e in tl.events} == {"visual", "audio", "ocr"}
+    assert tl.render_level(0) == ("[0s-8s] SEEN: website, black and white; "
+                                  "TEXT ON SCREEN: Optical character recognition")
 
 
 def test_events_merge_into_one_line_per_scene() -> None:
