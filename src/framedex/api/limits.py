@@ -94,7 +94,7 @@ ROUTES: list[tuple[str, re.Pattern[str], RoutePolicy]] = [
     ("POST", re.compile(r"/(analyze|analyze/tasks|generate|summarize|gist)"),
      RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON)),
     ("POST", re.compile(r"/analyze/batches"), RoutePolicy(body=_fixed(16 * MiB), json=16 * MiB)),
-    ("GET", re.compile(r"/thumbnails/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
+    ("*", re.compile(r"/thumbnails/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
     ("*", re.compile(r"/(docs|redoc)(/.*)?|/openapi\.json|/(health|healthz|ready|readyz|livez)"),
      RoutePolicy(body=_fixed(64 * 1024), auth=False)),
 ]
