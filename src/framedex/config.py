@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     model_threads: int = Field(default=2, ge=1, description="Thread cap for each model backend.")
     model_idle_ttl_seconds: float = Field(default=600.0, ge=0)
     speech_profile: Literal["base", "tiny.en"] = "base"
+    speech_language: str | None = Field(
+        default=None,
+        description="Whisper language code (en, de, fr, ...) a spoken-language guess falls back to when it is "
+        "unsure; unset = English. Detection still runs; an upload's user_metadata 'language' forces one.",
+    )
     clip_model_dir: Path | None = Field(
         default=None,
         description="A CLIP/SigLIP ONNX export (image.onnx, text.onnx, tokenizer.json) that replaces the "

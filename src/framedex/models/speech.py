@@ -2,11 +2,24 @@
 
 The model is always given as a local directory (an assembled pack), so faster-whisper never
 looks at a model hub. Voice-activity detection uses the Silero VAD that faster-whisper bundles.
+
+Spoken-language detection. Whisper alone decides from the first 30 s of speech, and on a short
+clip it is often unsure (clear English at p=0.3 with Welsh, Latin or Nynorsk next). Here the
+decision is made from up to ``LANGUAGE_WINDOWS`` 30-s windows spread over the speech, their
+per-language probabilities averaged (weighted by seconds of speech), and a low-confidence pick
+gives way to the default language (``FRAMEDEX_SPEECH_LANGUAGE``, English when unset) when the
+default is close behind it, or when no language is likely at all; that switch is checked by
+decoding the first window in both languages, so a clip that really is in the other language
+(whose default-language decode is a poor translation) keeps it. A language given by the caller
+(an upload's ``user_metadata.language``) skips detection.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +28,54 @@ import numpy as np
 from framedex.config import Settings
 from framedex.models import packs
 from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, SpeechSegment, Transcript, Word
+
+log = logging.getLogger("framedex.models.speech")
+
+LANGUAGE_WINDOW_SECONDS = 30.0  # Whisper's input length
+LANGUAGE_WINDOWS = 4  # at most this many windows of speech are looked at
+LANGUAGE_MIN_WINDOW_SECONDS = 2.0  # a shorter tail window is left out (unless it is all there is)
+LANGUAGE_CONFIDENT = 0.5  # a top language at least this likely is taken as it is
+LANGUAGE_MARGIN = 0.5  # below that, the default wins if it is at least this fraction of the top
+LANGUAGE_FLOOR = 0.2  # a top language below this is no decision: the default is tried
+LANGUAGE_DECODE_TOLERANCE = 0.15  # nats per token the default's decode may trail the top's
+DEFAULT_LANGUAGE = "en"
+
+
+def aggregate_language_probabilities(windows: Sequence[tuple[Mapping[str, float], float]]) -> dict[str, float]:
+    """Average per-window language probabilities, each window weighted by its seconds of speech.
+    The result sums to (about) 1 when each window's does."""
+    total = sum(max(w, 0.0) for _, w in windows)
+    if total <= 0:
+        return {}
+    out: dict[str, float] = {}
+    for probs, weight in windows:
+        for lang, p in probs.items():
+            out[lang] = out.get(lang, 0.0) + float(p) * max(weight, 0.0) / total
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def fallback_candidate(probs: Mapping[str, float], default: str, *, confident: float = LANGUAGE_CONFIDENT,
+                       margin: float = LANGUAGE_MARGIN, floor: float = LANGUAGE_FLOOR) -> str | None:
+    """The default language when the detector's pick should give way to it, else None.
+
+    It gives way when the pick is unsure (p < ``confident``) and the default is within ``margin``
+    of it (p_default >= margin * p_top), or when the pick is hardly a pick at all (p < ``floor``).
+    """
+    if not probs:
+        return default
+    top, p_top = max(probs.items(), key=lambda kv: kv[1])
+    if top == default or p_top >= confident:
+        return None
+    if probs.get(default, 0.0) >= margin * p_top or p_top < floor:
+        return default
+    return None
+
+
+def _spread(n: int, k: int) -> list[int]:
+    """``k`` indices spread evenly over ``range(n)``, first and last included."""
+    if n <= k:
+        return list(range(n))
+    return sorted({round(float(i)) for i in np.linspace(0, n - 1, k)})
 
 
 class WhisperSpeechRecognizer:
@@ -33,6 +94,7 @@ class WhisperSpeechRecognizer:
         compute_type: str = "int8",
         beam_size: int = 1,
         vad_filter: bool = True,
+        default_language: str | None = None,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -53,6 +115,14 @@ class WhisperSpeechRecognizer:
             local_files_only=True,
         )
         self.multilingual: bool = bool(self._model.model.is_multilingual)
+        self.languages: frozenset[str] = frozenset(self._model.supported_languages)
+        default = self.normalise_language(default_language) if default_language else DEFAULT_LANGUAGE
+        if not self.multilingual:
+            default = "en"
+        if default is None:
+            raise ValueError(f"unknown speech language {default_language!r} (FRAMEDEX_SPEECH_LANGUAGE); "
+                             "use a Whisper language code such as en, de, fr")
+        self.default_language: str = default
 
     @classmethod
     def from_settings(cls, settings: Settings, profile: str | None = None) -> WhisperSpeechRecognizer:
@@ -64,26 +134,52 @@ class WhisperSpeechRecognizer:
         except KeyError:
             raise ValueError(f"unknown speech profile {profile!r}; known: {', '.join(packs.SPEECH_PROFILES)}") from None
         directory = packs.ensure(settings, pack_name)
-        return cls(directory, name=pack_name, threads=settings.model_threads)
+        return cls(directory, name=pack_name, threads=settings.model_threads,
+                   default_language=settings.speech_language)
+
+    def normalise_language(self, language: str | None) -> str | None:
+        """A Whisper language code for ``language`` ("EN", "en-US", "en_GB" -> "en"), or None when
+        it is empty, "auto" or not a language this model knows."""
+        if not language:
+            return None
+        code = str(language).strip().lower().replace("_", "-").split("-")[0]
+        return code if code in self.languages else None
 
     def transcribe(self, audio: FloatArray, language: str | None = None) -> Transcript:
         """Transcribe 16 kHz mono float32 audio. Times are seconds from the start of ``audio``;
-        word times are clamped into the audio and made non-decreasing."""
+        word times are clamped into the audio and made non-decreasing. ``language`` (a Whisper
+        code) skips detection; an unknown one is ignored."""
+        from faster_whisper.transcribe import restore_speech_timestamps
+        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
         audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         duration = len(audio) / AUDIO_SAMPLE_RATE
+        hint = self.normalise_language(language)
+        if language and hint is None and str(language).strip().lower() != "auto":
+            log.warning("ignoring unknown speech language %r", language)
         if duration < 0.1 or not np.any(audio):
-            return Transcript(language=language, language_probability=0.0, segments=[])
+            return Transcript(language=hint, language_probability=0.0, segments=[])
         if not self.multilingual:
-            language = "en"
-        kwargs: dict[str, Any] = {
-            "language": language,
-            "beam_size": self.beam_size,
-            "word_timestamps": True,
-            "vad_filter": self.vad_filter,
-            "condition_on_previous_text": False,
-        }
+            hint = "en"
+
         with self._lock:
-            raw_segments, info = self._model.transcribe(audio, **kwargs)
+            chunks: list[dict[str, Any]] | None = None
+            speech = audio
+            if self.vad_filter:
+                chunks = get_speech_timestamps(audio, VadOptions())
+                if not chunks:
+                    return Transcript(language=hint, language_probability=0.0, segments=[])
+                speech = np.concatenate(collect_chunks(audio, chunks)[0]).astype(np.float32)
+            if hint is not None:
+                chosen, probability = hint, 1.0
+            else:
+                chosen, probability = self._choose_language(speech)
+            raw_segments, _ = self._model.transcribe(
+                speech, language=chosen, beam_size=self.beam_size, word_timestamps=True,
+                vad_filter=False, condition_on_previous_text=False,
+            )
+            if chunks is not None:
+                raw_segments = restore_speech_timestamps(raw_segments, chunks, AUDIO_SAMPLE_RATE)
             segments = list(raw_segments)  # the generator decodes lazily: consume under the lock
 
         out: list[SpeechSegment] = []
@@ -103,11 +199,59 @@ class WhisperSpeechRecognizer:
             if words:
                 s_start, s_end = min(s_start, words[0].start), max(s_end, words[-1].end)
             out.append(SpeechSegment(start=s_start, end=s_end, text=text, words=words))
-        return Transcript(
-            language=info.language,
-            language_probability=float(info.language_probability),
-            segments=out,
-        )
+        return Transcript(language=chosen, language_probability=probability, segments=out)
+
+    # --- language -------------------------------------------------------------------------------
+
+    def _windows(self, speech: FloatArray) -> list[FloatArray]:
+        size = int(LANGUAGE_WINDOW_SECONDS * AUDIO_SAMPLE_RATE)
+        pieces = [speech[i:i + size] for i in range(0, len(speech), size)]
+        if len(pieces) > 1 and len(pieces[-1]) < LANGUAGE_MIN_WINDOW_SECONDS * AUDIO_SAMPLE_RATE:
+            pieces.pop()
+        return [pieces[i] for i in _spread(len(pieces), LANGUAGE_WINDOWS)]
+
+    def language_probabilities(self, speech: FloatArray) -> dict[str, float]:
+        """Per-language probabilities of ``speech`` (already cut to speech), averaged over up to
+        LANGUAGE_WINDOWS windows spread over it. Call with the lock held."""
+        found: list[tuple[Mapping[str, float], float]] = []
+        for piece in self._windows(speech):
+            _, _, all_probs = self._model.detect_language(audio=piece)
+            found.append(({lang: float(p) for lang, p in all_probs}, len(piece) / AUDIO_SAMPLE_RATE))
+        return aggregate_language_probabilities(found)
+
+    def _choose_language(self, speech: FloatArray) -> tuple[str, float]:
+        probs = self.language_probabilities(speech)
+        if not probs:
+            return self.default_language, 0.0
+        top, p_top = next(iter(probs.items()))
+        default = fallback_candidate(probs, self.default_language)
+        if default is None:
+            return top, p_top
+        first = self._windows(speech)[0]
+        top_score, default_score = self._decode_score(first, top), self._decode_score(first, default)
+        keep = default_score is None or (
+            top_score is not None and default_score < top_score - LANGUAGE_DECODE_TOLERANCE)
+        log.info("unsure spoken language %s (p=%.2f; %s p=%.2f): decode scores %s / %s -> %s", top, p_top, default,
+                 probs.get(default, 0.0), top_score, default_score, top if keep else default)
+        if keep:
+            return top, p_top
+        return default, probs.get(default, 0.0)
+
+    def _decode_score(self, audio: FloatArray, language: str) -> float | None:
+        """Mean log-probability per token of a greedy decode of ``audio`` in ``language``, or None
+        when the decode is empty or degenerate (a repetition loop)."""
+        segments, _ = self._model.transcribe(audio, language=language, beam_size=1, temperature=0.0,
+                                             vad_filter=False, condition_on_previous_text=False,
+                                             without_timestamps=True)
+        segments = list(segments)
+        text = " ".join(s.text.strip() for s in segments).strip()
+        tokens = sum(len(s.tokens) + 1 for s in segments)
+        if not text or tokens <= 1:
+            return None
+        encoded = text.encode()
+        if len(encoded) >= 24 and len(encoded) / len(zlib.compress(encoded)) > 2.4:
+            return None
+        return float(sum(s.avg_logprob * (len(s.tokens) + 1) for s in segments) / tokens)
 
     def close(self) -> None:
         """Drop the CTranslate2 model (the registry calls this when it unloads the backend)."""
