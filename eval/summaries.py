@@ -175,9 +175,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         platform = Platform(Settings(data_dir=args.data))
     rows = []
     try:
-        for case in CASES:
-            if args.only and args.only not in case.name:
-                continue
+        wanted = args.only.split(",") if args.only else []
+        cases = [c for w in wanted for c in CASES if w in c.name] if wanted else CASES
+        for case in cases:
             vid = state["videos"].get(case.name)
             if vid is None:
                 continue
@@ -239,7 +239,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeline", action="store_true", help="print the rendered timelines")
     parser.add_argument("--no-llm", action="store_true", help="chapter boundaries only (no model)")
     parser.add_argument("--no-chapters", action="store_true", help="skip LLM chapter titles (slow)")
-    parser.add_argument("--only", help="a part of one video's name")
+    parser.add_argument("--only", help="parts of video names, comma-separated (run in that order)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -719,10 +719,9 @@ def response_body(result: Result) -> dict[str, Any]:
 # --- summaries, chapters, highlights, gists ------------------------------------------------------------
 
 SUMMARY_PROMPT = (
-    "Summarize the video in one concise paragraph (3 to 6 sentences) for someone who has not seen it. "
-    "Say what kind of video it is, then name its main subjects in plain words, in the order they appear: "
-    "the topics discussed, what is shown, and the text on screen that tells what it is about. Do not "
-    "list every detail."
+    "Summarize the video in one paragraph (3 to 6 sentences) for someone who has not seen it. Go through "
+    "the video in order and say in plain words what each part shows, says or writes on screen, so that "
+    "every main subject is named; keep each part short and do not list every detail."
 )
 
 

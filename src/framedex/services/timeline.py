@@ -197,7 +197,7 @@ class Timeline:
             for start, end, text in _paragraphs(speech, para):
                 lines.append((start, 0, f"[{_ts(start)}-{_ts(end)}] SAID: {text}"))
         top = (6, 5, 4, 3, 3)[level]
-        ocr_len = (240, 160, 100, 60, 0)[level]
+        ocr_len = (160, 120, 80, 50, 0)[level]
         piece = (30.0, 45.0, 60.0, 120.0, 240.0)[level]
         constant = constant_lines(self)
         if constant:
