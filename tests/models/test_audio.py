@@ -77,3 +77,55 @@ def test_silence(yamnet: YamnetAudioTagger) -> None:
     ev = yamnet.tag(np.zeros(16000, np.float32))
     assert all(t.name != "Speech" for t in ev.terms)
     assert yamnet.tag(np.zeros(0, np.float32)).scores.shape == (0, 521)
+
+
+# --- real recordings (shared/media/real2): found by the words people use -------------------------------------
+
+
+@pytest.fixture(scope="package")
+def real2_sounds(yamnet: YamnetAudioTagger, media: Path) -> tuple[list[str], FloatArray]:
+    """(file stem, joint-space embedding) of every real2 sound recording."""
+    files = sorted((media / "real2" / "sounds").iterdir())
+    emb = np.stack([yamnet.tag(load_audio(f)).embedding for f in files])
+    return [f.name.rsplit(".", 1)[0] for f in files], emb
+
+
+def test_float_logits(yamnet: YamnetAudioTagger, sounds: dict[str, FloatArray]) -> None:
+    # the w8a8 export's own output has ~10 distinct levels; the classifier's float logits are fetched instead
+    ev = yamnet.tag(sounds["dog_growl.wav"])
+    assert len(np.unique(ev.scores)) > 300  # a uint8 output has at most 256 levels
+
+
+def test_plain_names_and_hypernyms() -> None:
+    from framedex.models.audio import label_terms
+
+    odd = {"Clip-clop": "horse", "Neigh, whinny": "horse", "Moo": "cow", "Oink": "pig", "Caw": "crow",
+           "Crowing, cock-a-doodle-doo": "rooster", "Tick-tock": "clock", "Crackle": "fire"}
+    for label, word in odd.items():
+        phrases = [p for p, _ in label_terms([label])[0]]
+        assert any(word in p for p in phrases), (label, phrases)
+
+
+@pytest.mark.parametrize(("query", "expected", "within"), [
+    ("birds singing", "birds_chirping_5s", 1),
+    ("crow cawing", "crow_caw_0.5s", 1),
+    ("clock ticking", "watch_ticking_3s", 1),
+    ("harmonica", "harmonica_6s", 1),
+    ("saxophone", "saxophone_16s", 1),
+    ("piano", "grand_piano_7s", 1),
+    ("wolf", "wolf_growl_1s", 2),
+    ("thunderstorm", "thunder_lightning_strike_4s", 5),
+])
+def test_real_recordings_found_by_everyday_words(
+    real2_sounds: tuple[list[str], FloatArray], text_embedder: TextEmbedder, query: str, expected: str, within: int
+) -> None:
+    names, emb = real2_sounds
+    sims = emb @ text_embedder.embed([query])[0]
+    ranked = [names[i] for i in np.argsort(-sims)]
+    assert expected in ranked[:within], (query, ranked[:5])
+
+
+def test_horse_recording_gets_a_horse_label(yamnet: YamnetAudioTagger, media: Path) -> None:
+    video = load_audio(media / "real2" / "video" / "clipart_objects_with_their_sounds_84s.mp4")
+    ev = yamnet.tag(video[80 * 16000 : 84 * 16000])  # the horse segment: neighing from 80.3 s
+    assert {"Horse", "Neigh, whinny", "Clip-clop"} & {t.name for t in ev.terms[:5]}, ev.terms[:5]

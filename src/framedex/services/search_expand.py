@@ -133,9 +133,34 @@ def audio_labels(platform: Platform) -> LabelSpace | None:
         return _cache[key]
 
 
+@dataclass
+class PhraseLabelSpace(LabelSpace):
+    """A `LabelSpace` whose relevance is the best match among each label's own phrases (its plain name, synonyms,
+    hypernyms; `phrase_weights` discounts the weaker kinds), not the cosine with the label's mixed vector: a query
+    "horse" matches the hypernym "horse" of ``Clip-clop`` fully, where the mixture of "horse hooves, clip-clop,
+    galloping horse, horse, farm animal" sits further away. `expand` still mixes the label vectors."""
+
+    phrase_vectors: FloatArray | None = None  # (m, dim), L2-normalised
+    phrase_labels: list[int] | None = None  # row -> index into names
+    phrase_weights: FloatArray | None = None  # (m,)
+
+    def relevance(self, query: FloatArray) -> dict[str, float]:
+        if self.phrase_vectors is None or self.phrase_labels is None or self.phrase_weights is None:
+            return super().relevance(query)
+        sims = self.phrase_vectors @ query.astype(np.float32)
+        rel = (sims - self.floor) / (1.0 - self.floor) * self.phrase_weights
+        out: dict[str, float] = {}
+        for i in np.flatnonzero(rel > 0):
+            name = self.names[self.phrase_labels[int(i)]]
+            value = float(rel[i]) * self.weights.get(name, 1.0)
+            if value > out.get(name, 0.0):
+                out[name] = value
+        return out
+
+
 def _build_audio(platform: Platform) -> LabelSpace | None:
     from framedex.models import packs
-    from framedex.models.audio import EXTRA_TERMS, GENERIC_WEIGHTS
+    from framedex.models.audio import GENERIC_WEIGHTS, NAME_WEIGHT, label_terms, label_vectors
 
     try:
         directory = packs.ensure(platform.settings, "yamnet")
@@ -143,19 +168,24 @@ def _build_audio(platform: Platform) -> LabelSpace | None:
             labels = [row["display_name"] for row in csv.DictReader(fh)]
     except Exception:  # no pack: no expansion, plain vectors still work
         return None
-    groups: list[list[tuple[str, float]]] = []
-    for lab in labels:
-        parts = [p.strip() for p in lab.split(",") if p.strip()]
-        terms = [(lab if len(parts) == 1 else parts[0], 1.0)]
-        terms += [(p, 0.5) for p in parts[1:3]]
-        terms += [(t, 0.4) for t in EXTRA_TERMS.get(lab, ())]
-        groups.append(terms)
+    text = platform.models.text()
+    vecs = label_vectors(labels, text, Path(platform.settings.models_dir) / "cache")
+    groups = label_terms(labels)
     phrases = sorted({p for g in groups for p, _ in g})
-    emb = platform.models.text().embed(phrases)
+    emb = _normalise(text.embed(phrases))
     row = {p: i for i, p in enumerate(phrases)}
-    vecs = np.zeros((len(groups), emb.shape[1]), dtype=np.float32)
+    rows: list[int] = []
+    owners: list[int] = []
+    weights: list[float] = []
     for k, g in enumerate(groups):
         for p, w in g:
-            vecs[k] += w * emb[row[p]]
-    weights = {lab: w for lab, w in GENERIC_WEIGHTS.items() if w < 1.0}
-    return LabelSpace(labels, _normalise(vecs), floor=0.42, weights=weights)
+            rows.append(row[p])
+            owners.append(k)
+            weights.append(min(1.0, AUDIO_PHRASE_WEIGHT + (1.0 - AUDIO_PHRASE_WEIGHT) * w / NAME_WEIGHT))
+    generic = {lab: w for lab, w in GENERIC_WEIGHTS.items() if w < 1.0}
+    return PhraseLabelSpace(labels, _normalise(vecs), floor=AUDIO_FLOOR, weights=generic, phrase_vectors=emb[rows],
+                            phrase_labels=owners, phrase_weights=np.asarray(weights, dtype=np.float32))
+
+
+AUDIO_FLOOR = 0.42  # query-phrase cosine under which an AudioSet label is unrelated
+AUDIO_PHRASE_WEIGHT = 0.6  # a synonym or hypernym match counts at least this share of a plain-name match
