@@ -161,6 +161,7 @@ class _Picture:
     start: float
     end: float
     novelty: float  # share of changed pixels against the previous picture
+    cost: float = 1.0  # of reading it, in whole-frame reads (a small change is read alone: OCR_CROP_COST)
 
     @property
     def frame(self) -> float:  # away from the transition into it
@@ -221,7 +222,8 @@ def same_text(a: str, b: str) -> bool:
 class OcrStage:
     """On-screen text of every distinct picture: the 1-fps frames are grouped into pictures (runs of frames
     that look the same, by a cheap tiny-frame diff), and one frame of each picture holding text is read, up to
-    OCR_MAX_PER_MINUTE calls per minute of video (the most changed pictures first). The same line read in
+    OCR_MAX_PER_MINUTE whole-frame reads per minute of video (the most changed pictures first; when only a small
+    part changed, a tooltip or a typed line, only that part is read, at a fraction of the cost). The same line read in
     consecutive pictures becomes one line with the time range it stays on screen; lines are also reassembled
     into blocks (rows and paragraphs, kind ``ocr_block``) so a quote running across a line break is found."""
 
@@ -241,7 +243,10 @@ class OcrStage:
             if key is None or change > CHANGE_SHARE:
                 if out:
                     out[-1].end = t
-                out.append(_Picture([t], t if out else 0.0, ctx.info.duration, change))
+                region = None if key is None else _changed_box(tiny, key)
+                small = region is not None and (region[2] - region[0]) * (region[3] - region[1]) <= OCR_CROP_AREA
+                out.append(_Picture([t], t if out else 0.0, ctx.info.duration, change,
+                                    OCR_CROP_COST if small else 1.0))
                 key = tiny
             else:
                 out[-1].times.append(t)
@@ -257,7 +262,12 @@ class OcrStage:
         with_text = [p for p in pictures if reader.has_text(ctx.load_frame(p.frame))]
         texty = {id(p) for p in with_text}
         budget = max(OCR_MIN_CALLS, int(np.ceil(OCR_MAX_PER_MINUTE * ctx.info.duration / 60.0)))
-        chosen = {id(p) for p in sorted(with_text, key=lambda p: -p.novelty)[:budget]}
+        chosen: set[int] = set()
+        spent = 0.0
+        for p in sorted(with_text, key=lambda p: -p.novelty):  # the most changed pictures first
+            if spent + p.cost <= budget:
+                chosen.add(id(p))
+                spent += p.cost
         lines, blocks = _Runs(), _Runs()
         read_at: float | None = None  # the start of the last picture read (an unread picture continues it)
         last: tuple[np.ndarray, list[TextBox]] | None = None  # the last frame read (tiny) and its lines
@@ -310,6 +320,7 @@ class OcrStage:
 
 
 OCR_CROP_AREA = 0.25  # a change covering at most this share of the frame is read alone (the rest is kept)
+OCR_CROP_COST = 0.35  # such a read, counted in whole-frame reads against the budget
 
 
 def _legible(boxes: list[TextBox]) -> list[TextBox]:
@@ -333,7 +344,7 @@ def _read_region(reader: Any, image: np.ndarray, region: tuple[float, float, flo
                  previous: list[TextBox]) -> list[TextBox]:
     """Lines of a frame that differs from the last one read only inside `region`: the lines read before outside
     it, and the region read again (grown to hold whole every earlier line it touches)."""
-    margin = 0.02
+    margin = 0.05  # text detection needs some context around a line: a tight crop is misread
     x1, y1, x2, y2 = region[0] - margin, region[1] - margin, region[2] + margin, region[3] + margin
     for _ in range(3):
         touched = [b.box for b in previous if _overlaps(b.box, (x1, y1, x2, y2))]
