@@ -6,12 +6,12 @@ looks at a model hub. Voice-activity detection uses the Silero VAD that faster-w
 Spoken-language detection. Whisper alone decides from the first 30 s of speech, and on a short
 clip it is often unsure (clear English at p=0.3 with Welsh, Latin or Nynorsk next). Here the
 decision is made from up to ``LANGUAGE_WINDOWS`` 30-s windows spread over the speech, their
-per-language probabilities averaged (weighted by seconds of speech), and a low-confidence pick
-gives way to the default language (``FRAMEDEX_SPEECH_LANGUAGE``, English when unset) when the
-default is close behind it, or when no language is likely at all; that switch is checked by
-decoding the first window in both languages, so a clip that really is in the other language
-(whose default-language decode is a poor translation) keeps it. A language given by the caller
-(an upload's ``user_metadata.language``) skips detection.
+per-language probabilities averaged (weighted by seconds of speech). A low-confidence pick is
+settled by decoding the first window in each close candidate language and keeping the most
+likely decode; the default language (``FRAMEDEX_SPEECH_LANGUAGE``, English when unset) joins the
+candidates when it is close behind or when no language is likely at all, and wins near-ties. So
+a clip that really is in another language (whose default-language decode is a poor translation)
+keeps it. A language given by the caller (an upload's ``user_metadata.language``) skips detection.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ LANGUAGE_WINDOW_SECONDS = 30.0  # Whisper's input length
 LANGUAGE_WINDOWS = 4  # at most this many windows of speech are looked at
 LANGUAGE_MIN_WINDOW_SECONDS = 2.0  # a shorter tail window is left out (unless it is all there is)
 LANGUAGE_CONFIDENT = 0.5  # a top language at least this likely is taken as it is
-LANGUAGE_MARGIN = 0.5  # below that, the default wins if it is at least this fraction of the top
-LANGUAGE_FLOOR = 0.2  # a top language below this is no decision: the default is tried
-LANGUAGE_DECODE_TOLERANCE = 0.15  # nats per token the default's decode may trail the top's
+LANGUAGE_MARGIN = 0.25  # below that, languages at least this fraction of the top are tried too
+LANGUAGE_CANDIDATES = 3  # at most this many of them
+LANGUAGE_FLOOR = 0.2  # a top language below this is no decision: the default is tried as well
+LANGUAGE_DEFAULT_BONUS = 0.1  # nats per token by which the default's trial decode may trail and still win
 DEFAULT_LANGUAGE = "en"
 
 
@@ -54,21 +55,30 @@ def aggregate_language_probabilities(windows: Sequence[tuple[Mapping[str, float]
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def fallback_candidate(probs: Mapping[str, float], default: str, *, confident: float = LANGUAGE_CONFIDENT,
-                       margin: float = LANGUAGE_MARGIN, floor: float = LANGUAGE_FLOOR) -> str | None:
-    """The default language when the detector's pick should give way to it, else None.
+def language_candidates(probs: Mapping[str, float], default: str, *, confident: float = LANGUAGE_CONFIDENT,
+                        margin: float = LANGUAGE_MARGIN, floor: float = LANGUAGE_FLOOR,
+                        most: int = LANGUAGE_CANDIDATES) -> list[str]:
+    """The languages worth a trial decode, best first; one language means there is nothing to try.
 
-    It gives way when the pick is unsure (p < ``confident``) and the default is within ``margin``
-    of it (p_default >= margin * p_top), or when the pick is hardly a pick at all (p < ``floor``).
+    A top language that is likely enough (p >= ``confident``), or that is the default, stands alone.
+    Otherwise the candidates are the languages within ``margin`` of the top (p >= margin * p_top,
+    at most ``most``), and the default with them when it is among them or when the top is
+    hardly a pick at all (p_top < ``floor``).
     """
     if not probs:
-        return default
-    top, p_top = max(probs.items(), key=lambda kv: kv[1])
+        return [default]
+    ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+    top, p_top = ranked[0]
     if top == default or p_top >= confident:
-        return None
-    if probs.get(default, 0.0) >= margin * p_top or p_top < floor:
-        return default
-    return None
+        return [top]
+    out = [lang for lang, p in ranked[:most] if p >= margin * p_top]
+    if default not in out and (probs.get(default, 0.0) >= margin * p_top or p_top < floor):
+        out.append(default)
+    return out
+
+
+def _language_code(language: str) -> str:
+    return str(language).strip().lower().replace("_", "-").split("-")[0]
 
 
 def _spread(n: int, k: int) -> list[int]:
@@ -97,7 +107,11 @@ class WhisperSpeechRecognizer:
         default_language: str | None = None,
     ) -> None:
         from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
 
+        if default_language and _language_code(default_language) not in _LANGUAGE_CODES:
+            raise ValueError(f"unknown speech language {default_language!r} (FRAMEDEX_SPEECH_LANGUAGE); "
+                             "use a Whisper language code such as en, de, fr")
         model_dir = Path(model_dir)
         if not (model_dir / "model.bin").is_file():
             raise FileNotFoundError(f"{model_dir} is not a CTranslate2 Whisper directory (no model.bin)")
@@ -116,13 +130,8 @@ class WhisperSpeechRecognizer:
         )
         self.multilingual: bool = bool(self._model.model.is_multilingual)
         self.languages: frozenset[str] = frozenset(self._model.supported_languages)
-        default = self.normalise_language(default_language) if default_language else DEFAULT_LANGUAGE
-        if not self.multilingual:
-            default = "en"
-        if default is None:
-            raise ValueError(f"unknown speech language {default_language!r} (FRAMEDEX_SPEECH_LANGUAGE); "
-                             "use a Whisper language code such as en, de, fr")
-        self.default_language: str = default
+        default = self.normalise_language(default_language) if default_language else None
+        self.default_language: str = default if default and self.multilingual else DEFAULT_LANGUAGE
 
     @classmethod
     def from_settings(cls, settings: Settings, profile: str | None = None) -> WhisperSpeechRecognizer:
@@ -142,7 +151,7 @@ class WhisperSpeechRecognizer:
         it is empty, "auto" or not a language this model knows."""
         if not language:
             return None
-        code = str(language).strip().lower().replace("_", "-").split("-")[0]
+        code = _language_code(language)
         return code if code in self.languages else None
 
     def transcribe(self, audio: FloatArray, language: str | None = None) -> Transcript:
@@ -220,22 +229,27 @@ class WhisperSpeechRecognizer:
         return aggregate_language_probabilities(found)
 
     def _choose_language(self, speech: FloatArray) -> tuple[str, float]:
+        """The language to transcribe ``speech`` in and its (aggregated) probability. An unsure
+        pick is settled by trial decodes of the first window: the best mean token log-probability
+        wins, the default language with a small bonus; empty or looping decodes are out."""
         probs = self.language_probabilities(speech)
-        if not probs:
-            return self.default_language, 0.0
-        top, p_top = next(iter(probs.items()))
-        default = fallback_candidate(probs, self.default_language)
-        if default is None:
-            return top, p_top
+        candidates = language_candidates(probs, self.default_language)
+        if len(candidates) == 1:
+            return candidates[0], probs.get(candidates[0], 0.0)
         first = self._windows(speech)[0]
-        top_score, default_score = self._decode_score(first, top), self._decode_score(first, default)
-        keep = default_score is None or (
-            top_score is not None and default_score < top_score - LANGUAGE_DECODE_TOLERANCE)
-        log.info("unsure spoken language %s (p=%.2f; %s p=%.2f): decode scores %s / %s -> %s", top, p_top, default,
-                 probs.get(default, 0.0), top_score, default_score, top if keep else default)
-        if keep:
-            return top, p_top
-        return default, probs.get(default, 0.0)
+        scores: dict[str, float] = {}
+        for lang in candidates:
+            score = self._decode_score(first, lang)
+            if score is not None:
+                scores[lang] = score + (LANGUAGE_DEFAULT_BONUS if lang == self.default_language else 0.0)
+        if scores:
+            chosen = max(scores, key=lambda lang: scores[lang])
+        else:
+            chosen = self.default_language if self.default_language in candidates else candidates[0]
+        log.info("unsure spoken language: %s; trial decodes %s -> %s",
+                 ", ".join(f"{lang} p={probs.get(lang, 0.0):.2f}" for lang in candidates),
+                 {lang: round(v, 2) for lang, v in scores.items()}, chosen)
+        return chosen, probs.get(chosen, 0.0)
 
     def _decode_score(self, audio: FloatArray, language: str) -> float | None:
         """Mean log-probability per token of a greedy decode of ``audio`` in ``language``, or None
