@@ -254,9 +254,11 @@ class WhisperSpeechRecognizer:
     def _decode_score(self, audio: FloatArray, language: str) -> float | None:
         """Mean log-probability per token of a greedy decode of ``audio`` in ``language``, or None
         when the decode is empty or degenerate (a repetition loop)."""
+        # No no-speech skipping here: a window skipped in one language and not in another would
+        # compare nothing with something.
         segments, _ = self._model.transcribe(audio, language=language, beam_size=1, temperature=0.0,
                                              vad_filter=False, condition_on_previous_text=False,
-                                             without_timestamps=True)
+                                             without_timestamps=True, no_speech_threshold=None)
         segments = list(segments)
         text = " ".join(s.text.strip() for s in segments).strip()
         tokens = sum(len(s.tokens) + 1 for s in segments)
