@@ -100,8 +100,6 @@ def test_image_bomb_by_url_is_a_400(http: httpx.Client, index_id: str, file_serv
     assert_envelope(resp, 400, "image_resolution_too_high")
 
 
-@pytest.mark.xfail(strict=False, reason="needs services/search_retrievers.decode_images and "
-                   "services/embeddings.load_image to call services.media.check_image (owned elsewhere)")
 def test_image_bomb_as_a_file_is_a_4xx(http: httpx.Client, index_id: str, files: dict[str, Path]) -> None:
     bomb = files["bomb"].read_bytes()
     resp = http.post("/search", data={"index_id": index_id, "search_options": "visual", "query_media_type": "image"},

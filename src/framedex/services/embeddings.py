@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import io
 import json
 import logging
 import math
@@ -190,19 +189,11 @@ def open_media(platform: Platform, tenant_id: str, source: dict[str, Any], name:
 
 
 def load_image(data: bytes | Path) -> ImageArray:
-    """RGB uint8 (H, W, 3) from encoded image bytes (JPEG, PNG, WebP, BMP, GIF's first frame)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """RGB uint8 (H, W, 3) from encoded image bytes (JPEG, PNG, WebP, BMP, GIF's first frame); an image bomb is
+    refused from its header before it is decoded."""
+    from framedex.services.media import decode_image
 
-    from framedex.services.media import check_image
-
-    raw = data.read_bytes() if isinstance(data, Path) else data
-    check_image(raw, "image")  # the header alone: a decompression bomb is refused before it is decoded
-    try:
-        with Image.open(io.BytesIO(raw)) as opened:
-            picture: Image.Image = ImageOps.exif_transpose(opened) or opened
-            rgb = np.asarray(picture.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InvalidParameter("image", "The file is not a readable image.", code="image_file_broken") from exc
+    rgb = decode_image(data.read_bytes() if isinstance(data, Path) else data, "image", code="image_file_broken")
     if rgb.ndim != 3 or min(rgb.shape[:2]) < 8:
         raise InvalidParameter("image", "The image is too small.", code="image_file_broken")
     return rgb

@@ -24,7 +24,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "transcript_lexical": {"bias": -5.0, "w": {"coverage": 8.0, "bm25": 1.0}},
     "transcript_semantic": {"bias": -9.0, "w": {"cos": 12.0, "coverage": 3.0}},
     "frames": {"bias": -6.0, "w": {"cos": 3.0, "cos_expanded": 3.0, "match": 4.0, "best_label": 3.0, "words": 1.0}},
-    "ocr": {"bias": -7.0, "w": {"fuzzy": 9.0, "cos": 3.0}},
+    "ocr": {"bias": -7.0, "w": {"fuzzy": 9.0, "phrase": 0.0, "cos": 3.0}},
     "image": {"bias": -9.0, "w": {"feature": 9.0, "joint": 3.0}},
     "sounds": {"bias": -6.0, "w": {"cos": 3.0, "cos_expanded": 3.0, "match": 4.0, "best_label": 3.0}},
 }

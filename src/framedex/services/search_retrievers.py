@@ -19,7 +19,6 @@ per-space ANN collections (`platform.vectors`).
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +30,6 @@ from sqlalchemy import select
 
 from framedex.models.base import FloatArray, FrameAnalysis, ImageArray
 from framedex.services import search_cache, search_text
-from framedex.services.errors import InvalidParameter
 from framedex.services.platform import Platform
 from framedex.services.search_expand import LabelSpace, audio_labels, visual_labels
 from framedex.storage.tables import SpeechSegmentRow
@@ -123,19 +121,10 @@ class QueryContext:
 
 
 def decode_images(images: list[bytes]) -> list[ImageArray]:
-    from PIL import Image, UnidentifiedImageError
+    """Query pictures, at most 1024 px a side; an image bomb is refused from its header (400)."""
+    from framedex.services.media import decode_image
 
-    out = []
-    for data in images:
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                im.draft("RGB", (1024, 1024))
-                rgb = im.convert("RGB")
-                rgb.thumbnail((1024, 1024))
-                out.append(np.asarray(rgb, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise InvalidParameter("query_media_file", "The query image could not be read as an image.") from exc
-    return out
+    return [decode_image(data, "query_media_file", max_side=1024) for data in images]
 
 
 def label_relevance(space: LabelSpace, ctx: QueryContext) -> dict[str, float]:
