@@ -117,14 +117,18 @@ def boundary_scores(found: list[float], truth: list[float], tol: float = TOLERAN
     return {"precision": round(p, 3), "recall": round(r, 3), "found": len(found), "true": len(truth)}
 
 
-def mentions(text: str, words: list[str]) -> bool:
+def mentions(text: str, words: list[str], *, prefix: bool = True) -> bool:
+    """A subject word matches at the start of a word ('phylogen' in 'phylogenies'); a forbidden word
+    (``prefix=False``) only as a whole word or its plural ('car' not in 'card')."""
     low = text.lower()
-    return any(re.search(w if any(c in w for c in "\\[(") else rf"\b{re.escape(w.strip())}s?\b", low) for w in words)
+    tail = "" if prefix else r"s?\b"
+    return any(re.search(w if any(c in w for c in "\\[(") else rf"\b{re.escape(w.strip())}{tail}", low)
+               for w in words)
 
 
 def text_scores(text: str, case: Case) -> dict[str, Any]:
     named = [s for s, words in case.subjects.items() if mentions(text, words)]
-    bad = [w for w in case.forbidden if mentions(text, [w])]
+    bad = [w for w in case.forbidden if mentions(text, [w], prefix=False)]
     return {"subjects": f"{len(named)}/{len(case.subjects)}", "subject_rate": round(len(named) / len(case.subjects), 3),
             "missed": [s for s in case.subjects if s not in named], "forbidden": bad}
 
