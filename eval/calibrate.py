@@ -22,6 +22,8 @@ from typing import Any
 from eval.devset import Query
 from eval.evaluate import ALL_OPTIONS, KIND_OPTIONS, open_platform, prepare
 
+# The OCR source is labelled relevant only where the line holds the query's text at least this well (`fuzzy`).
+OCR_MIN_TEXT_MATCH = 0.5
 PARAMS_FILE = Path(__file__).resolve().parents[1] / "src" / "framedex" / "services" / "search_calibration_params.py"
 
 
@@ -48,7 +50,13 @@ def collect(platform: Any, state: dict[str, Any], queries: list[Query],
             query_images=[Path(q.image).read_bytes()] if q.image else [])
         search.validate(request)
         for c in search.candidates_for(platform, state["tenant_id"], request, ready):
-            rows.setdefault(c.source, []).append((c.features, overlaps(c, q, state["videos"])))
+            relevant = overlaps(c, q, state["videos"])
+            if c.source == "ocr" and c.features.get("fuzzy", 0.0) < OCR_MIN_TEXT_MATCH:
+                # A line that shares no words with the query but stands beside the right one (another line of the
+                # same slide) is right by position only; counted as relevant it taught the model that meaning
+                # alone makes a match, and every slide then answered visual queries ("circuit board").
+                relevant = False
+            rows.setdefault(c.source, []).append((c.features, relevant))
     return rows
 
 

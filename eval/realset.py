@@ -83,7 +83,7 @@ class Speech:
 STILLS: tuple[Still, ...] = (
     Still("aerial", "real2/images/aerial_coastline_skagen.jpg", ("aerial", "coast", "sea")),
     Still("aquarium", "real2/images/aquarium_tank.jpg", ("aquarium", "fish", "underwater")),
-    Still("solvay_photo", "real2/images/archival_bw_solvay_conference_1927.jpg", ("bw", "archival", "group")),
+    Still("solvay_photo", "real2/images/archival_bw_solvay_conference_1927.jpg", ("bw", "archival", "group", "crowd")),
     Still("bar", "real2/images/bar_night_couple_indoor.jpg", ("night", "bar", "couple", "indoor")),
     Still("barcode", "real2/images/barcode_code128.png", ("barcode",), ("Rana temporaria", "Foramenifera")),
     Still("beach", "real2/images/beach_wading_las_vegas_sweatshirt.jpg", ("beach", "sea")),
@@ -125,7 +125,7 @@ STILLS: tuple[Still, ...] = (
 BLUPI = "real2/video/planetblupi_cinematics_compilation_128s.mp4"
 EXCERPTS: tuple[Excerpt, ...] = (
     Excerpt("solvay_video", "real2/video/archival_bw_solvay_1927_group_photo_pan_20s.mp4", 0, 20,
-            ("bw", "archival", "group")),
+            ("bw", "archival", "group", "crowd")),
     Excerpt("gnome", "real2/video/gnome_display_settings_screencast_37s.webm", 0, 37.13, ("screen", "settings")),
     Excerpt("terminal", "real2/video/terminal_screencast_xterm_46s.mp4", 0, 45.87, ("screen", "terminal")),
     Excerpt("gradio", "real2/video/gradio_greet_form_screencast_4s.mp4", 0, 4.16, ("screen",)),

@@ -25,6 +25,9 @@ from framedex.ingest.decode import SampledFrame, _target_size
 from framedex.ingest.limits import DecodeBudget
 
 _TINY = (64, 36)
+# Between two consecutive frames (1/25 s apart) motion rarely changes this share of the picture by this much.
+CUT_PIXEL_CHANGE = 0.25
+CUT_CHANGED_SHARE = 0.12
 
 
 @dataclass
@@ -41,7 +44,9 @@ def scan_video(path: Path, on_frame: Callable[[SampledFrame], None], *, sample_f
 
     A cut is declared where consecutive tiny frames differ by more than `cut_threshold`
     (mean absolute difference of normalised grey levels, scaled by the frame's contrast) and
-    the previous cut is at least `min_shot_seconds` away. Without a `budget`, one comes from the
+    the previous cut is at least `min_shot_seconds` away, or where at once a large part of the frame
+    (`CUT_CHANGED_SHARE`) changes strongly: one drawing replacing another on the same white card, a slide
+    replacing a slide, barely move the mean over the whole frame. Without a `budget`, one comes from the
     file's header (capped at the longest media the API takes).
     """
     result = ScanResult()
@@ -63,9 +68,12 @@ def scan_video(path: Path, on_frame: Callable[[SampledFrame], None], *, sample_f
             result.duration = max(result.duration, t)
             tiny = frame.to_ndarray(format="gray", width=_TINY[0], height=_TINY[1]).astype(np.float32) / 255.0
             if previous is not None:
-                diff = float(np.abs(tiny - previous).mean())
+                delta = np.abs(tiny - previous)
+                diff = float(delta.mean())
                 contrast = float(max(tiny.std(), previous.std(), 0.05))
-                if diff / contrast > cut_threshold and t - last_cut >= min_shot_seconds:
+                changed = float((delta > CUT_PIXEL_CHANGE).mean())
+                is_cut = diff / contrast > cut_threshold or changed >= CUT_CHANGED_SHARE
+                if is_cut and t - last_cut >= min_shot_seconds:
                     result.cuts.append(round(t, 3))
                     last_cut = t
             previous = tiny

@@ -394,6 +394,9 @@ _OUTDOOR_OBJECTS = frozenset({"car", "bus", "truck", "traffic light", "stop sign
                               "umbrella"})
 
 
+BW_MIN_MID = 0.3
+
+
 def scene_stats(image: ImageArray) -> dict[str, float]:
     """Cheap statistics of how a frame looks, each in [0, 1] unless said otherwise:
 
@@ -407,6 +410,8 @@ def scene_stats(image: ImageArray) -> dict[str, float]:
     * ``blue_green``: how much the blue and green channels outweigh red (water absorbs red first);
     * ``sky``: share of the top fifth that is smooth and sky-coloured (blue, or bright and colourless);
     * ``green``: share of vegetation-green pixels (grass, leaves);
+    * ``mid``: share of mid-grey pixels (brightness 0.2-0.8): a photograph spreads over the grey scale, a
+      terminal or a dark render is mostly black with a few light marks;
     * ``text``: small high-contrast marks that line up in rows (OCR-free text density, `text_density`), only
       looked for on frames with ``palette`` >= TEXT_MIN_PALETTE (else 0).
     """
@@ -448,7 +453,9 @@ def scene_stats(image: ImageArray) -> dict[str, float]:
     sky = float((skyish & (top_grad < 12)).mean())
     allhue = hsv[..., 0]
     green = float(((allhue >= 35) & (allhue <= 85) & (hsv[..., 1] > 60) & (hsv[..., 2] > 40)).mean())
+    mid = float(((val >= 0.2) & (val <= 0.8)).mean())
     return {"sat": float(sat.mean()), "val": float(val.mean()), "dark": dark, "colour": colour, "flat": flat,
+            "mid": mid,
             "palette": palette, "plain": plain, "lights": lights, "blue_green": blue_green, "sky": sky, "green": green,
             "text": text_density(rgb) if palette >= TEXT_MIN_PALETTE else 0.0}
 
@@ -518,12 +525,14 @@ class SceneRules:
             out.append("cartoon")
         if clip_art:
             out.append("clip art")
-        # no colour at all (a colourless slide or page is a document, a colourless drawing is clip art)
-        grey = st["sat"] < 0.07 and st["colour"] < 0.04
+        # no colour at all, over a spread of greys (a colourless slide or page is a document, a colourless drawing
+        # is clip art, a colourless frame that is mostly black is a terminal or a dark render)
+        colourless = st["sat"] < 0.07 and st["colour"] < 0.04
+        grey = colourless and st.get("mid", 1.0) >= BW_MIN_MID
         if grey and not (text or clip_art):
             out.append("black and white")
         # dark and not colourless (a colourless dark frame is a terminal or a fade to black), or black with lights
-        if not (text or grey) and (st["val"] < 0.22 or (st["dark"] > 0.4 and st["lights"] > 1.0)):
+        if not (text or colourless) and (st["val"] < 0.22 or (st["dark"] > 0.4 and st["lights"] > 1.0)):
             out.append("night")
         # black with small bright points (stars, city lights seen from orbit)
         if not text and (_prob(probs, self.space) >= 0.3 or (st["dark"] > 0.6 and st["lights"] > 1.0)):
