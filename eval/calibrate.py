@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.devset import Query
-from eval.evaluate import ALL_OPTIONS, KIND_OPTIONS, open_platform, prepare
+from eval.evaluate import ALL_OPTIONS, KIND_OPTIONS, open_platform, prepare, videos_by_origin
 
 # The OCR source is labelled relevant only where the line holds the query's text at least this well (`fuzzy`).
 OCR_MIN_TEXT_MATCH = 0.5
@@ -42,14 +42,14 @@ def collect(platform: Any, state: dict[str, Any], queries: list[Query],
     from framedex.services import search
 
     rows: dict[str, list[tuple[dict[str, float], bool]]] = {}
-    ready = set(state["videos"].values())
+    groups = videos_by_origin(state)
     for q in queries:
         request = search.SearchRequest(
             index_id=state["index_id"], search_options=list(ALL_OPTIONS if options == "all" else KIND_OPTIONS[q.kind]),
             query_text=q.text, query_media_type="image" if q.image else None,
             query_images=[Path(q.image).read_bytes()] if q.image else [])
         search.validate(request)
-        for c in search.candidates_for(platform, state["tenant_id"], request, ready):
+        for c in search.candidates_for(platform, state["tenant_id"], request, groups[q.origin]):
             relevant = overlaps(c, q, state["videos"])
             if c.source == "ocr" and c.features.get("fuzzy", 0.0) < OCR_MIN_TEXT_MATCH:
                 # A line that shares no words with the query but stands beside the right one (another line of the
