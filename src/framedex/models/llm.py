@@ -59,9 +59,6 @@ OnText = Callable[[str], "bool | None"]
 """Called with each new piece of text; return ``True`` to stop generating."""
 
 
-REPEAT_PENALTY = 1.1
-REPEAT_LAST_N = 128
-
 class LLMError(RuntimeError):
     """The backend could not generate (bad endpoint, context overflow, server error)."""
 
@@ -212,12 +209,6 @@ class LlamaCppBackend(_BaseBackend):
         }
         if json_schema is not None:
             request["json_schema"] = json_schema
-        else:
-            # A small model decoding greedily falls into loops on list-like evidence ("The next scene shows a
-            # kite and a violin..." until max_tokens); a mild penalty on recent tokens breaks them. Not for JSON,
-            # whose grammar repeats quotes and keys by design.
-            request["repeat_penalty"] = REPEAT_PENALTY
-            request["repeat_last_n"] = REPEAT_LAST_N
         pieces: list[str] = []
         state: dict[str, Any] = {"finish": None, "usage": None, "timings": None, "first": None, "stop": False,
                                  "error": None}
