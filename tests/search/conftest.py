@@ -17,6 +17,7 @@ from eval.devset import (
     SOUNDS,
     TITLES,
     Scene,
+    Sentence,
     duration_of,
     recording_lines,
     render_scene,
@@ -35,7 +36,11 @@ def _pick(items: Any, key: str) -> Any:
 # (picture, title, sound, sentence) per scene
 STORY = [("samoyeds", "sale", None, "chef"), ("butterfly", None, "piano", None),
          ("fruits", "springfield", None, "lv_selfish"), ("highway", None, "phone", None)]
-ITALIAN = [("baboon", None, None, "it_pizza"), ("spiff", None, None, "it_sea")]
+# Scene 0 is real Italian speech (a telephone prompt), scene 1 a synthetic espeak-ng voice.
+REAL_ITALIAN = Sentence("it_real", "premere uno per registrare il proprio messaggio di non disponibile, premere due "
+                        "per registrare il proprio messaggio di occupato", ("registrare il proprio messaggio",),
+                        voice="it", wav="real2/speech/asterisk_it_vm_options_20s.wav")
+ITALIAN = [("baboon", None, None, "it_real"), ("spiff", None, None, "it_sea")]
 RECITAL_SECONDS = 26.0  # the first lines of a real reading of a sonnet, with the time of each line
 
 
@@ -66,7 +71,8 @@ def _build(layout: list[tuple[str, str | None, str | None, str | None]], out: Pa
     parts, spans, t = [], [], 0.0
     for k, (pic, title, sound, sentence) in enumerate(layout):
         scene = Scene(_pick(PICTURES, pic), _pick(TITLES, title) if title else None,
-                      _pick(SOUNDS, sound) if sound else None, _pick(SENTENCES, sentence) if sentence else None)
+                      _pick(SOUNDS, sound) if sound else None,
+                      _pick([*SENTENCES, REAL_ITALIAN], sentence) if sentence else None)
         part = work / f"{out.stem}_{k}.mp4"
         render_scene(scene, scene_duration(scene, work), part, work)
         d = duration_of(part)

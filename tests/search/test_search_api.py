@@ -3,8 +3,8 @@
 Scenes of the `story` video: 0 two white dogs + title "GRAND OPENING SALE" + spoken "The chef added fresh basil
 and garlic to the tomato sauce."; 1 a butterfly + piano; 2 fruit + title "Welcome to Springfield" + a LibriVox
 reader ("...rather cold hearted and rather selfish..."); 3 a city highway + a telephone ringing.
-The `italian` video: 0 a baboon + "La pizza napoletana viene cotta nel forno a legna."; 1 a rabbit + "Domani
-andiamo al mare con i nostri amici di Firenze."
+The `italian` video: 0 a baboon + a real Italian telephone prompt ("premere uno per registrare il proprio
+messaggio di non disponibile, ..."); 1 a rabbit + espeak-ng "Domani andiamo al mare con i nostri amici di Firenze."
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def test_semantic_transcription_finds_meaning(http: httpx.Client, search_index: 
 
 
 def test_multilingual_transcript(http: httpx.Client, search_index: Indexed) -> None:
-    body = post(http, search_index, "pizza napoletana", ["transcription"])
+    body = post(http, search_index, "registrare il proprio messaggio", ["transcription"])
     assert top_scene(search_index, body) == (search_index.italian, 0)
 
 
