@@ -137,7 +137,7 @@ def test_stored_scores_decide_what_is_confident(platform: Platform, tenant: str)
                                  clip_seq=0, start=a, end=b, text=text, data=data))
     tl = _timeline(platform, video)
     assert {e.kind for e in tl.events} == {"visual", "audio", "ocr"}
-    assert tl.render_level(0) == ("[0s-8s] SEEN: website, black and white; "
+    assert tl.render_level(0) == ("[0s-8s] SEEN: website; LOOK: black and white; "
                                   "TEXT ON SCREEN: Optical character recognition")
 
 
@@ -163,7 +163,7 @@ def test_events_merge_into_one_line_per_scene() -> None:
     text = tl.render_level(0)
     lines = text.splitlines()
     assert len(lines) == 3 and all(text.count(f"TITLE OF PART {k}") == 1 for k in (1, 2, 3))
-    assert lines[0].startswith("[0s-20s] SEEN: person, academic gown, black and white")
+    assert lines[0].startswith("[0s-20s] SEEN: person, academic gown; LOOK: black and white")
     assert "SOUNDS: chicken / rooster" in lines[2]
     assert chapter_boundaries(tl) == [20.0, 40.0]
     one_scene = Timeline("v", 60.0, [_frame(float(t), *looks[1]) for t in range(60)], cuts=sorted(cuts))

@@ -61,8 +61,9 @@ _NOTES_MAX_TOKENS = 160
 SYSTEM_PROMPT = (
     "You are a video analyst. You cannot watch the video; instead you are given its timeline, extracted "
     "by machines: SAID lines are the speech transcript; every other line is one scene, where SEEN lists "
-    "things and the look of the picture recognised with confidence (such as 'black and white', 'night', "
-    "'cartoon'), TEXT ON SCREEN is text read from the frames and SOUNDS are sound events. Times are seconds "
+    "things recognised with confidence, LOOK says how the picture looks (such as 'black and white', "
+    "'night', 'cartoon'; not things in it), TEXT ON SCREEN is text read from the frames and SOUNDS are "
+    "sound events. Times are seconds "
     "from the start of the video. What is said, mentioned, discussed or talked about comes from the SAID "
     "lines only; what is shown comes from the SEEN and TEXT ON SCREEN lines. Describe the video in plain "
     "words a viewer would use (a terminal window with commands, a page of text, a cartoon), name only "

@@ -453,7 +453,6 @@ def embed_video_file(platform: Platform, path: Path, plan: MediaPlan, *,
 def embed_audio_file(platform: Platform, path: Path, plan: MediaPlan, *,
                      max_seconds: float | None = None) -> MediaResult:
     from framedex.ingest.decode import decode_audio
-    from framedex.ingest.limits import DecodeBudget
     from framedex.ingest.probe import MediaRejected, probe
 
     try:
@@ -462,11 +461,10 @@ def embed_audio_file(platform: Platform, path: Path, plan: MediaPlan, *,
         raise InvalidParameter("audio", exc.message, code="audio_file_broken") from exc
     if not info.has_audio:
         raise InvalidParameter("audio", "The file has no audio stream.", code="audio_file_broken")
-    # The window is checked against the declared duration before anything is decoded, and the decode is
-    # budgeted by it: a file whose stream runs past its header stops at the limit instead of filling memory.
+    # The window is checked before anything is decoded; the decode keeps its budget from the file's header, so a
+    # stream that runs past what its header declares stops with a clear error instead of filling memory.
     start, end = _window(plan, info.duration, max_seconds)
-    budget = DecodeBudget.for_duration(info.duration, limit=max_seconds or TASK_MAX_SECONDS, media="audio")
-    audio = decode_audio(path, budget=budget, until=end)
+    audio = decode_audio(path, until=end)
     duration = max(info.duration, audio.size / AUDIO_SAMPLE_RATE)
     spans = fixed_spans(start, end, plan.seconds)
     window = Span(round(start, 3), round(end, 3))

@@ -62,6 +62,9 @@ OBJECT_MIN = 0.6
 # A label must also persist: its mean confidence over the scene's frames (0 where it is absent).
 IMAGENET_SCENE_MIN = 0.3
 OBJECT_SCENE_MIN = 0.4
+# Scene and style words of the vision tagger: how the picture looks, rendered apart from the things seen.
+LOOK_WORDS = frozenset({"black and white", "night", "cartoon", "clip art", "slides or document", "outer space",
+                        "underwater", "aerial view", "indoors", "outdoors", "security camera"})
 # Image attributes (black and white, night, cartoon, slide, ...) hold in at least this share of frames.
 ATTRIBUTE_SHARE = 0.5
 # YAMNet clip tags: the object sounds of the clip-art video score 0.54-0.75; guesses on cartoon music and
@@ -206,10 +209,15 @@ class Timeline:
         for a, b in _pieces(self.scenes(), piece):
             ev = scene_evidence(self, a, b, skip=set(constant))
             parts: list[str] = []
-            seen = ev.seen[:top]
+            # the look of the picture ('cartoon', 'black and white') on a line of its own: in one SEEN list a small
+            # model took those words for things shown (it listed 'cartoon' among "the animals mentioned")
+            looks = [lab for lab in ev.seen if lab in LOOK_WORDS]
+            seen = [lab for lab in ev.seen if lab not in LOOK_WORDS][:top]
             if seen or ev.faces:
                 extra = f"{ev.faces} face{'s' if ev.faces > 1 else ''}" if ev.faces and level <= 2 else ""
                 parts.append("SEEN: " + ", ".join([*seen, *([extra] if extra else [])]))
+            if looks:
+                parts.append("LOOK: " + ", ".join(looks))
             if ev.text and ocr_len:
                 parts.append("TEXT ON SCREEN: " + _pick_lines(ev.text, ocr_len))
             if ev.sounds and level <= 3:
