@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.devset import Sound
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "media"
 SIZE = (1280, 720)
 FPS = 25
@@ -62,13 +64,6 @@ class Excerpt:
     parts: tuple[tuple[float, float, tuple[str, ...]], ...] = ()
     keep_audio: bool = False
     loop: bool = False
-
-
-@dataclass(frozen=True)
-class Sound:
-    key: str
-    path: str
-    queries: tuple[str, ...]
 
 
 @dataclass(frozen=True)
