@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.devset import SHARED
+
 TOLERANCE = 2.0
 
 
@@ -238,7 +240,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--media", type=Path, default=Path("/work/shared/media/real2"))
+    parser.add_argument("--media", type=Path, default=SHARED / "real2")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "sumeval")
     parser.add_argument("--timeline", action="store_true", help="print the rendered timelines")
     parser.add_argument("--no-llm", action="store_true", help="chapter boundaries only (no model)")
