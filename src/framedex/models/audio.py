@@ -12,9 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import threading
-import uuid
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ import numpy as np
 from framedex.config import Settings
 from framedex.models import packs
 from framedex.models.base import AUDIO_SAMPLE_RATE, AudioEvents, FloatArray, Label, TextEmbedder
-from framedex.models.text import l2_normalize, ort_session
+from framedex.models.text import l2_normalize, label_matrix, ort_session
 
 N_FFT = 512
 WIN = 400
@@ -102,25 +100,7 @@ def label_vectors(labels: list[str], text: TextEmbedder, cache_dir: str | Path |
     groups = label_terms(labels)
     spec = json.dumps([text.name, text.dim, groups]).encode()
     cache = Path(cache_dir) / f"conse-audio-{hashlib.sha256(spec).hexdigest()[:16]}.npy" if cache_dir else None
-    if cache is not None and cache.is_file():
-        arr = np.load(cache)
-        if arr.shape == (len(groups), text.dim):
-            return arr.astype(np.float32)
-    phrases = sorted({p for g in groups for p, _ in g})
-    emb = text.embed(phrases)
-    row = {p: i for i, p in enumerate(phrases)}
-    vecs = np.zeros((len(groups), text.dim), dtype=np.float32)
-    for k, g in enumerate(groups):
-        for p, w in g:
-            vecs[k] += w * emb[row[p]]
-    vecs = l2_normalize(vecs)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.stem}.{uuid.uuid4().hex[:8]}.npy")
-        np.save(tmp, vecs)
-        os.replace(tmp, cache)
-    return vecs
-
+    return label_matrix(groups, text, cache)
 
 def _hz_to_mel(f: FloatArray | float) -> Any:
     return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)

@@ -24,9 +24,7 @@ import functools
 import hashlib
 import itertools
 import json
-import os
 import threading
-import uuid
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -47,7 +45,7 @@ from framedex.models.base import (
     TextEmbedder,
     VisionEncoder,
 )
-from framedex.models.text import l2_normalize, ort_session
+from framedex.models.text import l2_normalize, label_matrix, ort_session
 
 # TensorFlow object-detection COCO label map (ids 1..90 with gaps), as the SSD graph emits them.
 COCO90: dict[int, str] = {
@@ -649,24 +647,7 @@ class ConseVisionEncoder:
         spec = json.dumps([self.text.name, self.text.dim, groups], sort_keys=True).encode()
         digest = hashlib.sha256(spec).hexdigest()[:16]
         cache = Path(cache_dir) / f"conse-vision-{digest}.npy" if cache_dir else None
-        if cache is not None and cache.is_file():
-            arr = np.load(cache)
-            if arr.shape == (len(groups), self.dim):
-                return arr.astype(np.float32)
-        phrases = sorted({p for terms in groups.values() for p, _ in terms})
-        emb = self.text.embed(phrases)
-        row = {p: i for i, p in enumerate(phrases)}
-        vecs = np.zeros((len(groups), self.dim), dtype=np.float32)
-        for k, (_key, terms) in enumerate(groups.items()):
-            for p, w in terms:
-                vecs[k] += w * emb[row[p]]
-        vecs = l2_normalize(vecs)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f".{cache.stem}.{uuid.uuid4().hex[:8]}.npy")
-            np.save(tmp, vecs)
-            os.replace(tmp, cache)
-        return vecs
+        return label_matrix(list(groups.values()), self.text, cache)
 
     def terms_of(self, tags: FrameTags) -> list[Label]:
         """The weighted words that make up a frame's embedding."""
