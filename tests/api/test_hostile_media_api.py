@@ -7,17 +7,14 @@ decompression bombs), replayed through the API; the files are built by tests/ing
 from __future__ import annotations
 
 import base64
-import http.server
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import SHARED_MEDIA, LiveServer
+from tests.conftest import SHARED_MEDIA, LiveServer, serve_directory
 from tests.ingest.test_hostile_media import bilevel_png, lying_audio, video_with_stamps
 
 MODELS = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
@@ -44,20 +41,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def file_server(files: dict[str, Path]) -> Iterator[str]:
-    directory = str(files["bomb"].parent)
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=directory, **kwargs)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_directory(files["bomb"].parent) as url:
+        yield url
 
 
 def b64(path: Path) -> str:

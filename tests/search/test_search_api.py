@@ -9,10 +9,8 @@ messaggio di non disponibile, ..."); 1 a rabbit + espeak-ng "Domani andiamo al m
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, serve_directory
 from tests.search.conftest import Indexed
 
 
@@ -112,20 +110,8 @@ def test_nothing_relevant_returns_nothing(tl: Any, http: httpx.Client, search_in
 
 @pytest.fixture(scope="module")
 def image_server(search_index: Indexed) -> Iterator[str]:
-    directory = str(search_index.images)
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=directory, **kwargs)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_directory(search_index.images) as url:
+        yield url
 
 
 def _cropped(path: Path) -> bytes:
