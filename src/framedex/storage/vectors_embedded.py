@@ -745,6 +745,10 @@ def _select(state: _State, scores: np.ndarray, gens: np.ndarray, idxs: np.ndarra
     for i in chosen.tolist():
         v = state.by_gen[int(gens[i])]
         j = int(idxs[i])
+        if exact_query is not None and group != "vector":
+            # HNSW may reach a group through one of its weaker vectors: its hit is its best vector, found exactly
+            rows = np.arange(len(v.seq)) if group == "video" else np.flatnonzero(v.seq == v.seq[j])
+            j = int(rows[int(np.argmax(v.vectors[rows] @ exact_query))])
         score = float(scores[i]) if exact_query is None else float(v.vectors[j] @ exact_query)
         hits.append(VectorHit(v.video_id, int(v.seq[j]), float(v.start[j]), float(v.end[j]), score, v.payloads[j]))
     if exact_query is not None:
