@@ -81,8 +81,9 @@ function selectTab(name, focus = false) {
     $(`#panel-${t}`).hidden = !on;
     if (on && focus) tab.focus();
   }
-  if (name === "library") loadLibrary().catch(showError);
-  if (name === "analyze") fillVideoChoices();
+  // Without an index there is nothing to load yet: that is no error to show.
+  if (name === "library" && state.indexId) loadLibrary().catch(showError);
+  if (name === "analyze" && state.indexId) fillVideoChoices();
 }
 
 function tabKeys(event) {
@@ -363,7 +364,7 @@ async function analyze(form) {
 
 function momentButton(videoId, start, end, title, text) {
   return el("li", {},
-    el("button", { type: "button", class: "moment", onclick: () => play(videoId, start).catch(showError) },
+    el("button", { type: "button", class: "moment", dataset: { start }, onclick: () => play(videoId, start).catch(showError) },
       `${clock(start)}–${clock(end)}`),
     " ", el("strong", {}, title || ""), text ? el("p", {}, text) : null);
 }
