@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 if TYPE_CHECKING:
-    from framedex.client._async._resources import AsyncTasks
-    from framedex.client._sync._resources import Tasks
+    from framedex.client._async.resources.tasks import AsyncTasks
+    from framedex.client._sync.resources.tasks import Tasks
 
 UserMetadata: TypeAlias = dict[str, Any]
 
