@@ -8,7 +8,9 @@ which names ``framedex.client.types`` holds. A deliberate API change updates the
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -179,5 +181,19 @@ def test_sync_and_async_signatures_match(path: str) -> None:
 def test_types_names() -> None:
     for name in sorted(TYPES):
         assert hasattr(types, name), name
+    assert set(types.__all__) == TYPES
     models = {n for n, v in vars(types).items() if isinstance(v, type) and issubclass(v, types.Model)}
-    assert models - {"_TaskFields"} <= TYPES
+    assert models <= TYPES
+
+
+def test_every_public_model_is_reexported_from_types() -> None:
+    """A model added to a per-resource module (``types/search.py``, ...) must also be reachable as
+    ``framedex.client.types.<Name>``, the one place users import from."""
+    package = Path(types.__file__).parent
+    for file in sorted(package.glob("*.py")):
+        if file.name == "__init__.py":
+            continue
+        module = importlib.import_module(f"{types.__name__}.{file.stem}")
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, types.Model) and value.__module__ == module.__name__:
+                assert name.startswith("_") or getattr(types, name, None) is value, f"{file.name}: {name}"

@@ -3,7 +3,7 @@
     python -P src/framedex/client/_unasync.py           # rewrite _sync/ (and delete orphans there)
     python -P src/framedex/client/_unasync.py --check   # exit 1 if _sync/ is stale (run by the tests)
 
-(``-P``: the script's folder holds ``types.py``, which must not shadow the standard library.)
+(``-P``: the script's folder holds the ``types`` package, which must not shadow the standard library.)
 
 Every ``.py`` file under ``_async/``, subpackages included (``resources/indexes.py`` ->
 ``_sync/resources/indexes.py``), has a generated sync twin, except the top-level ``_concurrency.py`` and
