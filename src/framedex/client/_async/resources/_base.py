@@ -22,6 +22,7 @@ StrOrList: TypeAlias = str | Sequence[str]
 
 
 def _transient(exc: BaseException) -> bool:
+    """Worth polling again: the connection failed, or the server was busy (429) or erred (5xx)."""
     if isinstance(exc, httpx.TransportError):
         return True
     return (
@@ -32,6 +33,9 @@ def _transient(exc: BaseException) -> bool:
 
 
 class _Resource:
+    """Base of every resource. All resources of a client share its one HTTP core (connection pool, retries,
+    in-process app), so a resource is cheap and holds no state of its own."""
+
     def __init__(self, http: AsyncHTTP) -> None:
         self._http = http
 
