@@ -1,5 +1,6 @@
 """Contract tests for the storage and queue ports. Every adapter must pass them; the fixtures
-list the adapters (embedded ones now; PostgreSQL/Redis/S3 join the parametrisation later)."""
+list the adapters: embedded ones and the scale-out ones on real PostgreSQL, Redis and S3 servers started
+by the session fixtures of tests/storage/conftest.py."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ from framedex.storage.metadata import SqlMetadataStore
 from framedex.storage.tables import IndexedAssetRow, IndexRow, JobRow, Tenant
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlMetadataStore]:
-    s = SqlMetadataStore(f"sqlite:///{tmp_path / 'meta.db'}")
+    if request.param == "postgres":
+        s = SqlMetadataStore(request.getfixturevalue("postgres_url"))
+    else:
+        s = SqlMetadataStore(f"sqlite:///{tmp_path / 'meta.db'}")
     s.create_schema()
     yield s
     s.dispose()
