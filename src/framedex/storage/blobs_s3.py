@@ -221,13 +221,13 @@ class S3BlobStore:
 
     def open(self, key: str) -> BinaryIO:
         body = self.s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-        return io.BufferedReader(_Body(body), MIB)  # type: ignore[return-value]
+        return io.BufferedReader(_Body(body), MIB)
 
     def open_range(self, key: str, start: int, end: int | None = None) -> BinaryIO:
         """Bytes `start`..`end` inclusive (HTTP Range semantics), streamed."""
         rng = f"bytes={start}-{'' if end is None else end}"
         body = self.s3.get_object(Bucket=self.bucket, Key=self._key(key), Range=rng)["Body"]
-        return io.BufferedReader(_Body(body), MIB)  # type: ignore[return-value]
+        return io.BufferedReader(_Body(body), MIB)
 
     def local_path(self, key: str) -> Path:
         name = self._key(key)
