@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 MAX_REPLY_BYTES = 4096
+BUDGET_URLS = 5
 
 
 def event_id(subject_id: str, event_type: str) -> str:
@@ -45,13 +46,24 @@ def event(subject_id: str, event_type: str, data: dict[str, Any]) -> dict[str, A
 
 def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
             attempts: int = MAX_ATTEMPTS, backoff: float = 0.5) -> list[dict[str, Any]]:
-    """Send ``payload`` to every URL; returns one delivery-info dict per URL."""
+    """Send ``payload`` to every URL; returns one delivery-info dict per URL.
+
+    The whole call is bounded too, not only each attempt: nothing caps how many URLs a task names, so
+    one event gets the time of ``BUDGET_URLS`` URLs' worth of attempts, and URLs it does not reach are
+    reported as not sent."""
     from framedex.ingest.fetch import validate_url
 
+    # One URL's worst case is every attempt timing out plus every backoff sleep.
+    per_url = attempts * settings.webhook_timeout_seconds + backoff * (2 ** (attempts - 1) - 1)
+    budget = Deadline(BUDGET_URLS * per_url)
     infos: list[dict[str, Any]] = []
     for url in dict.fromkeys(urls):
         info: dict[str, Any] = {"url": url, "delivered": False, "attempts": 0}
         for attempt in range(attempts):
+            if budget.remaining() < 0.1:
+                info["last_error"] = (info.get("last_error", "not sent") +
+                                      f"; this event's delivery time ({budget.seconds:g} s) was spent")
+                break
             try:
                 validate_url(url, allow_private=settings.allow_private_urls)
             except ServiceError as exc:
@@ -59,7 +71,7 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
                 break
             info["attempts"] += 1
             try:
-                status = _post(settings, url, payload)
+                status = _post(settings, url, payload, min(settings.webhook_timeout_seconds, budget.remaining()))
             except BlockedAddress as exc:  # the name moved to a private address after the check above
                 info["last_error"] = f"refused: {exc}"
                 break
@@ -74,7 +86,7 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
                     break
                 info["last_error"] = f"HTTP {status}"
             if attempt + 1 < attempts:
-                time.sleep(backoff * (2**attempt))
+                time.sleep(min(backoff * (2**attempt), max(0.0, budget.remaining())))
         if not info["delivered"]:
             log.info("webhook to %s not delivered: %s", url, info.get("last_error"))
         infos.append(info)
@@ -85,9 +97,8 @@ class _AttemptTimedOut(Exception):
     pass
 
 
-def _post(settings: Settings, url: str, payload: dict[str, Any]) -> int:
-    """One attempt: the reply's status code, within ``webhook_timeout_seconds`` of wall clock."""
-    limit = settings.webhook_timeout_seconds
+def _post(settings: Settings, url: str, payload: dict[str, Any], limit: float) -> int:
+    """One attempt: the reply's status code, within ``limit`` seconds of wall clock."""
     clock = Deadline(limit)
     headers = {"User-Agent": "framedex-webhooks/1", "X-Framedex-Event": str(payload.get("type", ""))}
     try:
