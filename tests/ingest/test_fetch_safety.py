@@ -6,11 +6,15 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -264,3 +268,68 @@ def test_an_unreachable_port_stays_a_retryable_network_error() -> None:
     with pytest.raises(httpx.ConnectError) as caught:
         fetch_bytes(f"http://127.0.0.1:{port}/v.mp4")
     assert not isinstance(caught.value, BlockedAddress)
+
+
+def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@contextlib.contextmanager
+def tls_server(cert: Path, key: Path, host: str) -> Iterator[tuple[int, list[str | None]]]:
+    """An HTTPS server on `host` that records the SNI name each client sent."""
+    seen_sni: list[str | None] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def note_sni(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext) -> None:
+        seen_sni.append(name)
+
+    context.sni_callback = note_sni
+
+    listener = socket.create_server((host, 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(65536)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], seen_sni
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make certificates")
+def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address(
+        tmp_path: Path, public_127_0_0_2: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real(public_127_0_0_2 if host in ("media.example", "other.example") else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    cert, key = _self_signed(tmp_path, "media.example")
+    trust = ssl.create_default_context(cafile=str(cert))
+    with tls_server(cert, key, public_127_0_0_2) as (port, seen_sni):
+        with guarded_client(allow_private=False, deadline=Deadline(5), timeout=5, ssl_context=trust) as client:
+            response = client.get(f"https://media.example:{port}/v.mp4")
+        assert response.text == "secure" and seen_sni == ["media.example"]
+        # Same server, same address, another name: the certificate does not match it, so no exchange.
+        with guarded_client(allow_private=False, deadline=Deadline(5), timeout=5, ssl_context=trust) as client, \
+                pytest.raises(httpx.ConnectError, match="certificate verify failed"):
+            client.get(f"https://other.example:{port}/v.mp4")

@@ -168,21 +168,24 @@ class GuardedBackend(httpcore.NetworkBackend):
 class GuardedTransport(httpx.HTTPTransport):
     """An httpx transport whose connections go through :class:`GuardedBackend`."""
 
-    def __init__(self, *, allow_private: bool, deadline: Deadline) -> None:
+    def __init__(self, *, allow_private: bool, deadline: Deadline, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(trust_env=False)
         # HTTPTransport has no parameter for the network backend, so its pool is rebuilt with one.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=4,
             max_keepalive_connections=0,  # one-shot clients: nothing to keep
             network_backend=GuardedBackend(allow_private=allow_private, deadline=deadline),
         )
 
 
-def guarded_client(*, allow_private: bool, deadline: Deadline, timeout: float) -> httpx.Client:
+def guarded_client(*, allow_private: bool, deadline: Deadline, timeout: float,
+                   ssl_context: ssl.SSLContext | None = None) -> httpx.Client:
     """A client for one bounded exchange: no redirects followed (callers re-check each hop's URL), no
-    environment proxies, ``timeout`` per socket operation and ``deadline`` for all of them together."""
-    return httpx.Client(transport=GuardedTransport(allow_private=allow_private, deadline=deadline),
+    environment proxies, ``timeout`` per socket operation and ``deadline`` for all of them together.
+    ``ssl_context`` replaces the default trust store (certifi), e.g. with a private CA."""
+    transport = GuardedTransport(allow_private=allow_private, deadline=deadline, ssl_context=ssl_context)
+    return httpx.Client(transport=transport,
                         timeout=timeout, follow_redirects=False, trust_env=False)
 
 
