@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -108,7 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("webhook-safety")
     uvicorn_server, thread, url = start_server(Settings(data_dir=data_dir, workers=1, allow_private_urls=True,
                                                         worker_poll_seconds=0.1, webhook_timeout_seconds=1))
-    platform: Platform = uvicorn_server.config.app.state.platform  # type: ignore[attr-defined]
+    platform: Platform = cast(Any, uvicorn_server.config.app).state.platform  # the app's own, not a second one
     platform.models.register("llm", FakeLLM())
     key, info = auth.create_key(platform, "webhooks")
     yield Server(f"{url}/v1.3", platform, key, info.tenant_id)

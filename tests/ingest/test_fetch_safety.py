@@ -15,15 +15,20 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from framedex.config import Settings
 from framedex.ingest import fetch, safe_http
 from framedex.ingest.fetch import FetchError, download
 from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client
+from framedex.services import auth
 from framedex.services.errors import InvalidParameter
+from framedex.services.platform import Platform
+from tests.analysis.conftest import wait_for
+from tests.conftest import start_server
 
 HEAD_200 = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
 
@@ -333,3 +338,35 @@ def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address(
         with guarded_client(allow_private=False, deadline=Deadline(5), timeout=5, ssl_context=trust) as client, \
                 pytest.raises(httpx.ConnectError, match="certificate verify failed"):
             client.get(f"https://other.example:{port}/v.mp4")
+
+
+def test_a_task_from_a_dripping_url_fails_with_the_reason(tmp_path: Path) -> None:
+    """End to end: the worker gives up at the deadline, the task says why, and the worker takes the next job."""
+    settings = Settings(data_dir=tmp_path, workers=1, allow_private_urls=True, worker_poll_seconds=0.1,
+                        url_download_timeout_seconds=30, url_download_deadline_seconds=1.5)
+    server, thread, url = start_server(settings)
+    platform: Platform = cast(Any, server.config.app).state.platform  # the app's own, not a second one
+    key, _ = auth.create_key(platform, "fetch")
+    try:
+        with raw_server(drip) as dripping, raw_server(answer(b"not a video")) as junk, \
+                httpx.Client(base_url=f"{url}/v1.3", headers={"x-api-key": key}, timeout=30) as client:
+            index_id = client.post("/indexes", json={"index_name": "drip", "models": [
+                {"model_name": "marengo3.0", "model_options": ["visual"]}]}).json()["_id"]
+            tasks = [client.post("/tasks", data={"index_id": index_id, "video_url": f"{source}/v.mp4"},
+                                 files={"_": ("", b"")}).json()["_id"] for source in
+                     (f"http://127.0.0.1:{dripping.port}", f"http://127.0.0.1:{junk.port}")]
+            started = time.monotonic()
+
+            def finished(task_id: str) -> dict[str, Any] | None:
+                task: dict[str, Any] = client.get(f"/tasks/{task_id}").json()
+                return task if task["status"] in ("ready", "failed") else None
+
+            first = wait_for(lambda: finished(tasks[0]), 20)
+            assert first["status"] == "failed"
+            assert "did not finish within 1.5 s" in first["error"]["message"], first["error"]
+            second = wait_for(lambda: finished(tasks[1]), 20)  # the worker was free for it
+            assert second["status"] == "failed" and "did not finish" not in second["error"]["message"]
+            assert time.monotonic() - started < 15
+    finally:
+        server.should_exit = True
+        thread.join(30)
