@@ -168,6 +168,12 @@ async def create_search(request: Request, platform: PlatformDep, tenant: TenantD
         except (httpx.HTTPError, OSError) as exc:  # refused, unreachable, timed out
             raise InvalidParameter("query_media_url", "The image could not be downloaded: "
                                    f"{type(exc).__name__}.") from exc
+        except InvalidParameter as exc:
+            if exc.parameter != "video_url":
+                raise
+            # The shared URL check names the tasks API's field; the caller sent query_media_url.
+            raise InvalidParameter("query_media_url", exc.message.split("parameter is invalid.", 1)[-1].strip(),
+                                   code=exc.code) from exc
     result = await run_in_threadpool(search.run_search, platform, tenant, search_request)
     return _wire(platform, request, result)
 

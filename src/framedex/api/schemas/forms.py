@@ -49,9 +49,12 @@ def integer(description: str, *, minimum: int | None = None, maximum: int | None
     return schema
 
 
-def repeated(item: Schema, description: str, *, max_items: int | None = None) -> Schema:
+def repeated(item: Schema, description: str, *, min_items: int | None = None,
+             max_items: int | None = None) -> Schema:
     """A field sent once per value (`-F name=a -F name=b`)."""
     schema: Schema = {"type": "array", "items": item, "description": description}
+    if min_items is not None:
+        schema["minItems"] = min_items
     if max_items is not None:
         schema["maxItems"] = max_items
     return schema

@@ -27,7 +27,7 @@ _COMMON: dict[str, forms.Schema] = {
     "include_user_metadata": forms.boolean("Copy each video's user metadata into its hits."),
 }
 _SEARCH_OPTIONS = forms.repeated(forms.text("A modality.", enum=SEARCH_OPTIONS),
-                                 "The modalities to search, one part each.")
+                                 "The modalities to search, one part each.", min_items=1)
 _FILTER_DOC = ("A JSON object: {\"field\": value} or {\"field\": {\"gte\": n, \"lte\": n}} over id, duration, "
                "width, height, size, filename and user metadata.")
 
