@@ -34,8 +34,20 @@ NESTED_413 = ("/v1.3/embed-v2",)
 # Responses by status over the run, for the sanity check at the end of the module.
 STATUSES: Counter[int] = Counter()
 
+# Values that broke handlers before (security review finding 11): random generation almost never hits them,
+# so a tenth of the generated strings and integers are drawn from here.
+NASTY_STRINGS = [
+    "http://localhost:99999/a.mp4", "http://127.0.0.1:notaport/a.jpg", "http://" + "a" * 64 + ".com/a.mp4",
+    "http://./a.mp4", "nan", "NaN", "Infinity", "-inf", "1e400", "100000000000000000000", "-1", "0",
+    "[" * 5000, '{"a":' * 500, '{"duration": {"gte": "1"}}', '{"id": [1, {"x": null}]}', "true", "null",
+]
+HUGE_INTEGERS = ["100000000000000000000", "9223372036854775808", "-9223372036854775809", "1000001", "0", "-1"]
+
 CONFIG = SchemathesisConfig.from_dict({
-    "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "no-shrink": True, "deterministic": True},
+    "dictionaries": {"nasty": {"values": NASTY_STRINGS}, "huge": {"values": HUGE_INTEGERS}},
+    "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "no-shrink": True, "deterministic": True,
+                   "dictionaries": {"string": {"dictionary": "nasty", "probability": 0.1},
+                                    "integer": {"dictionary": "huge", "probability": 0.1}}},
     "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
                "stateful": {"enabled": False}},
 })
