@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from framedex import __version__
+from framedex.api.access_log import AccessLog
 from framedex.api.errors import install_error_handlers
-from framedex.api.limits import RequestGuard
-from framedex.api.routers import ROUTERS
+from framedex.api.limits import RequestGuard, WorkPool
+from framedex.api.routers import ROUTERS, health
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
 from framedex.services import auth
@@ -32,11 +33,15 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
         if not settings.auth_enabled:
             auth.ensure_local_tenant(platform)
         app.state.platform = platform
+        # Sync analysis (which may wait minutes for a video to be indexed, then for the model) runs on these
+        # threads, never on the request threadpool that every other route and the key check share.
+        app.state.analysis_pool = WorkPool("analysis", settings.analysis_threads, settings.analysis_queue)
         pool: WorkerPool | None = None
         if start_workers and settings.workers > 0:
             from framedex.ingest.jobs import start_worker_pool
 
             pool = start_worker_pool(platform, settings.workers)
+        app.state.worker_pool = pool  # for /ready
         try:
             yield
         finally:
@@ -51,9 +56,13 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
     install_error_handlers(app)
     # Authenticate from the headers and cap the body per route before any handler reads it.
     app.add_middleware(RequestGuard)
+    # Outermost, so that every answer is logged, the guard's refusals included.
+    app.add_middleware(AccessLog)
     api = APIRouter()
     for router in ROUTERS:
         api.include_router(router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(api, include_in_schema=False)
+    app.include_router(health.router)
+    app.include_router(health.router, prefix=API_PREFIX)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import logging
@@ -73,6 +74,7 @@ def serve(
     import uvicorn
 
     from framedex.api.app import create_app
+    from framedex.api.serving import serving_config
     from framedex.services import auth
     from framedex.services.platform import Platform
 
@@ -87,8 +89,28 @@ def serve(
             key, _ = auth.create_key(platform, "default")
             console.print(f"[bold]First start: created an API key (shown once):[/bold]\n{key}")
         platform.close()
+    settings = _fit_connections(settings)
     console.print(f"framedex serving http://{host}:{port}/v1.3 (data: {data_dir.resolve()})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.Server(serving_config(create_app(settings), settings, host=host, port=port, log_level=log_level)).run()
+
+
+def _fit_connections(settings: Settings) -> Settings:
+    """Raise the open-file limit to its hard cap, and keep `max_connections` well below it: database
+    files, blobs and model files need descriptors too, and running out of them turns into 500s."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 65536 if hard == resource.RLIM_INFINITY else hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    room = max(16, soft - 256)
+    if settings.max_connections > room:
+        console.print(f"[yellow]max_connections lowered from {settings.max_connections} to {room} "
+                      f"(open-file limit {soft}).[/yellow]")
+        return settings.model_copy(update={"max_connections": room})
+    return settings
 
 
 @app.command()
