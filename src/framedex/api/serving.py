@@ -118,6 +118,7 @@ def serving_config(app: Any, settings: Settings, *, host: str, port: int, log_le
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         # One compact line per request comes from `access_log.AccessLog` (with the tenant, without the query).
         access_log=False,
+        server_header=False,  # no software banner for scanners
         # Let in-flight requests finish on shutdown, but not for ever.
         timeout_graceful_shutdown=30,
     )
