@@ -62,7 +62,7 @@ class Server:
 
 
 def start(data_dir: Path, **overrides: Any) -> Server:
-    settings = Settings(data_dir=data_dir, workers=0, worker_poll_seconds=0.2, **overrides)
+    settings = Settings(data_dir=data_dir, **{"workers": 0, "worker_poll_seconds": 0.2, **overrides})
     port = free_port()
     server = _ThreadedServer(serving_config(create_app(settings), settings, host="127.0.0.1", port=port,
                                             log_level="warning"))
