@@ -361,3 +361,6 @@ def test_framedex_serve_drops_silent_connections_and_logs_requests_without_the_k
     log = log_path.read_text()
     assert "GET /v1.3/indexes 200" in log and f"tenant={info.tenant_id}" in log, log[-2000:]
     assert key not in log
+    # What the server created (the vector index) is private to its user.
+    made = [*(data_dir / "vectors").rglob("*"), data_dir / "vectors"]
+    assert made and all(p.stat().st_mode & 0o077 == 0 for p in made), [(p, oct(p.stat().st_mode)) for p in made]

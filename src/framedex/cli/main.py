@@ -82,6 +82,8 @@ def serve(
         console.print("[red]--no-auth is only allowed when binding to a loopback address.[/red]")
         raise typer.Exit(2)
     _logging(log_level)
+    # The database, blobs and signing key hold every tenant's data: private to this user (review #19).
+    os.umask(0o077)
     settings = _settings(data_dir, auth_enabled=not no_auth, workers=workers)
     if settings.auth_enabled:
         platform = Platform(settings)
