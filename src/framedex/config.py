@@ -123,7 +123,9 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=1000, ge=1, description="Open client connections; more are answered "
                                  "503 and closed at once.")
     tenant_max_concurrent: int = Field(default=4, ge=1, description="In-flight expensive requests (analysis, "
-                                       "search, embed) per tenant; more are answered 429.")
+                                       "search, embed) per tenant; more wait for a turn (below).")
+    tenant_queue_seconds: float = Field(default=30.0, ge=0, description="How long a tenant's expensive request "
+                                        "may wait for one of its turns before it is answered 429.")
     analysis_threads: int = Field(default=4, ge=1, description="Threads for sync analysis requests, apart "
                                   "from the request threadpool.")
     analysis_queue: int = Field(default=32, ge=0, description="Sync analyses that may wait for one of those "

@@ -250,7 +250,7 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
 
 def test_tenant_cap_analysis_pool_and_fair_model_turns(tmp_path: Path) -> None:
     # 4 expensive requests per tenant; 5 analysis threads and no queue, so A's 4 and B's 1 fill the pool.
-    server = start(tmp_path, tenant_max_concurrent=4, analysis_threads=5, analysis_queue=0)
+    server = start(tmp_path, tenant_max_concurrent=4, tenant_queue_seconds=0, analysis_threads=5, analysis_queue=0)
     llm = SerialLLM()
     server.platform.models.register("llm", llm)
     (key_a, a), (key_b, b), (key_c, c) = server.key(), server.key(), server.key()
@@ -296,6 +296,35 @@ def test_tenant_cap_analysis_pool_and_fair_model_turns(tmp_path: Path) -> None:
         assert analyze(key_c, c).status_code == 200
     finally:
         llm.gate.set()  # a failed assertion must not leave generations waiting
+        server.stop()
+
+
+def test_a_burst_over_the_tenant_cap_waits_for_a_turn_instead_of_failing(tmp_path: Path) -> None:
+    server = start(tmp_path, tenant_max_concurrent=1, tenant_queue_seconds=20, analysis_threads=4)
+    llm = SerialLLM()
+    server.platform.models.register("llm", llm)
+    key, tenant = server.key()
+    video = insert_video(server.platform, tenant, duration=20.0, speech=[(0.0, 5.0, "Lava flows.")]).id
+
+    def analyze() -> httpx.Response:
+        with httpx.Client(base_url=server.api, headers={"x-api-key": key}, timeout=60) as client:
+            return client.post("/analyze", json={"video_id": video, "prompt": "What happens?", "stream": False})
+
+    try:
+        with cf.ThreadPoolExecutor(3) as pool:
+            first = pool.submit(analyze)
+            wait_until(lambda: llm.order == [tenant])
+            queued = [pool.submit(analyze), pool.submit(analyze)]
+            time.sleep(0.5)
+            # Over the cap of 1: they wait in the guard (not at the model, not refused).
+            assert not any(f.done() for f in queued)
+            assert llm.turns.waiting().get(tenant, 0) == 0
+            llm.gate.set()
+            results = [first.result(), *(f.result() for f in queued)]
+        assert [r.status_code for r in results] == [200, 200, 200], [r.text for r in results]
+        assert llm.order == [tenant] * 3
+    finally:
+        llm.gate.set()
         server.stop()
 
 

@@ -15,8 +15,9 @@ One ASGI middleware (`RequestGuard`), in front of FastAPI's routing, does in ord
 5. Every body has a deadline (`_BodyClock`): a grace period plus one second per `http_min_body_rate` bytes
    received, so a client that drips a body is answered 408 and dropped however large its declared size.
 6. Expensive routes (analysis, search, embed: `RoutePolicy.heavy`) are capped per tenant
-   (`tenant_max_concurrent` in flight); past it the answer is 429 `too_many_requests` before the body is
-   read, so one tenant cannot take every thread, model turn and connection of the server.
+   (`tenant_max_concurrent` in flight, waiting up to `tenant_queue_seconds` for a turn); past it the answer
+   is 429 `too_many_requests` before the body is read, so one tenant cannot take every thread, model turn
+   and connection of the server.
 7. An unexpected error is a 500 in the envelope that keeps the connection open (Starlette's own handler
    re-raises, and uvicorn then drops the kept-alive connection).
 """
@@ -185,6 +186,7 @@ class RequestGuard:
         self._limiter: anyio.CapacityLimiter | None = None
         # tenant -> expensive requests in flight; only touched on the event loop, so no lock
         self._inflight: dict[str, int] = {}
+        self._turns: dict[str, anyio.Event] = {}  # set when one of the tenant's slots frees
 
     def _threads(self) -> anyio.CapacityLimiter:
         """Threads for the guard's own blocking work (key lookups, large JSON checks), apart from the request
@@ -244,22 +246,42 @@ class RequestGuard:
         if not (policy.heavy and tenant is not None):
             await self._bounded(scope, receive, send, policy, settings, headers, declared, has_body)
             return
-        cap = settings.tenant_max_concurrent
-        if self._inflight.get(tenant, 0) >= cap:
+        if not await self._enter(tenant, settings):
+            cap = settings.tenant_max_concurrent
             await send_error(send, 429, TooManyRequests.code,
                              f"Too many requests in progress for this account (at most {cap} at once on this "
-                             f"endpoint family). Retry when one has finished.", close=big_body,
+                             f"endpoint family, and {settings.tenant_queue_seconds:g} s of waiting for a turn). "
+                             f"Retry when one has finished.", close=big_body,
                              headers=[(b"retry-after", b"1")])
             return
-        self._inflight[tenant] = self._inflight.get(tenant, 0) + 1
         try:
             await self._bounded(scope, receive, send, policy, settings, headers, declared, has_body)
         finally:
-            left = self._inflight[tenant] - 1
-            if left:
-                self._inflight[tenant] = left
-            else:
-                del self._inflight[tenant]
+            self._leave(tenant)
+
+    async def _enter(self, tenant: str, settings: Settings) -> bool:
+        """Take one of the tenant's in-flight slots, waiting up to `tenant_queue_seconds` for one: a burst of
+        searches from one client queues briefly instead of failing, while a flood is still answered 429."""
+        deadline = time.monotonic() + settings.tenant_queue_seconds
+        while self._inflight.get(tenant, 0) >= settings.tenant_max_concurrent:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            turn = self._turns.setdefault(tenant, anyio.Event())
+            with anyio.move_on_after(left):
+                await turn.wait()
+        self._inflight[tenant] = self._inflight.get(tenant, 0) + 1
+        return True
+
+    def _leave(self, tenant: str) -> None:
+        left = self._inflight[tenant] - 1
+        if left:
+            self._inflight[tenant] = left
+        else:
+            del self._inflight[tenant]
+        turn = self._turns.pop(tenant, None)
+        if turn is not None:
+            turn.set()  # every waiter re-checks; those that lose the race wait on the next event
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy, settings: Settings,
                        headers: _Headers, declared: int | None, has_body: bool) -> None:
