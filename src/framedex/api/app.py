@@ -12,6 +12,7 @@ from framedex import __version__
 from framedex.api.errors import install_error_handlers
 from framedex.api.limits import RequestGuard
 from framedex.api.routers import ROUTERS, media
+from framedex.api.routers import knowledge_stores as knowledge_stores_router
 from framedex.api.routers import playground as playground_router
 from framedex.api.routers import responses as responses_router
 from framedex.config import Settings
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
         api.include_router(router)
     api.include_router(media.router)
     api.include_router(responses_router.router)
+    api.include_router(knowledge_stores_router.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(api, include_in_schema=False)
     if playground:
