@@ -114,6 +114,23 @@ def test_bad_bodies(http: httpx.Client, store: dict[str, Any]) -> None:
     assert r.status_code == 404 and r.json()["code"] == "resource_not_exists"
 
 
+def test_responses_over_the_store_cite_items(tl: TwelveLabs, store: dict[str, Any], http: httpx.Client) -> None:
+    res = tl.responses.create(knowledge_store_id=store["id"], selections=[{"kind": "item", "id": store["items"][0]}],
+                              input=[{"type": "message", "role": "user",
+                                      "content": "Which ocean do the whales in {{sel:0}} cross?"}])
+    assert res.knowledge_store_id == store["id"] and res.status == "completed"
+    part = res.output[-1].content[0]
+    assert "pacific" in part.text.lower(), part.text
+    assert part.annotations and {a.item_id for a in part.annotations} == {store["items"][0]}
+    assert all(0 <= a.start_sec < a.end_sec <= 10.5 for a in part.annotations)
+    # A session belongs to the store it was created against.
+    other = tl.knowledge_stores.create(name="other")
+    r = http.post("/responses", json={"knowledge_store_id": other.id, "session_id": res.session_id,
+                                      "input": [{"type": "message", "role": "user", "content": "and then?"}]})
+    assert r.status_code == 400 and r.json()["code"] == "parameter_invalid"
+    tl.knowledge_stores.delete(other.id)
+
+
 def test_delete_item_then_store(tl: TwelveLabs, store: dict[str, Any]) -> None:
     tl.knowledge_store_items.delete(store["id"], store["items"][1])
     res = tl.knowledge_stores.search(store["id"], query={"text": "humpback whales in the Pacific Ocean"},
