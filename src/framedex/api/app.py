@@ -13,7 +13,9 @@ from framedex.api.access_log import AccessLog
 from framedex.api.errors import install_error_handlers
 from framedex.api.limits import RequestGuard, WorkPool
 from framedex.api.routers import ROUTERS, health, media
+from framedex.api.routers import knowledge_stores as knowledge_stores_router
 from framedex.api.routers import playground as playground_router
+from framedex.api.routers import responses as responses_router
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
 from framedex.services import auth
@@ -63,6 +65,8 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
     for router in ROUTERS:
         api.include_router(router)
     api.include_router(media.router)
+    api.include_router(responses_router.router)
+    api.include_router(knowledge_stores_router.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(api, include_in_schema=False)
     app.include_router(health.router)

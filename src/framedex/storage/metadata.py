@@ -62,7 +62,8 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        import framedex.storage.tables_entities  # noqa: F401  (registers the embed-task and entity tables)
+        import framedex.storage.tables_entities  # (registers the embed-task and entity tables)
+        import framedex.storage.tables_knowledge  # noqa: F401  (knowledge stores, response sessions)
 
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
