@@ -11,6 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
+from framedex.api.schemas.knowledge import (
+    COLLECTION_BODY,
+    COLLECTION_UPDATE_BODY,
+    ITEM_BODY,
+    ITEM_IDS_BODY,
+    STORE_BODY,
+    STORE_SEARCH_BODY,
+    STORE_UPDATE_BODY,
+)
 from framedex.services import knowledge_stores as ks
 
 router = APIRouter(tags=["knowledge-stores"])
@@ -30,7 +39,7 @@ def list_stores(platform: PlatformDep, tenant: TenantDep, page: PageDep, sort_by
     return _listed(ks.list_stores(platform, tenant, page, sort_by=sort_by, sort_option=sort_option))
 
 
-@router.post("/knowledge-stores", status_code=201)
+@router.post("/knowledge-stores", status_code=201, openapi_extra=STORE_BODY)
 def create_store(body: JsonBody, platform: PlatformDep, tenant: TenantDep) -> dict[str, Any]:
     return ks.create_store(platform, tenant, body)
 
@@ -40,7 +49,7 @@ def retrieve_store(knowledge_store_id: str, platform: PlatformDep, tenant: Tenan
     return ks.retrieve_store(platform, tenant, knowledge_store_id)
 
 
-@router.patch(BASE)
+@router.patch(BASE, openapi_extra=STORE_UPDATE_BODY)
 def update_store(knowledge_store_id: str, body: JsonBody, platform: PlatformDep, tenant: TenantDep) -> dict[str, Any]:
     return ks.update_store(platform, tenant, knowledge_store_id, body)
 
@@ -51,7 +60,7 @@ def delete_store(knowledge_store_id: str, platform: PlatformDep, tenant: TenantD
     return Response(status_code=204)
 
 
-@router.post(BASE + "/search")
+@router.post(BASE + "/search", openapi_extra=STORE_SEARCH_BODY)
 def search_store(knowledge_store_id: str, body: JsonBody, platform: PlatformDep, tenant: TenantDep) -> dict[str, Any]:
     return ks.search_store(platform, tenant, knowledge_store_id, body)
 
@@ -64,7 +73,7 @@ def list_items(knowledge_store_id: str, platform: PlatformDep, tenant: TenantDep
                                  sort_option=sort_option, status=status))
 
 
-@router.post(BASE + "/items", status_code=201)
+@router.post(BASE + "/items", status_code=201, openapi_extra=ITEM_BODY)
 def create_item(knowledge_store_id: str, body: JsonBody, platform: PlatformDep, tenant: TenantDep) -> dict[str, Any]:
     return ks.create_item(platform, tenant, knowledge_store_id, body)
 
@@ -87,7 +96,7 @@ def list_collections(knowledge_store_id: str, platform: PlatformDep, tenant: Ten
                                        sort_option=sort_option))
 
 
-@router.post(BASE + "/item-collections", status_code=201)
+@router.post(BASE + "/item-collections", status_code=201, openapi_extra=COLLECTION_BODY)
 def create_collection(knowledge_store_id: str, body: JsonBody, platform: PlatformDep,
                       tenant: TenantDep) -> dict[str, Any]:
     return ks.create_collection(platform, tenant, knowledge_store_id, body)
@@ -99,7 +108,7 @@ def retrieve_collection(knowledge_store_id: str, collection_id: str, platform: P
     return ks.retrieve_collection(platform, tenant, knowledge_store_id, collection_id)
 
 
-@router.patch(BASE + "/item-collections/{collection_id}")
+@router.patch(BASE + "/item-collections/{collection_id}", openapi_extra=COLLECTION_UPDATE_BODY)
 def update_collection(knowledge_store_id: str, collection_id: str, body: JsonBody, platform: PlatformDep,
                       tenant: TenantDep) -> dict[str, Any]:
     return ks.update_collection(platform, tenant, knowledge_store_id, collection_id, body)
@@ -118,13 +127,14 @@ def list_collection_items(knowledge_store_id: str, collection_id: str, platform:
     return _listed(ks.list_collection_items(platform, tenant, knowledge_store_id, collection_id, page))
 
 
-@router.post(BASE + "/item-collections/{collection_id}/items/add")
+@router.post(BASE + "/item-collections/{collection_id}/items/add", openapi_extra=ITEM_IDS_BODY)
 def add_items(knowledge_store_id: str, collection_id: str, body: JsonBody, platform: PlatformDep,
               tenant: TenantDep) -> dict[str, Any]:
     return ks.add_items(platform, tenant, knowledge_store_id, collection_id, body)
 
 
-@router.post(BASE + "/item-collections/{collection_id}/items/remove", status_code=204)
+@router.post(BASE + "/item-collections/{collection_id}/items/remove", status_code=204,
+             openapi_extra=ITEM_IDS_BODY)
 def remove_items(knowledge_store_id: str, collection_id: str, body: JsonBody, platform: PlatformDep,
                  tenant: TenantDep) -> Response:
     ks.remove_items(platform, tenant, knowledge_store_id, collection_id, body)

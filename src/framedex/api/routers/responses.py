@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from framedex.api.deps import PlatformDep, TenantDep
+from framedex.api.schemas.knowledge import RESPONSE_BODY
 from framedex.services import responses
 from framedex.services.errors import InvalidParameter, ServiceError
 
@@ -29,7 +30,7 @@ SSE = "text/event-stream"
 KEEPALIVE_SECONDS = 10.0  # search, model loading and map-reduce can be silent this long
 
 
-@router.post("/responses")
+@router.post("/responses", openapi_extra=RESPONSE_BODY)
 def create_response(body: Annotated[dict[str, Any], Body()], platform: PlatformDep, tenant: TenantDep) -> Any:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
