@@ -60,6 +60,7 @@ class SqlMetadataStore:
 
     def create_schema(self) -> None:
         import framedex.storage.tables_entities  # noqa: F401  (registers the embed-task and entity tables)
+        import framedex.storage.tables_imports  # noqa: F401  (registers the import tables)
 
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
