@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from framedex import __version__
 from framedex.api.errors import install_error_handlers
 from framedex.api.limits import RequestGuard
-from framedex.api.routers import ROUTERS, media
+from framedex.api.routers import ROUTERS, imports, media
 from framedex.api.routers import playground as playground_router
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
@@ -56,6 +56,7 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
     for router in ROUTERS:
         api.include_router(router)
     api.include_router(media.router)
+    api.include_router(imports.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(api, include_in_schema=False)
     if playground:
