@@ -59,8 +59,8 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        import framedex.storage.tables_entities  # noqa: F401  (registers the embed-task and entity tables)
-        import framedex.storage.tables_imports  # noqa: F401  (registers the import tables)
+        # registers the embed-task, entity and import tables
+        from framedex.storage import tables_entities, tables_imports  # noqa: F401
 
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
