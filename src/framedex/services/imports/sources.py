@@ -22,6 +22,8 @@ VIDEO_SUFFIXES = frozenset({
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".mpg", ".mpeg", ".ts", ".mts",
     ".m2ts", ".3gp", ".ogv", ".mxf",
 })
+# Keys per ListObjectsV2 page (the S3 maximum); a module constant so tests can force several pages.
+LIST_PAGE_SIZE = 1000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _MAX_KEY = 1024
 
@@ -118,7 +120,7 @@ class LocalSource:
 
 
 class S3Source:
-    """A bucket (and key prefix) of an S3-compatible server, listed page by page (1,000 keys a page)."""
+    """A bucket (and key prefix) of an S3-compatible server, listed page by page."""
 
     def __init__(self, name: str, config: dict[str, Any]) -> None:
         try:
@@ -155,7 +157,7 @@ class S3Source:
         walked = 0
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self.prefix, PaginationConfig={"PageSize": 1000})
+                Bucket=self.bucket, Prefix=self.prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE})
             for page in pages:
                 for item in page.get("Contents", []):
                     walked += 1
