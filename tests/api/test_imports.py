@@ -24,6 +24,7 @@ import httpx
 import pytest
 from twelvelabs import TwelveLabs as SdkClient
 from twelvelabs.core.api_error import ApiError
+from twelvelabs.imports import ImportFilesRequestItemsItem
 
 from framedex import TwelveLabs
 from framedex.config import Settings
@@ -115,6 +116,7 @@ class Env:
     http: httpx.Client
     folder: Path
     s3: Any
+    settings: Settings
 
     @property
     def api(self) -> str:
@@ -156,10 +158,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         settings = Settings(data_dir=base / "data", workers=1, worker_poll_seconds=0.2,
                             integrations=integrations, import_roots=[roots])
         server, thread, url = start_server(settings)
-        platform = server.config.app.state.platform  # type: ignore[attr-defined]
+        app: Any = server.config.app
+        platform = app.state.platform
         key, _ = auth.create_key(platform, "imports")
         with httpx.Client(base_url=f"{url}/v1.3", headers={"x-api-key": key}, timeout=60) as http:
-            yield Env(url, key, http, folder, s3)
+            yield Env(url, key, http, folder, s3, settings)
         server.should_exit = True
         thread.join(30)
 
@@ -275,6 +278,29 @@ def test_paths_outside_the_roots_are_refused(env: Env) -> None:
     assert unknown_index.status_code == 404
 
 
+def test_per_file_size_and_per_run_count_are_bounded(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(env.settings, "import_max_video_bytes", 1_000_000)  # the 2.9 MB dog clips are over
+    monkeypatch.setattr(env.settings, "import_max_files", 1)
+    extra = env.folder / "sub" / "dog_copy.mp4"  # the folder test adds it; run alone, this test does
+    if not extra.exists():
+        shutil.copy(VIDEOS / "samoyed_dog_2s.mp4", extra)
+    index_id = new_index(env, "bounded")
+    body = env.http.post("/tasks/transfers/import/clips", json={"index_id": index_id}).json()
+    # keys in order: lego (taken), samoyed (too large), sub/dog_copy (too large), sub/jesper (next run)
+    assert [v["filename"] for v in body["videos"]] == ["lego_motor_6s.mp4"]
+    assert [f["filename"] for f in body["failed_files"]] == ["samoyed_dog_2s.mp4", "sub/dog_copy.mp4"]
+    assert "at most 1000000 bytes" in body["failed_files"][0]["error_message"]
+    status = wait_settled(env, "clips", index_id)
+    assert [v["filename"] for v in status["ready"]] == ["lego_motor_6s.mp4"]
+    assert status["not_imported"] == ["samoyed_dog_2s.mp4", "sub/dog_copy.mp4", "sub/jesper_talking_5s.avi"]
+    logs = env.http.get("/tasks/transfers/import/clips/logs").json()["data"]
+    assert [f["filename"] for f in logs[-1]["failed_files"]] == ["samoyed_dog_2s.mp4", "sub/dog_copy.mp4"]
+    # the next run continues with what the cap left
+    following = env.http.post("/tasks/transfers/import/clips", json={"index_id": index_id}).json()
+    assert [v["filename"] for v in following["videos"]] == ["sub/jesper_talking_5s.avi"]
+    wait_settled(env, "clips", index_id)
+
+
 def test_s3_bucket_import_through_framedex_client(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sources, "LIST_PAGE_SIZE", 1)  # one key per ListObjectsV2 page: the listing must page
     client = TwelveLabs(api_key=env.key, base_url=env.url)
@@ -327,7 +353,7 @@ def test_data_connectors_answer_a_clear_403(env: Env) -> None:
         lambda: tl.data_connectors.create_redirect_uri(redirect_uri="https://example.com/cb"),
         lambda: tl.data_connectors.delete_redirect_uri("r1"),
         lambda: tl.imports.list_imports("c1"),
-        lambda: tl.imports.import_files("c1", items=[{"source_id": "file-1"}]),
+        lambda: tl.imports.import_files("c1", items=[ImportFilesRequestItemsItem(source_id="file-1")]),
         lambda: tl.imports.retrieve_import("c1", "i1"),
     ]
     for call in calls:
