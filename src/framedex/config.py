@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     # declared by the operator only: credentials stay on the server and clients name an integration.
     integrations: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
+        repr=False,  # it holds S3 secrets: keep them out of any logged or printed Settings
         description='JSON name -> {"type": "local", "path": ...} or {"type": "s3", "endpoint": ..., "bucket": '
         '..., "prefix": ..., "access_key_id": ..., "secret_access_key": ..., "region": ...}.',
     )

@@ -369,3 +369,12 @@ def test_data_connectors_answer_a_clear_403(env: Env) -> None:
     # authentication still comes first
     anonymous = httpx.get(f"{env.api}/connections")
     assert anonymous.status_code == 401
+
+
+def test_integrations_come_from_the_environment_and_stay_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAMEDEX_INTEGRATIONS", json.dumps({"b": {"type": "s3", "bucket": "x",
+                                                                  "secret_access_key": S3_SECRET}}))
+    monkeypatch.setenv("FRAMEDEX_IMPORT_ROOTS", json.dumps(["/srv/media"]))
+    settings = Settings()
+    assert settings.integrations["b"]["bucket"] == "x" and settings.import_roots == [Path("/srv/media")]
+    assert S3_SECRET not in repr(settings) and S3_SECRET not in str(settings)
