@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +81,22 @@ class Settings(BaseSettings):
 
     # Search
     search_page_ttl_seconds: float = 3600.0
+
+    # Imports from storage (`/tasks/transfers/import/{integration_id}`, docs/imports.md). Integrations are
+    # declared by the operator only: credentials stay on the server and clients name an integration.
+    integrations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        repr=False,  # it holds S3 secrets: keep them out of any logged or printed Settings
+        description='JSON name -> {"type": "local", "path": ...} or {"type": "s3", "endpoint": ..., "bucket": '
+        '..., "prefix": ..., "access_key_id": ..., "secret_access_key": ..., "region": ...}.',
+    )
+    import_roots: list[Path] = Field(
+        default_factory=list, description="Directories local integrations must lie under; empty = none allowed."
+    )
+    import_max_video_bytes: int = Field(default=10 * 1024**3, description="Per file, as data-connector imports.")
+    import_max_files: int = Field(default=1000, ge=1, description="Files one import run takes; the next run "
+                                  "(incremental) continues with the rest.")
+    import_max_listed: int = Field(default=100_000, ge=1, description="Objects one listing walks at most.")
 
     # Generation (analyze, summarize, gist): a local GGUF through llama.cpp, or any OpenAI-compatible server
     llm_url: str | None = Field(

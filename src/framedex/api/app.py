@@ -12,7 +12,7 @@ from framedex import __version__
 from framedex.api.access_log import AccessLog
 from framedex.api.errors import install_error_handlers
 from framedex.api.limits import RequestGuard, WorkPool
-from framedex.api.routers import ROUTERS, health, media
+from framedex.api.routers import ROUTERS, health, imports, media
 from framedex.api.routers import knowledge_stores as knowledge_stores_router
 from framedex.api.routers import playground as playground_router
 from framedex.api.routers import responses as responses_router
@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
     api.include_router(media.router)
     api.include_router(responses_router.router)
     api.include_router(knowledge_stores_router.router)
+    api.include_router(imports.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(api, include_in_schema=False)
     app.include_router(health.router)

@@ -184,6 +184,7 @@ class IngestJobs:
         }
         handlers.update(embedding_job_handlers(self.platform))
         handlers.update(analysis_job_handlers(self.platform))
+        handlers.update(import_job_handlers(self.platform))
         return handlers
 
 
@@ -199,6 +200,13 @@ def analysis_job_handlers(platform: Platform) -> dict[str, JobHandler]:
     from framedex.services import analysis_tasks
 
     return analysis_tasks.job_handlers(platform)
+
+
+def import_job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    """Imports from storage (`/tasks/transfers/import/{integration_id}`): copy a file, then validate/index."""
+    from framedex.services.imports import transfers
+
+    return transfers.job_handlers(platform)
 
 
 def start_worker_pool(platform: Platform, count: int) -> WorkerPool:

@@ -62,8 +62,8 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        import framedex.storage.tables_entities  # (registers the embed-task and entity tables)
-        import framedex.storage.tables_knowledge  # noqa: F401  (knowledge stores, response sessions)
+        # registers the embed-task, entity, import and knowledge-store tables
+        from framedex.storage import tables_entities, tables_imports, tables_knowledge  # noqa: F401
 
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
