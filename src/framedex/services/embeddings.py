@@ -663,6 +663,12 @@ def _multi_input(platform: Platform, tenant_id: str, model: str, spec: dict[str,
         if not isinstance(source, dict):
             raise InvalidParameter(name, "It must be an object.")
         media_type = source.get("media_type")
+        if media_type == "document":  # PDF, text, Markdown: services/documents.py
+            from framedex.services import documents
+
+            vectors.append(documents.multi_input_vector(platform, tenant_id, model, source, name, sources, text,
+                                                        usage_tokens))
+            continue
         if media_type != "image":
             raise InvalidParameter(name, "Only image media sources are supported here.",
                                    code="parameter_not_supported")
