@@ -210,7 +210,7 @@ def multi_input_vector(platform: Platform, tenant_id: str, model: str, source: d
         kind, data = open_source(platform, tenant_id, src, name, Path(tmp), max_bytes=SYNC_MAX_BYTES)
     if kind == extract.PDF and (others or has_text):
         raise InvalidParameter(name, "A PDF document must be the only media source, with no input_text.")
-    if kind != extract.PDF:
+    if kind != extract.PDF and (others or has_text):
         media = [s for s in others if isinstance(s, dict) and s.get("media_type") in ("image", "video", "audio")]
         if not media:
             raise InvalidParameter(name, "A text document with input_text or other text documents is all-text "
