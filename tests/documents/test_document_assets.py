@@ -168,3 +168,44 @@ def test_embed_v2_text_document_rules(http: httpx.Client, served: str) -> None:
     old = http.post("/embed-v2", json={"model_name": "marengo3.0", "input_type": "multi_input",
                                        "multi_input": {"media_sources": [source]}})
     assert old.status_code == 400, old.text
+
+
+def _task(http: httpx.Client, document: dict[str, Any]) -> dict[str, Any]:
+    created = http.post("/embed-v2/tasks", json={"model_name": "marengo3.5", "input_type": "document",
+                                                 "document": document})
+    assert created.status_code == 202, created.text
+    task_id = created.json()["_id"]
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = http.get(f"/embed-v2/tasks/{task_id}").json()
+        if body["status"] in ("ready", "failed"):
+            return body
+        time.sleep(0.3)
+    raise TimeoutError(task_id)
+
+
+def test_embed_task_pages_of_a_pdf(http: httpx.Client, pdf_asset: Any) -> None:
+    body = _task(http, {"media_source": {"asset_id": pdf_asset.id}})
+    assert body["status"] == "ready", body
+    pages = [d for d in body["data"] if d["embedding_scope"] == "page"]
+    assert [(d["start_page_number"], d["end_page_number"]) for d in pages] == [(1, 1), (2, 2)]
+    assert [d["embedding_scope"] for d in body["data"]].count("asset") == 1
+    lava = _vector(_embed(http, {"input_type": "multi_input", "multi_input": {"input_text": "lava and magma"}}))
+    first, second = (np.asarray(d["embedding"], dtype=np.float32) for d in pages)
+    assert float(first @ lava) > float(second @ lava)
+
+
+def test_embed_task_sentence_chunks_of_markdown(http: httpx.Client, served: str) -> None:
+    body = _task(http, {"media_source": {"url": f"{served}/notes.md"}, "embedding_option": ["text"],
+                        "embedding_scope": ["local"],
+                        "segmentation": {"sequential": {"strategy": "sentence", "max_sentences": 2,
+                                                        "overlap_sentences": 1}}})
+    assert body["status"] == "ready", body
+    chunks = sorted(body["data"], key=lambda d: d["chunk_index"])
+    # Field Notes | whales migrate. | They sing. | Glaciers carve: 4 sentences, 2 per chunk, overlap 1.
+    assert [d["chunk_index"] for d in chunks] == [0, 1, 2]
+    assert all(d["embedding_scope"] == "chunk" and d["embedding_option"] == "text" for d in chunks)
+    bad = http.post("/embed-v2/tasks", json={"model_name": "marengo3.5", "input_type": "document", "document": {
+        "media_source": {"url": f"{served}/notes.md"},
+        "segmentation": {"sequential": {"strategy": "sentence", "max_sentences": 2, "overlap_sentences": 2}}}})
+    assert bad.status_code == 400 and bad.json()["code"] == "parameter_invalid", bad.text

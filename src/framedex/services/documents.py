@@ -228,3 +228,109 @@ def guess_is_document(filename: str | None, content_type: str | None) -> bool:
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     return extract.extension(filename) in extract.EXTENSIONS or mime in ("application/pdf", "text/markdown",
                                                                         "text/x-markdown")
+
+
+# --- async embedding tasks (`POST /embed-v2/tasks`, input_type=document) -------------------------
+
+MAX_TASK_BYTES = 512 * 1024**2  # documents by URL (reference A.11)
+MAX_SENTENCES = 1000
+
+
+def task_options(spec: dict[str, Any]) -> dict[str, Any]:
+    """Validate a task's `document` object at request time; what the worker needs, as JSON."""
+    options = spec.get("embedding_option") or ["visual", "text"]
+    scopes = spec.get("embedding_scope") or ["local", "asset"]
+    if not isinstance(options, list) or not set(options) <= {"visual", "text"}:
+        raise InvalidParameter("document.embedding_option", "Use visual and/or text.")
+    if "text" not in options:
+        raise InvalidParameter("document.embedding_option", "Only text embeddings of documents are available here.",
+                               code="parameter_not_supported")
+    if not isinstance(scopes, list) or not scopes or not set(scopes) <= {"local", "asset"}:
+        raise InvalidParameter("document.embedding_scope", "Use local and/or asset.")
+    segmentation = spec.get("segmentation") or {}
+    if not isinstance(segmentation, dict):
+        raise InvalidParameter("document.segmentation", "It must be an object.")
+    spatial = segmentation.get("spatial") or {}
+    if isinstance(spatial, dict) and spatial.get("strategy") not in (None, "standard"):
+        raise InvalidParameter("document.segmentation.spatial.strategy",
+                               "Only the standard strategy (one embedding per page) is available here.",
+                               code="parameter_not_supported")
+    out: dict[str, Any] = {"scopes": list(dict.fromkeys(scopes)), "sequential": None}
+    sequential = segmentation.get("sequential")
+    if sequential is not None:
+        if not isinstance(sequential, dict) or sequential.get("strategy") != "sentence":
+            raise InvalidParameter("document.segmentation.sequential.strategy", "Use sentence.")
+        if "local" not in scopes:
+            raise InvalidParameter("document.embedding_scope", "Sequential segmentation requires the local scope.")
+        most, overlap = sequential.get("max_sentences"), sequential.get("overlap_sentences", 0)
+        if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= MAX_SENTENCES:
+            raise InvalidParameter("document.segmentation.sequential.max_sentences",
+                                   f"It must be an integer from 1 to {MAX_SENTENCES}.")
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < most:
+            raise InvalidParameter("document.segmentation.sequential.overlap_sentences",
+                                   "It must be an integer from 0 to max_sentences - 1.")
+        out["sequential"] = {"max_sentences": most, "overlap_sentences": overlap}
+    return out
+
+
+def _wire(vec: FloatArray, dim: int) -> list[float]:
+    """Zero-padded to 512 (or cut to an explicit 256) and L2-normalised, as the embeddings API sends vectors."""
+    v = np.asarray(vec, dtype=np.float32).reshape(-1)
+    if v.size < dim:
+        v = np.concatenate([v, np.zeros(dim - v.size, dtype=np.float32)])
+    elif dim < 512:
+        v = v[:dim]
+    v = v / max(float(np.linalg.norm(v)), 1e-8)
+    return [round(float(x), 7) for x in v]
+
+
+def run_task(platform: Platform, tenant_id: str, source: dict[str, Any], path: Path | None,
+             options: dict[str, Any], dim: int, input_url: str | None, input_filename: str | None
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(result, metadata) of a document embedding task: one text embedding per PDF page (`page`) or per
+    chunk of whole sentences of a text file (`chunk`), and the whole file (`asset`)."""
+    with tempfile.TemporaryDirectory(prefix="framedex-doc-") as tmp:
+        if path is not None and not source.get("asset_id"):
+            kind = extract.detect(path, input_filename) or extract.detect(path, "document.txt")
+            if kind is None:
+                raise InvalidParameter("document", "The file is not a PDF, text or Markdown file.")
+            try:
+                data = extract.extract(path, kind, ocr=_ocr_reader(platform)).as_dict()
+            except extract.DocumentRejected as exc:
+                raise InvalidParameter("document", exc.message, code="document_file_broken") from exc
+        else:
+            kind, data = open_source(platform, tenant_id, source, "document.media_source", Path(tmp),
+                                     max_bytes=MAX_TASK_BYTES)
+    pages = [(int(p["number"]), str(p.get("text") or "")) for p in data.get("pages") or []]
+    sequential = options.get("sequential")
+    entries: list[dict[str, Any]] = []
+    texts: list[str] = []
+    if kind == extract.PDF:
+        if sequential:
+            raise InvalidParameter("document.segmentation.sequential",
+                                   "A PDF is divided by page; sequential segmentation applies to text files.")
+        for number, text in pages:
+            if text.strip():
+                texts.append(text)
+                entries.append({"embedding_scope": "page", "start_page_number": number,
+                                "end_page_number": number})
+    else:
+        most = (sequential or {}).get("max_sentences", CHUNK_SENTENCES)
+        overlap = (sequential or {}).get("overlap_sentences", 0)
+        chunks = extract.sentence_chunks("\n\n".join(t for _, t in pages), most, overlap)[:MAX_CHUNKS]
+        for i, chunk in enumerate(chunks):
+            texts.append(chunk)
+            entries.append({"embedding_scope": "chunk", "chunk_index": i})
+    if not texts:
+        raise InvalidParameter("document", "The document has no text to embed.", code="document_file_broken")
+    vectors = np.concatenate([embed_texts(platform, texts[i : i + 64]) for i in range(0, len(texts), 64)])
+    data_out: list[dict[str, Any]] = []
+    if "local" in options["scopes"]:
+        data_out = [{"embedding": _wire(v, dim), "embedding_option": "text", **e}
+                    for v, e in zip(vectors, entries, strict=True)]
+    if "asset" in options["scopes"]:
+        data_out.append({"embedding": _wire(mean_unit(vectors), dim), "embedding_option": "text",
+                         "embedding_scope": "asset"})
+    meta = {"input_type": "document", "input_url": input_url, "input_filename": input_filename,
+            "embedding_options": ["text"], "embedding_scopes": options["scopes"], "embedding_dimension": dim}
+    return {"data": data_out}, meta
