@@ -34,6 +34,10 @@ class AssetUnavailable(PermanentJobError):
     pass
 
 
+class DocumentAsset(AssetUnavailable):
+    """The asset is a document (services/documents.py made it ready or failed): it has no media."""
+
+
 def _fetch(platform: Platform, asset: AssetRow) -> None:
     if not asset.source_url:
         raise AssetUnavailable("the asset has no bytes and no URL")
@@ -67,12 +71,16 @@ def ensure_asset_ready(platform: Platform, asset_id: str) -> tuple[Path, MediaIn
     if asset.blob_key is None or not platform.blobs.exists(asset.blob_key):
         _fetch(platform, asset)
     path = platform.blobs.local_path(asset_service.asset_blob_key(asset_id))
+    from framedex.services import documents
+
+    if documents.ready_if_document(platform, asset_id, path, asset.filename):
+        raise DocumentAsset("The asset is a document (PDF, text or Markdown); only video and audio can be indexed.")
     try:
         info = probe(path)
     except MediaRejected as exc:
         with platform.store.session() as session:
-            asset_service.mark_failed(session, asset_id, exc.message)
-        raise AssetUnavailable(exc.message) from exc
+            asset_service.mark_failed(session, asset_id, documents.unsupported_message(exc.message))
+        raise AssetUnavailable(documents.unsupported_message(exc.message)) from exc
     with platform.store.session() as session:
         row = session.get(AssetRow, asset_id)
         if row is not None and row.status != "ready":
@@ -112,6 +120,8 @@ class IngestJobs:
     def probe_asset(self, job: Job) -> None:
         try:
             ensure_asset_ready(self.platform, job.payload["asset_id"])
+        except DocumentAsset:  # ready or failed already, with the document's own reason
+            pass
         except AssetUnavailable as exc:
             with self.platform.store.session() as session:
                 asset_service.mark_failed(session, job.payload["asset_id"], str(exc))

@@ -86,7 +86,11 @@ def _flag(form_value: Any, name: str) -> bool | None:
 
 
 def guess_file_type(filename: str | None, content_type: str | None) -> str:
-    """video | audio | image, from the part's content type or else the extension; video by default."""
+    """video | audio | image | document, from the part's content type or else the extension; video by default."""
+    from framedex.services.documents import guess_is_document
+
+    if guess_is_document(filename, content_type):
+        return "document"
     for mime in (content_type, mimetypes.guess_type(filename or "")[0]):
         if mime:
             major = mime.split("/", 1)[0].lower()
