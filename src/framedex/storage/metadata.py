@@ -62,7 +62,8 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        import framedex.storage.tables_entities  # noqa: F401  (registers the embed-task and entity tables)
+        # Registers the embed-task, entity and rendition tables with Base.metadata.
+        from framedex.storage import tables_entities, tables_streaming  # noqa: F401
 
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
