@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from framedex.cli.commands import register as register_remote_commands
 from framedex.config import Settings
 
 app = typer.Typer(
@@ -338,6 +339,9 @@ def models_install(names: Annotated[list[str] | None, typer.Argument(help="Packs
     except packs.PackError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
+
+
+register_remote_commands(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -20,6 +20,7 @@ from framedex.ingest.stages import default_stages
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler, PermanentJobError, Worker, WorkerPool
 from framedex.services import assets as asset_service
+from framedex.services import streaming
 from framedex.services.errors import ServiceError
 from framedex.services.platform import Platform
 from framedex.services.videos import VALIDATE_JOB
@@ -125,6 +126,8 @@ class IngestJobs:
         except AssetUnavailable as exc:
             with self.platform.store.session() as session:
                 asset_service.mark_failed(session, job.payload["asset_id"], str(exc))
+            return
+        streaming.on_asset_ready(self.platform, job.payload["asset_id"])
 
     def asset_given_up(self, job: Job, reason: str) -> None:
         with self.platform.store.session() as session:
@@ -157,6 +160,8 @@ class IngestJobs:
             row.system_metadata = {**info.as_dict(), "filename": row.filename}
             row.updated_at = utcnow()
             self.platform.queue.enqueue(INDEX_JOB, {"video_id": video_id}, session=session)
+            # After the index job, so that with one worker the stream never delays `ready`.
+            streaming.on_video_validated(session, self.platform, row)
 
     def index_video(self, job: Job) -> None:
         video_id = job.payload["video_id"]
@@ -195,6 +200,7 @@ class IngestJobs:
         handlers.update(embedding_job_handlers(self.platform))
         handlers.update(analysis_job_handlers(self.platform))
         handlers.update(import_job_handlers(self.platform))
+        handlers.update(streaming_job_handlers(self.platform))
         return handlers
 
 
@@ -217,6 +223,11 @@ def import_job_handlers(platform: Platform) -> dict[str, JobHandler]:
     from framedex.services.imports import transfers
 
     return transfers.job_handlers(platform)
+
+
+def streaming_job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    """HLS streams and representative thumbnails of assets (`enable_video_stream`, the thumbnail addon)."""
+    return streaming.job_handlers(platform)
 
 
 def start_worker_pool(platform: Platform, count: int) -> WorkerPool:

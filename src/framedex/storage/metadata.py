@@ -62,8 +62,13 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        # registers the embed-task, entity, import and knowledge-store tables
-        from framedex.storage import tables_entities, tables_imports, tables_knowledge  # noqa: F401
+        # Registers the embed-task, entity, import, knowledge-store and rendition tables with Base.metadata.
+        from framedex.storage import (  # noqa: F401
+            tables_entities,
+            tables_imports,
+            tables_knowledge,
+            tables_streaming,
+        )
 
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":

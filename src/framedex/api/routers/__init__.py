@@ -10,6 +10,7 @@ from framedex.api.routers import (
     entities,
     indexes,
     search,
+    streaming,
     tasks,
     thumbnails,
     uploads,
@@ -19,4 +20,4 @@ from framedex.api.routers import (
 # uploads before assets: /assets/multipart-uploads must not match /assets/{asset_id}.
 ROUTERS: list[APIRouter] = [indexes.router, tasks.router, videos.router, search.router, thumbnails.router,
                            uploads.router, assets.router, embed.router, entities.router, analyze.router,
-                           documents.router]
+                           documents.router, streaming.router]

@@ -76,6 +76,8 @@ class AssetDetail(Asset):
     duration: float | None = None
     technical_metadata: dict[str, Any] | None = None
     error: AssetError | None = None
+    hls: dict[str, Any] | None = None  # AssetHls{manifest_url, status}, set by the router
+    thumbnail: dict[str, Any] | None = None  # AssetThumbnail{representative_url, status}
 
     @classmethod
     def of(cls, row: AssetRow) -> AssetDetail:
