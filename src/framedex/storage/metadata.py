@@ -63,7 +63,7 @@ class SqlMetadataStore:
 
     def create_schema(self) -> None:
         # registers the embed-task, entity, import and knowledge-store tables
-        from framedex.storage import tables_entities, tables_imports, tables_knowledge  # noqa: F401
+        from framedex.storage import tables_entities, tables_imports, tables_knowledge, tables_limits  # noqa: F401
 
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
