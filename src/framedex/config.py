@@ -142,6 +142,22 @@ class Settings(BaseSettings):
                                        "search, embed) per tenant; more wait for a turn (below).")
     tenant_queue_seconds: float = Field(default=30.0, ge=0, description="How long a tenant's expensive request "
                                         "may wait for one of its turns before it is answered 429.")
+    # Per-key rate limits of the endpoints the real API marks rate-limited (requests per key per
+    # `rate_limit_window_seconds`; 0 turns one off). The counters live in the metadata store, so every API
+    # process on one database shares them.
+    rate_limit_window_seconds: int = Field(default=60, ge=1, description="Length of a rate-limit window.")
+    rate_limit_search: int = Field(default=50, ge=0, description="POST /search per key per window.")
+    rate_limit_analyze: int = Field(default=30, ge=0, description="POST /analyze (streamed or not) per key "
+                                    "per window.")
+    rate_limit_analyze_batches: int = Field(default=10, ge=0, description="POST /analyze/batches per key per "
+                                            "window.")
+    rate_limit_embed_v2: int = Field(default=100, ge=0, description="POST /embed-v2 per key per window.")
+    rate_limit_embed_v2_tasks: int = Field(default=30, ge=0, description="POST /embed-v2/tasks per key per "
+                                           "window.")
+    rate_limit_knowledge_search: int = Field(default=50, ge=0, description="POST /knowledge-stores/{id}/search "
+                                             "per key per window.")
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1, description="How long the first answer to "
+                                         "a POST with an Idempotency-Key is replayed for the same key.")
     analysis_threads: int = Field(default=4, ge=1, description="Threads for sync analysis requests, apart "
                                   "from the request threadpool.")
     analysis_queue: int = Field(default=32, ge=0, description="Sync analyses that may wait for one of those "

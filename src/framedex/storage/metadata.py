@@ -62,11 +62,12 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        # Registers the embed-task, entity, import, knowledge-store and rendition tables with Base.metadata.
+        # Registers the embed-task, entity, import, knowledge-store, rate-limit and rendition tables.
         from framedex.storage import (  # noqa: F401
             tables_entities,
             tables_imports,
             tables_knowledge,
+            tables_limits,
             tables_streaming,
         )
 
