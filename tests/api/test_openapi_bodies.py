@@ -24,6 +24,7 @@ WRITE_METHODS = ("post", "put", "patch")
 NO_INPUT = {
     ("post", "/v1.3/analyze/tasks/{task_id}/cancel"),
     ("post", "/v1.3/analyze/batches/{batch_id}/cancel"),
+    ("post", "/v1.3/connections/{connection_id}/picker-token"),  # refused (data connectors); the SDK sends none
 }
 # The hand-read routes: the fields each media type must document, and which are required.
 HAND_READ: dict[tuple[str, str], dict[str, tuple[set[str], set[str]]]] = {

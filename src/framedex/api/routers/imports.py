@@ -3,11 +3,13 @@ server does not offer (they need a third-party OAuth service) and answer with a 
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+import re
+from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Depends, Query
 
 from framedex.api.deps import PlatformDep, TenantDep
+from framedex.api.schemas.forms import json_body, obj, repeated, text
 from framedex.api.schemas.imports import (
     ImportLogSchema,
     TransferImportRequest,
@@ -61,18 +63,24 @@ def connectors_unsupported(_tenant: TenantDep) -> NoReturn:
 
 
 _refused = [Depends(connectors_unsupported)]
-_CONNECTOR_ROUTES: list[tuple[str, str]] = [
-    ("POST", "/connections:authorize"),
-    ("GET", "/connections"),
-    ("GET", "/connections/redirect-uris"),
-    ("POST", "/connections/redirect-uris"),
-    ("DELETE", "/connections/redirect-uris/{redirect_uri_id}"),
-    ("GET", "/connections/{connection_id}"),
-    ("DELETE", "/connections/{connection_id}"),
-    ("POST", "/connections/{connection_id}/picker-token"),
-    ("GET", "/connections/{connection_id}/imports"),
-    ("POST", "/connections/{connection_id}/imports"),
-    ("GET", "/connections/{connection_id}/imports/{import_id}"),
+# method, path, documented JSON body fields (the SDK's; refused all the same, but documented so that
+# fuzzers and generated clients see the routes as the real API has them)
+_CONNECTOR_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("POST", "/connections:authorize", {"provider": text("The provider, e.g. google_drive."),
+                                        "redirect_uri": text("Where the user returns after consent."),
+                                        "custom_id": text("Your label for the connection.")}),
+    ("GET", "/connections", None),
+    ("GET", "/connections/redirect-uris", None),
+    ("POST", "/connections/redirect-uris", {"redirect_uri": text("The redirect URI to register.")}),
+    ("DELETE", "/connections/redirect-uris/{redirect_uri_id}", None),
+    ("GET", "/connections/{connection_id}", None),
+    ("DELETE", "/connections/{connection_id}", None),
+    ("POST", "/connections/{connection_id}/picker-token", None),
+    ("GET", "/connections/{connection_id}/imports", None),
+    ("POST", "/connections/{connection_id}/imports",
+     {"items": repeated(obj({"source_id": text("The provider's file id.")}, ("source_id",), title="ImportItem"),
+                        "The files to import.", min_items=1, max_items=100)}),
+    ("GET", "/connections/{connection_id}/imports/{import_id}", None),
 ]
 
 
@@ -80,6 +88,17 @@ def _never() -> None:  # the dependency always raises first
     raise AssertionError("unreachable")
 
 
-for _method, _path in _CONNECTOR_ROUTES:
+def _documented(path: str, fields: dict[str, Any] | None) -> dict[str, Any]:
+    """The route's path parameters and body for the OpenAPI document (the handler reads neither)."""
+    extra: dict[str, Any] = {"parameters": [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", path)]}
+    if fields is not None:
+        extra.update(json_body(obj(fields, title="ConnectorRequest")))
+    return extra
+
+
+for _method, _path, _fields in _CONNECTOR_ROUTES:
     router.add_api_route(_path, _never, methods=[_method], dependencies=_refused, include_in_schema=True,
-                         summary="Not available on a self-hosted server (403 data_connectors_not_supported)")
+                         summary="Not available on a self-hosted server (403 data_connectors_not_supported)",
+                         openapi_extra=_documented(_path, _fields))
