@@ -90,3 +90,20 @@ def test_signing_key_is_private_and_created_once(tmp_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_errors_do_not_name_server_paths_or_remote_statuses(tmp_path: Path) -> None:
+    from framedex.ingest.fetch import FetchError, download
+    from framedex.ingest.limits import MediaRejected
+    from framedex.ingest.probe import probe
+    from tests.conftest import serve_directory
+
+    junk = tmp_path / "source"
+    junk.write_bytes(bytes(range(256)) * 400)
+    with pytest.raises(MediaRejected) as rejected:
+        probe(junk)
+    assert str(tmp_path) not in str(rejected.value) and "source" not in str(rejected.value)
+    with serve_directory(tmp_path) as base, pytest.raises(FetchError) as failed:
+        download(f"{base}/missing.mp4", tmp_path.joinpath("out").open("wb"), max_bytes=1 << 20, timeout=5,
+                 deadline=10, allow_private=True)
+    assert "404" not in str(failed.value) and str(failed.value) == "the URL did not answer with the file"
