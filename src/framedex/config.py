@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         description="Base URL clients reach this server at; used for upload and thumbnail URLs.",
     )
     auth_enabled: bool = True
+    api_docs: bool = Field(
+        default=True, description="Serve /docs, /redoc and /openapi.json without a key; turn off on a server "
+        "that faces the internet, where they only help scanners (review #18).")
 
     # Workers
     workers: int = Field(default=1, ge=0, description="In-process ingest workers started by `serve`.")

@@ -52,9 +52,12 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
                 pool.stop()
             platform.close()
 
+    # With the docs off the routes do not exist at all (404), rather than answering 401 to a key check.
+    docs: dict[str, str | None] = {} if settings.api_docs else {"docs_url": None, "redoc_url": None,
+                                                                 "openapi_url": None}
     app = FastAPI(
         title="framedex", version=__version__, lifespan=lifespan,
-        description="Self-hosted video understanding with the Twelve Labs v1.3 API.",
+        description="Self-hosted video understanding with the Twelve Labs v1.3 API.", **docs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
     # Authenticate from the headers and cap the body per route before any handler reads it.

@@ -18,7 +18,7 @@ from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
 from framedex.ingest.probe import MediaInfo, MediaRejected, probe, validate_video
 from framedex.ingest.stages import default_stages
 from framedex.jobs.queue import Job
-from framedex.jobs.worker import JobHandler, PermanentJobError, Worker, WorkerPool
+from framedex.jobs.worker import JobHandler, PermanentJobError, TransientJobError, Worker, WorkerPool
 from framedex.services import assets as asset_service
 from framedex.services import streaming
 from framedex.services.errors import ServiceError
@@ -52,7 +52,8 @@ def _fetch(platform: Platform, asset: AssetRow) -> None:
         except (FetchError, ServiceError) as exc:
             raise AssetUnavailable(f"the URL could not be downloaded: {exc}") from exc
         except Exception as exc:  # network errors are worth a retry
-            raise RuntimeError(f"download failed: {exc}") from exc
+            # The connect error's text (refused, reset, which address) stays in the log (review #18).
+            raise TransientJobError("the URL could not be downloaded: the connection failed") from exc
         tmp.seek(0)
         platform.blobs.put_stream(key, tmp)
     with platform.store.session() as session:

@@ -25,6 +25,10 @@ class PermanentJobError(Exception):
     """The job can never succeed (bad input); do not retry."""
 
 
+class TransientJobError(Exception):
+    """The job may succeed on a retry; its text is written for the client, which sees it after the last one."""
+
+
 @dataclass(frozen=True)
 class JobHandler:
     run: Callable[[Job], None]
@@ -78,7 +82,10 @@ class Worker:
             log.exception("job %s (%s) failed", job.id, job.kind)
             last = job.attempts >= job.max_attempts
             if last:
-                handler.give_up(job, f"internal error: {exc}")
+                # A raw exception's text can name paths, SQL or addresses on this server (review #18): the
+                # client gets a reason written for it, the log (above) gets the rest.
+                reason = str(exc) if isinstance(exc, TransientJobError) else f"internal error (job {job.id})"
+                handler.give_up(job, reason)
             self.queue.fail(job.id, self.owner, repr(exc), retry=not last)
         else:
             self.queue.complete(job.id, self.owner)

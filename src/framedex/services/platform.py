@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -54,10 +56,23 @@ class Platform:
     def signing_key(self) -> bytes:
         """Secret for signed URLs (chunk uploads, thumbnails); created once per data dir."""
         path = self.settings.data_dir / "signing.key"
-        if not path.exists():
-            path.write_bytes(secrets.token_bytes(32))
-            path.chmod(0o600)
-        return path.read_bytes()
+        # O_EXCL with mode 0600: the key is never readable by others, not even between create and chmod,
+        # and two processes starting on one data dir cannot both write one (the loser reads the winner's).
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+                f.flush()
+                os.fsync(f.fileno())
+        for _ in range(50):  # a racing creator may not have written its 32 bytes yet
+            key = path.read_bytes()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.01)
+        raise RuntimeError(f"{path.name} in the data dir is truncated; delete it to create a new one")
 
     def warm_up(self) -> None:
         """What a long-running process does once at start-up: load the vector collections, then move every
