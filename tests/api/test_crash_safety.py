@@ -80,7 +80,8 @@ def footprint(data_dir: Path, video_id: str) -> dict[str, int]:
 
     db = sqlite3.connect(data_dir / "framedex.db")
     try:
-        tenant, index = db.execute("SELECT tenant_id, index_id FROM indexed_assets WHERE id = ?", (video_id,)).fetchone()
+        tenant, index = db.execute("SELECT tenant_id, index_id FROM indexed_assets WHERE id = ?",
+                                   (video_id,)).fetchone()
         counts = {table: db.execute(f"SELECT count(*) FROM {table} WHERE video_id = ?", (video_id,)).fetchone()[0]
                   for table in ("clips", "speech_segments", "speech_fts")}
         for kind, n in db.execute("SELECT kind, count(*) FROM clip_features WHERE video_id = ? GROUP BY kind",
