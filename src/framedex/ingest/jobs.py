@@ -237,4 +237,10 @@ def start_worker_pool(platform: Platform, count: int) -> WorkerPool:
         lambda i: Worker(platform.queue, handlers, poll_seconds=platform.settings.worker_poll_seconds), count
     )
     pool.start()
+    # Whatever a killed predecessor left half-done is finished or cleaned up now, then periodically.
+    from framedex.services.recovery import Maintenance
+
+    maintenance = Maintenance(platform)
+    maintenance.start()
+    pool.on_stop.append(maintenance.stop)
     return pool

@@ -3,6 +3,10 @@
 Each stage writes its outputs and marks itself done in one transaction, so a worker
 killed mid-video resumes at the first unfinished stage and never duplicates rows.
 The video becomes searchable (status `ready`) only after every stage is done.
+
+Between stages, and before a stage marks itself done, the pipeline passes a worker checkpoint:
+a worker shutting down or one that lost its job's lease stops there. Vector writes happen outside
+the SQL transaction, so a stage that finds its video deleted removes what it just wrote.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from framedex.ingest.decode import decode_audio
 from framedex.ingest.keys import audio_key, frame_key, scan_key
 from framedex.ingest.probe import MediaInfo
 from framedex.ingest.segment import ClipSpan
+from framedex.jobs.worker import checkpoint
 from framedex.models.base import FloatArray, ImageArray
 from framedex.services.platform import Platform
-from framedex.storage.tables import ClipRow, IndexedAssetRow
+from framedex.storage.tables import ClipRow, IndexedAssetRow, IndexRow
 
 log = logging.getLogger("framedex.ingest")
 
@@ -111,8 +116,24 @@ class Pipeline:
         self.stages = stages
 
     def run(self, ctx: VideoContext) -> None:
+        try:
+            self._run(ctx)
+        except VideoGone:
+            # A stage may have written vectors after `delete_video` removed the video's: without this
+            # they (and a re-created collection) would stay as orphans that no search ever returns.
+            vectors = ctx.platform.vectors
+            with ctx.platform.store.session() as s:
+                index_gone = s.get(IndexRow, ctx.index_id) is None
+            if index_gone:  # the whole index went: drop the collections the stage re-created
+                vectors.delete_index(tenant_id=ctx.tenant_id, index_id=ctx.index_id)
+            else:
+                vectors.delete_video(tenant_id=ctx.tenant_id, index_id=ctx.index_id, video_id=ctx.video_id)
+            raise
+
+    def _run(self, ctx: VideoContext) -> None:
         store = ctx.platform.store
         for stage in self.stages:
+            checkpoint()
             with store.session() as s:
                 video = s.get(IndexedAssetRow, ctx.video_id)
                 if video is None:
@@ -123,6 +144,8 @@ class Pipeline:
             started = time.perf_counter()
             with store.session() as s:
                 stage.run(ctx, s)
+                # A worker that lost the lease must not mark the stage done under the new owner.
+                checkpoint()
                 video = s.get(IndexedAssetRow, ctx.video_id, with_for_update=True)
                 if video is None:
                     raise VideoGone(ctx.video_id)

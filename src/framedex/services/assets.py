@@ -83,10 +83,11 @@ def get_asset(session: Session, tenant_id: str, asset_id: str) -> AssetRow:
 
 
 def new_asset(session: Session, tenant_id: str, *, method: str, filename: str | None, file_type: str = "video",
-              source_url: str | None = None, user_metadata: dict[str, Any] | None = None) -> AssetRow:
+              source_url: str | None = None, user_metadata: dict[str, Any] | None = None,
+              asset_id: str | None = None) -> AssetRow:
     if file_type not in FILE_TYPES:
         raise InvalidParameter("type", f"Use one of {list(FILE_TYPES)}.")
-    row = AssetRow(id=new_id(), tenant_id=tenant_id, method=method, status="processing",
+    row = AssetRow(id=asset_id or new_id(), tenant_id=tenant_id, method=method, status="processing",
                    file_type=file_type, filename=clean_filename(filename), source_url=source_url,
                    user_metadata=user_metadata or {}, system_metadata={})
     session.add(row)
@@ -112,20 +113,21 @@ def bytes_received(platform: Platform, session: Session, asset: AssetRow, size: 
 def create_direct(platform: Platform, tenant_id: str, *, stream: BinaryIO, filename: str | None,
                   file_type: str = "video", user_metadata: dict[str, Any] | None = None,
                   max_bytes: int | None = None) -> AssetRow:
-    with platform.store.session() as s:
-        asset = new_asset(s, tenant_id, method="direct", filename=filename, file_type=file_type,
-                          user_metadata=user_metadata)
+    if file_type not in FILE_TYPES:  # before receiving the bytes
+        raise InvalidParameter("type", f"Use one of {list(FILE_TYPES)}.")
+    # Bytes first, then the row and its probe job in one transaction: a process killed mid-upload
+    # leaves only a partial blob write (swept at start-up), never an asset stuck in `processing`.
+    asset_id = new_id()
+    size = store_bytes(platform, asset_id, stream, max_bytes or platform.settings.max_asset_upload_bytes)
     try:
-        size = store_bytes(platform, asset.id, stream, max_bytes or platform.settings.max_asset_upload_bytes)
-    except BaseException:
         with platform.store.session() as s:
-            s.delete(s.get(AssetRow, asset.id))
+            asset = new_asset(s, tenant_id, method="direct", filename=filename, file_type=file_type,
+                              user_metadata=user_metadata, asset_id=asset_id)
+            bytes_received(platform, s, asset, size)
+            return asset
+    except BaseException:
+        platform.blobs.delete_prefix(f"assets/{asset_id}")
         raise
-    with platform.store.session() as s:
-        row = s.get(AssetRow, asset.id)
-        assert row is not None
-        bytes_received(platform, s, row, size)
-        return row
 
 
 def create_from_url(platform: Platform, tenant_id: str, *, url: str, filename: str | None = None,
@@ -185,8 +187,10 @@ def delete_asset(platform: Platform, tenant_id: str, asset_id: str) -> None:
 def set_user_metadata(platform: Platform, tenant_id: str, asset_id: str, data: dict[str, Any] | None,
                       *, mode: str) -> None:
     """mode: replace (PUT), merge (PATCH: null deletes a key) or clear (DELETE)."""
-    with platform.store.session() as s:
+    # Read-merge-write under the write lock: concurrent PATCHes of different keys all survive.
+    with platform.store.session(immediate=True) as s:
         asset = get_asset(s, tenant_id, asset_id)
+        s.refresh(asset, with_for_update=True)
         asset.user_metadata = merge_user_metadata(asset.user_metadata, data, mode=mode)
         asset.updated_at = utcnow()
 

@@ -15,6 +15,7 @@ Sessions last 24 h, signed URLs 1 h (reference A.11). Chunk indexes are 1-based.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
@@ -231,7 +232,8 @@ def expire_stale(platform: Platform, limit: int = 100) -> int:
     with platform.store.session() as s:
         stale = list(s.scalars(
             select(MultipartUploadRow)
-            .where(MultipartUploadRow.status == ACTIVE, MultipartUploadRow.expires_at <= now)
+            # `completing` too: an assembly that died with its process must not hold chunks forever.
+            .where(MultipartUploadRow.status.in_((ACTIVE, COMPLETING)), MultipartUploadRow.expires_at <= now)
             .limit(limit)
         ))
         for upload in stale:
@@ -241,6 +243,34 @@ def expire_stale(platform: Platform, limit: int = 100) -> int:
     for upload_id in ids:
         platform.blobs.delete_prefix(f"uploads/{upload_id}")
     return len(ids)
+
+
+def finish_interrupted(platform: Platform, stale_before: datetime, limit: int = 20) -> int:
+    """Assemble sessions left `completing` by a process that died mid-assembly (every chunk was
+    reported, so the client considers the upload done and may never report again). A session is
+    claimed with a compare-and-set on its `updated_at`, so a concurrent reporter or another
+    process never assembles it twice. Returns how many were finished (or failed for good)."""
+    with platform.store.session() as s:
+        stale = list(s.execute(
+            select(MultipartUploadRow.id, MultipartUploadRow.updated_at)
+            .where(MultipartUploadRow.status == COMPLETING, MultipartUploadRow.updated_at < stale_before)
+            .limit(limit)
+        ).all())
+    finished = 0
+    for upload_id, seen in stale:
+        with platform.store.session() as s:
+            claimed = s.execute(
+                update(MultipartUploadRow)
+                .where(MultipartUploadRow.id == upload_id, MultipartUploadRow.status == COMPLETING,
+                       MultipartUploadRow.updated_at == seen)
+                .values(updated_at=utcnow())
+            ).rowcount  # type: ignore[attr-defined]
+        if claimed != 1:
+            continue
+        with contextlib.suppress(ServiceError):  # failed for good: `_assemble` marked the session and asset
+            _assemble(platform, upload_id)
+        finished += 1
+    return finished
 
 
 def upload_ids_for_asset(platform: Platform, asset_id: str) -> list[str]:

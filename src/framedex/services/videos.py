@@ -167,9 +167,11 @@ def transcription(platform: Platform, video_id: str) -> list[dict[str, Any]]:
 
 def update_user_metadata(platform: Platform, tenant_id: str, index_id: str, video_id: str,
                          data: dict[str, Any] | None) -> None:
-    with platform.store.session() as s:
+    # Read-merge-write under the write lock: concurrent PATCHes of different keys all survive.
+    with platform.store.session(immediate=True) as s:
         get_index(s, tenant_id, index_id)
         video = get_video(s, tenant_id, index_id, video_id)
+        s.refresh(video, with_for_update=True)
         video.user_metadata = asset_service.merge_user_metadata(video.user_metadata, data or {}, mode="merge")
         video.updated_at = utcnow()
 
@@ -271,11 +273,14 @@ def delete_task(platform: Platform, tenant_id: str, task_id: str) -> None:
         if view.video is not None and view.status == "ready":
             raise ServiceError("Delete the task's video first (DELETE /indexes/{index_id}/videos/{video_id}).",
                                code="task_cannot_be_deleted")
+        video_id = view.video.id if view.video is not None else None
         if view.video is not None:
             platform.lexical.delete_video(s, view.video.id)
             platform.vectors.delete_video(tenant_id=tenant_id, index_id=task.index_id, video_id=view.video.id)
             s.delete(view.video)
         s.delete(task)
+    if video_id is not None:  # a failed video may have stored frames, audio and thumbnails
+        platform.blobs.delete_prefix(video_prefix(video_id))
 
 
 def parse_range(name: str, exact: str | None, gte: str | None, lte: str | None) -> tuple[float | None, float | None]:

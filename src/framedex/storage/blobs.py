@@ -3,14 +3,50 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 _CHUNK = 1024 * 1024
+log = logging.getLogger("framedex.blobs")
+
+# Partial writes go to `.tmp-<pid>.<token>-*` beside their target. The pid and a token drawn once per
+# process tell a sweep which files belong to a process that is gone (killed mid-write) and which to
+# a live writer (another framedex process on the same data dir, e.g. `framedex upload`); the token
+# also tells a restarted process apart from its predecessor when both got the same pid (containers).
+_TMP = ".tmp-"
+_PROCESS_TOKEN = secrets.token_hex(4)
+# A temporary file this old is abandoned whoever wrote it: no single blob write takes an hour.
+TMP_MAX_AGE_SECONDS = 3600.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def _tmp_abandoned(name: str, age: float) -> bool:
+    if age > TMP_MAX_AGE_SECONDS:
+        return True
+    owner = name[len(_TMP):].split("-", 1)[0]
+    pid_text, _, token = owner.partition(".")
+    if not pid_text.isdigit() or not token:
+        return False  # not written by this scheme: only age decides
+    if token == _PROCESS_TOKEN:
+        return False  # ours, being written right now
+    pid = int(pid_text)
+    return pid == os.getpid() or not _pid_alive(pid)
 
 
 class BlobTooLarge(Exception):
@@ -42,6 +78,10 @@ class BlobStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> None: ...
 
+    def sweep_temp(self) -> int:
+        """Remove partial writes left by processes that died mid-write; return how many."""
+        ...
+
 
 def _check_key(key: str) -> str:
     # Keys are made by us from ids, never from user input; this guard keeps it that way.
@@ -64,7 +104,7 @@ class LocalBlobStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP}{os.getpid()}.{_PROCESS_TOKEN}-")
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(_CHUNK):
@@ -87,7 +127,7 @@ class LocalBlobStore:
     def concat(self, key: str, parts: Iterable[str]) -> int:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP}{os.getpid()}.{_PROCESS_TOKEN}-")
         try:
             with os.fdopen(fd, "wb") as out:
                 for part in parts:
@@ -120,3 +160,22 @@ class LocalBlobStore:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
+
+    def sweep_temp(self) -> int:
+        removed = 0
+        now = time.time()
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not name.startswith(_TMP):
+                    continue
+                path = Path(dirpath) / name
+                try:
+                    age = now - path.stat().st_mtime
+                except FileNotFoundError:  # finished (renamed) or removed meanwhile
+                    continue
+                if _tmp_abandoned(name, age):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        if removed:
+            log.info("removed %d partial blob write(s) left by a stopped process", removed)
+        return removed

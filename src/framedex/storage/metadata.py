@@ -82,9 +82,16 @@ class SqlMetadataStore:
             PostgresLexicalIndex.create_schema(self.engine)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, immediate: bool = False) -> Iterator[Session]:
+        """A session committed on success. `immediate=True` is for read-modify-write: the pysqlite
+        driver only begins a transaction at the first write, so two sessions could read the same row,
+        each merge their change and the later write would drop the earlier one. `BEGIN IMMEDIATE`
+        takes SQLite's write lock before the read, so such sessions run one after the other
+        (PostgreSQL callers lock the row with `with_for_update` instead)."""
         session = self._sessions()
         try:
+            if immediate and self.dialect == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
             session.commit()
         except BaseException:
