@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from framedex.config import Settings
-from framedex.ingest.jobs import IngestJobs
 from framedex.ingest.probe import probe
 from framedex.jobs.worker import Worker
 from framedex.services import auth, indexes, videos
+from framedex.services.indexing import IngestJobs
 from framedex.services.platform import Platform
 from framedex.storage.tables import IndexedAssetRow
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from framedex.config import Settings
+from framedex.domain_errors import InvalidParameter
 from framedex.ids import new_id
 from framedex.models.base import ChatMessage
 from framedex.services import analysis
 from framedex.services.auth import create_key
-from framedex.services.errors import InvalidParameter
 from framedex.services.platform import Platform
 from framedex.services.timeline import (
     Event,

@@ -201,7 +201,7 @@ def test_reference_photo_of_an_animal_finds_it(tl: Any, live_server: LiveServer,
 
 
 def test_unknown_entity_in_query_is_a_bad_request(live_server: LiveServer, tenant: str, index_id: str) -> None:
-    from framedex.services.errors import InvalidParameter
+    from framedex.domain_errors import InvalidParameter
 
     with pytest.raises(InvalidParameter):
         entities.entity_clips(live_server.platform, tenant, index_id, "0" * 24, {"x"})

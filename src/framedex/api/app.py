@@ -34,7 +34,7 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
         app.state.platform = platform
         pool: WorkerPool | None = None
         if start_workers and settings.workers > 0:
-            from framedex.ingest.jobs import start_worker_pool
+            from framedex.services.indexing import start_worker_pool
 
             pool = start_worker_pool(platform, settings.workers)
         try:

@@ -100,7 +100,7 @@ def worker(
     """Run ingest workers only (against the same data dir or DATABASE_URL as the server)."""
     import signal
 
-    from framedex.ingest.jobs import start_worker_pool
+    from framedex.services.indexing import start_worker_pool
     from framedex.services.platform import Platform
 
     _logging(log_level)
@@ -160,8 +160,8 @@ def keys_list(data_dir: DataDir = Path("./framedex-data")) -> None:
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or prefix.")],
                 data_dir: DataDir = Path("./framedex-data")) -> None:
     """Revoke a key: requests with it get 401 from now on."""
+    from framedex.domain_errors import ServiceError
     from framedex.services import auth
-    from framedex.services.errors import ServiceError
     from framedex.services.platform import Platform
 
     try:

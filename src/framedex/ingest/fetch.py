@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from framedex.services.errors import InvalidParameter
+from framedex.domain_errors import InvalidParameter
 
 MAX_REDIRECTS = 5
 

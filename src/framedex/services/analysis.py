@@ -36,12 +36,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id
 from framedex.models.base import ChatMessage
 from framedex.models.llm import API_MODEL_NAMES, Generation, LLMError, OnText, estimate_tokens, resolve_model
 from framedex.services import assets as asset_service
 from framedex.services import timeline as timeline_service
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.platform import Platform
 from framedex.services.timeline import Timeline, load_timeline, spans_from_boundaries
 from framedex.storage.tables import IndexedAssetRow, IndexRow

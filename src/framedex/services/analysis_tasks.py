@@ -23,11 +23,11 @@ from typing import Any
 from sqlalchemy import JSON, Float, Index, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from framedex.domain_errors import Conflict, InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import new_id, rfc3339, utcnow
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
 from framedex.services import analysis, webhooks
-from framedex.services.errors import Conflict, InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.tables import ID, Base, IndexedAssetRow, Timestamps

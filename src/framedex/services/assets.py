@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from framedex.domain_errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
 from framedex.ids import is_id, new_id, parse_rfc3339, utcnow
-from framedex.services.errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, PayloadTooLarge, ServiceError
 from framedex.ids import is_id, new_id, parse_rfc3339, rfc3339, utcnow
 from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, ImageArray
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, PayloadTooLarge, ServiceError
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.tables_entities import EmbedTaskRow

@@ -24,9 +24,9 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id, new_id, utcnow
 from framedex.models.base import FloatArray, ImageArray
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.paging import Page, PageRequest, paginate, paginate_list
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, ClipRow

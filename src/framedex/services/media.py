@@ -15,9 +15,9 @@ import warnings
 import httpx
 import numpy as np
 
+from framedex.domain_errors import InvalidParameter
 from framedex.ingest.fetch import FetchError, download, validate_url
 from framedex.models.base import ImageArray
-from framedex.services.errors import InvalidParameter
 from framedex.services.platform import Platform
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import new_id, rfc3339, utcnow
 from framedex.services import entities, search_cache, search_calibration
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.indexes import get_index
 from framedex.services.platform import Platform
 from framedex.services.search_cache import ReadyVideos, VideoInfo

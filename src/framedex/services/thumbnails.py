@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from framedex.domain_errors import NotFound
 from framedex.ids import is_id
 from framedex.ingest.keys import thumbnail_key
-from framedex.services.errors import NotFound
 from framedex.services.platform import Platform
 
 

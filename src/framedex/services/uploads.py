@@ -27,9 +27,7 @@ from urllib.parse import urlencode
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from framedex.ids import is_id, new_id, utcnow
-from framedex.services import assets
-from framedex.services.errors import (
+from framedex.domain_errors import (
     Conflict,
     Forbidden,
     InvalidParameter,
@@ -38,6 +36,8 @@ from framedex.services.errors import (
     PayloadTooLarge,
     ServiceError,
 )
+from framedex.ids import is_id, new_id, utcnow
+from framedex.services import assets
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge

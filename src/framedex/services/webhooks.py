@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from framedex.config import Settings
+from framedex.domain_errors import ServiceError
 from framedex.ids import rfc3339, utcnow
-from framedex.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

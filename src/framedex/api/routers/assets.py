@@ -27,8 +27,8 @@ from framedex.api.schemas.assets import (
     UserMetadataBody,
 )
 from framedex.api.schemas.common import PagedResponse, PageInfo
+from framedex.domain_errors import InvalidParameter, MissingParameter, PayloadTooLarge
 from framedex.services import assets, uploads, videos
-from framedex.services.errors import InvalidParameter, MissingParameter, PayloadTooLarge
 from framedex.services.paging import PageRequest
 from framedex.services.platform import Platform
 

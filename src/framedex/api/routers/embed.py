@@ -30,8 +30,8 @@ from framedex.api.schemas.embed import (
     V1Segment,
     V1VideoEmbedding,
 )
+from framedex.domain_errors import InvalidParameter, PayloadTooLarge
 from framedex.services import embeddings
-from framedex.services.errors import InvalidParameter, PayloadTooLarge
 from framedex.storage.tables_entities import EmbedTaskRow
 
 router = APIRouter(tags=["embed"])

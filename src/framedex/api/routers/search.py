@@ -10,8 +10,8 @@ from starlette.datastructures import UploadFile
 
 from framedex.api import json_limits
 from framedex.api.deps import PlatformDep, TenantDep
+from framedex.domain_errors import InvalidParameter, MissingParameter
 from framedex.services import search, thumbnails
-from framedex.services.errors import InvalidParameter, MissingParameter
 from framedex.services.platform import Platform
 
 router = APIRouter(tags=["search"])

@@ -18,9 +18,9 @@ from framedex.api.schemas.videos import (
     VideoDetail,
     VideoSummary,
 )
+from framedex.domain_errors import InvalidParameter
 from framedex.services import videos
 from framedex.services.embeddings_view import video_embedding
-from framedex.services.errors import InvalidParameter
 
 router = APIRouter(tags=["indexed assets"])
 

@@ -12,6 +12,7 @@ import logging
 import tempfile
 from pathlib import Path
 
+from framedex.domain_errors import ServiceError
 from framedex.ids import utcnow
 from framedex.ingest.fetch import FetchError, download
 from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
@@ -20,7 +21,6 @@ from framedex.ingest.stages import default_stages
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler, PermanentJobError, Worker, WorkerPool
 from framedex.services import assets as asset_service
-from framedex.services.errors import ServiceError
 from framedex.services.platform import Platform
 from framedex.services.videos import VALIDATE_JOB
 from framedex.storage.tables import AssetRow, IndexedAssetRow, IndexRow
