@@ -60,9 +60,10 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
 
     from framedex.config import Settings
     from framedex.ids import new_id
-    from framedex.services import auth, indexes, search_expand
+    from framedex.services import auth, indexes
     from framedex.services.platform import Platform
-    from framedex.services.search_text import STOP_WORDS
+    from framedex.services.search import expand as search_expand
+    from framedex.services.search.text import STOP_WORDS
     from framedex.storage.tables import AssetRow, ClipFeatureRow, ClipRow, IndexedAssetRow, SpeechSegmentRow
     from framedex.storage.vectors import VectorRecord
 
@@ -165,8 +166,9 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
 
 def measure(data_dir: Path, state: dict[str, Any], rounds: int, cold: bool = False) -> dict[str, Any]:
     from framedex.config import Settings
-    from framedex.services import search, search_cache
+    from framedex.services import search
     from framedex.services.platform import Platform
+    from framedex.services.search import cache as search_cache
 
     platform = Platform(Settings(data_dir=data_dir))
     platform.warm_up()  # as `framedex serve` does at start-up

@@ -197,7 +197,7 @@ class _Runs:
 
 
 def _squash(text: str) -> str:
-    from framedex.services.search_text import squash
+    from framedex.services.search.text import squash
 
     return squash(text)
 

@@ -188,14 +188,15 @@ class IngestJobs:
 
 def embedding_job_handlers(platform: Platform) -> dict[str, JobHandler]:
     """Embedding tasks (`/embed/tasks`, `/embed-v2/tasks`) and entity reference embedding."""
-    from framedex.services import embeddings, entities
+    from framedex.services import embed as embeddings
+    from framedex.services import entities
 
     return {**embeddings.job_handlers(platform), **entities.job_handlers(platform)}
 
 
 def analysis_job_handlers(platform: Platform) -> dict[str, JobHandler]:
     """Asynchronous analysis tasks (`/analyze/tasks`, `/analyze/batches`)."""
-    from framedex.services import analysis_tasks
+    from framedex.services.analysis import tasks as analysis_tasks
 
     return analysis_tasks.job_handlers(platform)
 

@@ -27,7 +27,8 @@ from framedex.api.schemas.analyze import (
     SummarizeRequest,
 )
 from framedex.api.schemas.common import PageInfo
-from framedex.services import analysis, analysis_tasks
+from framedex.services import analysis
+from framedex.services.analysis import tasks as analysis_tasks
 
 router = APIRouter(tags=["analyze"])
 

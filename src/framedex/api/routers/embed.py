@@ -31,7 +31,7 @@ from framedex.api.schemas.embed import (
     V1VideoEmbedding,
 )
 from framedex.domain_errors import InvalidParameter, PayloadTooLarge
-from framedex.services import embeddings
+from framedex.services import embed as embeddings
 from framedex.storage.tables_entities import EmbedTaskRow
 
 router = APIRouter(tags=["embed"])

@@ -20,7 +20,7 @@ from framedex.api.schemas.videos import (
 )
 from framedex.domain_errors import InvalidParameter
 from framedex.services import videos
-from framedex.services.embeddings_view import video_embedding
+from framedex.services.embed.view import video_embedding
 
 router = APIRouter(tags=["indexed assets"])
 

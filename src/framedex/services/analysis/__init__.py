@@ -41,9 +41,9 @@ from framedex.ids import is_id
 from framedex.models.base import ChatMessage
 from framedex.models.llm import API_MODEL_NAMES, Generation, LLMError, OnText, estimate_tokens, resolve_model
 from framedex.services import assets as asset_service
-from framedex.services import timeline as timeline_service
+from framedex.services.analysis import timeline as timeline_service
+from framedex.services.analysis.timeline import Timeline, load_timeline, spans_from_boundaries
 from framedex.services.platform import Platform
-from framedex.services.timeline import Timeline, load_timeline, spans_from_boundaries
 from framedex.storage.tables import IndexedAssetRow, IndexRow
 
 log = logging.getLogger(__name__)
