@@ -60,8 +60,8 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
 
     from framedex.config import Settings
     from framedex.ids import new_id
+    from framedex.platform import Platform
     from framedex.services import auth, indexes
-    from framedex.services.platform import Platform
     from framedex.services.search import expand as search_expand
     from framedex.services.search.text import STOP_WORDS
     from framedex.storage.tables import AssetRow, ClipFeatureRow, ClipRow, IndexedAssetRow, SpeechSegmentRow
@@ -166,8 +166,8 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
 
 def measure(data_dir: Path, state: dict[str, Any], rounds: int, cold: bool = False) -> dict[str, Any]:
     from framedex.config import Settings
+    from framedex.platform import Platform
     from framedex.services import search
-    from framedex.services.platform import Platform
     from framedex.services.search import cache as search_cache
 
     platform = Platform(Settings(data_dir=data_dir))

@@ -168,9 +168,9 @@ def chapter_boundaries_of(platform: Any, timeline: Any) -> list[float]:
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from framedex.config import Settings
+    from framedex.platform import Platform
     from framedex.services import analysis
     from framedex.services.analysis.timeline import load_timeline
-    from framedex.services.platform import Platform
     from framedex.storage.tables import IndexedAssetRow
 
     platform = Platform(Settings(data_dir=args.data))

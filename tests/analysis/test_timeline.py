@@ -11,6 +11,7 @@ from framedex.config import Settings
 from framedex.domain_errors import InvalidParameter
 from framedex.ids import new_id
 from framedex.models.base import ChatMessage
+from framedex.platform import Platform
 from framedex.services import analysis
 from framedex.services.analysis.timeline import (
     Event,
@@ -22,7 +23,6 @@ from framedex.services.analysis.timeline import (
     topic_boundaries,
 )
 from framedex.services.auth import create_key
-from framedex.services.platform import Platform
 from framedex.storage.tables import ClipFeatureRow, IndexedAssetRow
 from tests.analysis.conftest import FakeLLM, composite_rows, insert_video
 

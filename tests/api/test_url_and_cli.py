@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from framedex.config import Settings
+from framedex.platform import Platform
 from framedex.services import auth
-from framedex.services.platform import Platform
 from tests.conftest import LiveServer, Media, free_port
 
 MODELS = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]

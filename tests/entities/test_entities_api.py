@@ -18,11 +18,12 @@ import pytest
 from framedex.ids import new_id
 from framedex.ingest.decode import sample_frames
 from framedex.ingest.probe import probe
+from framedex.platform import Platform
 from framedex.services import entities
-from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, ClipRow, IndexedAssetRow
 from framedex.storage.tables_entities import EntityCollectionRow, EntityRow
-from framedex.storage.vectors import VectorIndex, VectorRecord, open_embedded
+from framedex.storage.vectors import VectorIndex, VectorRecord
+from framedex.storage.vectors_embedded import open_embedded
 from tests.conftest import SHARED_MEDIA, LiveServer, ffmpeg
 
 IMAGES = SHARED_MEDIA / "images"

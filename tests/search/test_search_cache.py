@@ -13,8 +13,8 @@ from sqlalchemy import delete, select
 
 from framedex.config import Settings
 from framedex.ids import new_id
+from framedex.platform import Platform
 from framedex.services import auth, indexes, search
-from framedex.services.platform import Platform
 from framedex.services.search import cache as search_cache
 from framedex.services.search import text as search_text
 from framedex.storage.tables import AssetRow, ClipFeatureRow, ClipRow, IndexedAssetRow

@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from framedex import __version__
+from framedex._version import __version__
 from framedex.api.errors import install_error_handlers
 from framedex.api.limits import RequestGuard
 from framedex.api.routers import ROUTERS
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
+from framedex.platform import Platform
 from framedex.services import auth
-from framedex.services.platform import Platform
 
 log = logging.getLogger("framedex.api")
 
@@ -34,7 +34,7 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
         app.state.platform = platform
         pool: WorkerPool | None = None
         if start_workers and settings.workers > 0:
-            from framedex.services.indexing import start_worker_pool
+            from framedex.platform import start_worker_pool
 
             pool = start_worker_pool(platform, settings.workers)
         try:

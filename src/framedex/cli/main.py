@@ -73,8 +73,8 @@ def serve(
     import uvicorn
 
     from framedex.api.app import create_app
+    from framedex.platform import Platform
     from framedex.services import auth
-    from framedex.services.platform import Platform
 
     if no_auth and not _is_loopback(host):
         console.print("[red]--no-auth is only allowed when binding to a loopback address.[/red]")
@@ -100,8 +100,7 @@ def worker(
     """Run ingest workers only (against the same data dir or DATABASE_URL as the server)."""
     import signal
 
-    from framedex.services.indexing import start_worker_pool
-    from framedex.services.platform import Platform
+    from framedex.platform import Platform, start_worker_pool
 
     _logging(log_level)
     platform = Platform(_settings(data_dir))
@@ -134,8 +133,8 @@ def keys_create(
     tenant: Annotated[str | None, typer.Option(help="Add the key to this tenant instead of a new one.")] = None,
 ) -> None:
     """Create an API key. The key is printed once, as the last line."""
+    from framedex.platform import Platform
     from framedex.services import auth
-    from framedex.services.platform import Platform
 
     platform = Platform(_settings(data_dir))
     key, info = auth.create_key(platform, name, tenant)
@@ -146,8 +145,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = Path("./framedex-data")) -> None:
     """List keys (their prefixes; the keys themselves are never stored)."""
+    from framedex.platform import Platform
     from framedex.services import auth
-    from framedex.services.platform import Platform
 
     table = Table("id", "name", "prefix", "tenant", "created", "revoked")
     for k in auth.list_keys(Platform(_settings(data_dir))):
@@ -161,8 +160,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or prefix.")]
                 data_dir: DataDir = Path("./framedex-data")) -> None:
     """Revoke a key: requests with it get 401 from now on."""
     from framedex.domain_errors import ServiceError
+    from framedex.platform import Platform
     from framedex.services import auth
-    from framedex.services.platform import Platform
 
     try:
         info = auth.revoke_key(Platform(_settings(data_dir)), key_id)

@@ -407,7 +407,7 @@ def give_up_entity(platform: Platform, entity_id: str, reason: str) -> None:
 
 
 def job_handlers(platform: Platform) -> dict[str, Any]:
-    """Job kinds of this module, for the worker (see `ingest/jobs.py`)."""
+    """Job kinds of this module, for the worker (collected by `framedex.platform.job_handlers`)."""
     from framedex.jobs.worker import JobHandler
 
     return {ENTITY_JOB: JobHandler(lambda job: run_entity_job(platform, job.payload["entity_id"]),

@@ -1,4 +1,5 @@
-"""Job handlers that drive assets and videos through their status machines.
+"""Job handlers that drive assets and videos through their status machines (the ingest pipeline runs
+inside `video_index`).
 
 asset:  processing → ready | failed                  (jobs `asset_fetch`, `asset_probe`)
 video:  pending → validating → queued → indexing → ready | failed
@@ -19,7 +20,7 @@ from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
 from framedex.ingest.probe import MediaInfo, MediaRejected, probe, validate_video
 from framedex.ingest.stages import default_stages
 from framedex.jobs.queue import Job
-from framedex.jobs.worker import JobHandler, PermanentJobError, Worker, WorkerPool
+from framedex.jobs.worker import JobHandler, PermanentJobError
 from framedex.services import assets as asset_service
 from framedex.services.platform import Platform
 from framedex.services.videos import VALIDATE_JOB
@@ -175,36 +176,15 @@ class IngestJobs:
         _fail_video(self.platform, job.payload["video_id"], "video_processing_failed", reason)
 
     def handlers(self) -> dict[str, JobHandler]:
-        handlers = {
+        handlers: dict[str, JobHandler] = {
             asset_service.PROBE_JOB: JobHandler(self.probe_asset, self.asset_given_up),
             asset_service.FETCH_JOB: JobHandler(self.probe_asset, self.asset_given_up),
             VALIDATE_JOB: JobHandler(self.validate_video, self.video_given_up),
             INDEX_JOB: JobHandler(self.index_video, self.video_given_up),
         }
-        handlers.update(embedding_job_handlers(self.platform))
-        handlers.update(analysis_job_handlers(self.platform))
         return handlers
 
 
-def embedding_job_handlers(platform: Platform) -> dict[str, JobHandler]:
-    """Embedding tasks (`/embed/tasks`, `/embed-v2/tasks`) and entity reference embedding."""
-    from framedex.services import embed as embeddings
-    from framedex.services import entities
-
-    return {**embeddings.job_handlers(platform), **entities.job_handlers(platform)}
-
-
-def analysis_job_handlers(platform: Platform) -> dict[str, JobHandler]:
-    """Asynchronous analysis tasks (`/analyze/tasks`, `/analyze/batches`)."""
-    from framedex.services.analysis import tasks as analysis_tasks
-
-    return analysis_tasks.job_handlers(platform)
-
-
-def start_worker_pool(platform: Platform, count: int) -> WorkerPool:
-    handlers = IngestJobs(platform).handlers()
-    pool = WorkerPool(
-        lambda i: Worker(platform.queue, handlers, poll_seconds=platform.settings.worker_poll_seconds), count
-    )
-    pool.start()
-    return pool
+def job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    """Job kinds of this module (assets and videos), for the worker pool (`framedex.platform.job_handlers`)."""
+    return IngestJobs(platform).handlers()

@@ -7,7 +7,7 @@ dialect-specific (SQLite pragmas, FTS5, row locking) lives in this package only.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +20,8 @@ from framedex.storage.tables import Base
 class MetadataStore(Protocol):
     dialect: str
 
-    def session(self) -> Any:  # context manager yielding a Session committed on success
+    def session(self) -> AbstractContextManager[Session]:
+        """A Session committed on success, rolled back on error."""
         ...
 
     def create_schema(self) -> None: ...
@@ -59,7 +60,8 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        import framedex.storage.tables_entities  # noqa: F401  (registers the embed-task and entity tables)
+        # registers the analyze-task, embed-task and entity tables
+        from framedex.storage import tables_analysis, tables_entities  # noqa: F401
 
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":

@@ -965,7 +965,7 @@ def give_up_task(platform: Platform, task_id: str, reason: str) -> None:
 
 
 def job_handlers(platform: Platform) -> dict[str, Any]:
-    """Job kinds of this module, for the worker (see `ingest/jobs.py`)."""
+    """Job kinds of this module, for the worker (collected by `framedex.platform.job_handlers`)."""
     from framedex.jobs.worker import JobHandler
 
     return {EMBED_TASK_JOB: JobHandler(lambda job: run_task(platform, job.payload["task_id"]),
