@@ -1,4 +1,6 @@
-"""Small media helpers shared by services: query images by URL, and images bounded before decoding.
+"""Media inputs shared by services: the image size limit, query images by URL, and images bounded before
+decoding. `MAX_IMAGE_BYTES` is the one definition of the real API's 32 MiB image limit (search queries, assets,
+embeddings, uploads).
 
 An image's header decides how many pixels decoding allocates: a 20 KB bilevel PNG can declare
 13 000 x 13 000 (0.5 GB of RGB) or 20 000 x 20 000 (Pillow's own bomb check then raises an error no
@@ -20,7 +22,7 @@ from framedex.ingest.fetch import FetchError, download, validate_url
 from framedex.models.base import ImageArray
 from framedex.services.platform import Platform
 
-MAX_IMAGE_BYTES = 32 * 1024 * 1024
+MAX_IMAGE_BYTES = 32 * 1024**2
 # The real API's per-image limit (width x height), see reference A (analyze images).
 MAX_IMAGE_PIXELS = 16_777_216
 IMAGE_TOO_LARGE_CODE = "image_resolution_too_high"

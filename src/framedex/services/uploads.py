@@ -38,6 +38,7 @@ from framedex.domain_errors import (
 )
 from framedex.ids import is_id, new_id, utcnow
 from framedex.services import assets
+from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge
@@ -48,7 +49,6 @@ URL_TTL = timedelta(hours=1)
 # A session left `completing` this long (the process assembling it died) may be claimed again.
 STALE_COMPLETING = timedelta(minutes=30)
 MAX_URLS_PER_CALL = 50
-MAX_IMAGE_BYTES = 32 * 1024**2
 # A chunk count this large would make the session itself unwieldy; the chunk size grows instead.
 MAX_CHUNKS = 10_000
 UPLOAD_TYPES = ("video", "audio", "image")

@@ -32,11 +32,12 @@ from framedex.api.schemas.embed import (
 )
 from framedex.domain_errors import InvalidParameter, PayloadTooLarge
 from framedex.services import embed as embeddings
+from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.storage.tables_entities import EmbedTaskRow
 
 router = APIRouter(tags=["embed"])
 
-_MAX_V1_FILE = 32 * 1024**2
+_MAX_V1_FILE = MAX_IMAGE_BYTES
 
 
 def _unreachable(name: str, exc: Exception) -> InvalidParameter:

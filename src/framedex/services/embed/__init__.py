@@ -35,6 +35,7 @@ from sqlalchemy import select
 from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, PayloadTooLarge, ServiceError
 from framedex.ids import is_id, new_id, parse_rfc3339, rfc3339, utcnow
 from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, ImageArray
+from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.tables_entities import EmbedTaskRow
@@ -46,7 +47,7 @@ EMBED_TASK_JOB = "embed_task"
 V2_MODELS = ("marengo3.0", "marengo3.5")
 SYNC_MAX_SECONDS = {"marengo3.0": 600.0, "marengo3.5": 30.0}
 BASE64_MAX_BYTES = {"marengo3.0": 36 * 1024**2, "marengo3.5": 32 * 1024**2}
-IMAGE_MAX_BYTES = 32 * 1024**2
+IMAGE_MAX_BYTES = MAX_IMAGE_BYTES
 TASK_MAX_SECONDS = 4 * 3600.0
 MAX_TEXT_TOKENS = {"marengo3.0": 500, "marengo3.5": 2000}
 MAX_MEDIA_SOURCES = 10
