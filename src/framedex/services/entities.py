@@ -11,6 +11,9 @@ Entity search compares references with what ingest stored per sampled frame: the
 (one vector per detected face) when the entity has face references, else the `visual_image` space
 (one CNN feature per frame). Scores become relevances in [0, 1] per clip; the search service keeps
 only clips where every named entity appears and ranks them, boosted by the rest of the query.
+
+Size (~600 lines): collections, entities, reference embedding (a job) and the entity match used by search
+share one vector space and its thresholds; the reference-embedding job is the first candidate to split.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ replaced by the smallest instance of the schema, so the returned ``data`` always
 Videos given as ``url`` or ``base64_string`` become an asset that is indexed into a per-tenant index
 named ``framedex-analysis``; the request waits up to ``settings.analyze_media_wait_seconds`` for it to
 be ready and otherwise fails with ``video_not_ready`` (async tasks wait without that bound).
+
+Size (~950 lines, over the ~500 of the house rule): the request checks, video resolution, prompt
+building, map-reduce and the four endpoints share one `GenerationOptions` flow and its error contract;
+splitting is planned along those lines (prompts, map-reduce) once the services speak typed inputs.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ canceled`` event (Part D payload) is POSTed to the task's webhook URLs: ``webhoo
 in the create body (a framedex extension; the real platform registers them in its dashboard) plus
 ``settings.webhook_urls``. A batch is ``pending`` → ``processing`` → ``completed`` (or ``canceling`` →
 ``canceled``; ``expired`` 24 h after creation), never ``failed``.
+
+Size (~650 lines): tasks and batches share one status machine, one job kind and one webhook path;
+batches are split out when they grow (the tables already live in `storage/tables_analysis.py`).
 """
 
 from __future__ import annotations
