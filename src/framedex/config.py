@@ -65,7 +65,14 @@ class Settings(BaseSettings):
     max_multipart_bytes: int = 10 * 1024**3
     multipart_chunk_bytes: int = 10 * 1024**2
     max_url_download_bytes: int = 4 * 1024**3
-    url_download_timeout_seconds: float = 60.0
+    url_download_timeout_seconds: float = Field(default=60.0, gt=0, description="Per connect/read/write of a URL.")
+    url_download_deadline_seconds: float = Field(
+        default=1800.0, gt=0, description="Wall-clock limit for one whole URL download, redirects included."
+    )
+    url_download_min_bytes_per_second: int = Field(
+        default=32 * 1024, ge=0, description="A download averaging less after url_download_timeout_seconds "
+        "is stopped, so a drip cannot hold a worker until the deadline; 0 = no floor."
+    )
     allow_private_urls: bool = Field(
         default=False, description="Let video_url point at loopback/private addresses (tests, LANs)."
     )
@@ -99,7 +106,9 @@ class Settings(BaseSettings):
     analyze_media_wait_seconds: float = Field(
         default=300.0, ge=0, description="How long /analyze waits for a url/base64 video to be indexed."
     )
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Wall-clock limit for one delivery attempt, the reply included."
+    )
     webhook_urls: list[str] = Field(
         default_factory=list, description="Webhook endpoints that receive every analyze.task.* event."
     )

@@ -3,7 +3,8 @@ embedded adapter (ANN recall, snapshots, crash safety, the root lock).
 
 Adapters: ``embedded`` (defaults: these small collections are searched exactly) and ``embedded-ann``
 (ann_threshold lowered so that every collection here goes through the HNSW path, over-fetch and
-filter fallbacks). A pgvector adapter joins the `adapter` fixture's params later.
+filter fallbacks); ``pgvector`` (exact below its threshold) and ``pgvector-ann`` (threshold 0: every
+collection is searched through its HNSW index) on the session's real PostgreSQL (tests/storage/conftest.py).
 """
 
 from __future__ import annotations
@@ -48,10 +49,18 @@ class Adapter:
         return self.open()
 
 
-@pytest.fixture(params=["embedded", "embedded-ann"])
+@pytest.fixture(params=["embedded", "embedded-ann", "pgvector", "pgvector-ann"])
 def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Adapter]:
     root = tmp_path / "vectors"
-    if request.param == "embedded":
+    if request.param.startswith("pgvector"):
+        from framedex.storage.vectors_pgvector import PgVectorIndex
+
+        url = request.getfixturevalue("postgres_url")
+        if request.param == "pgvector":
+            a = Adapter("pgvector", True, lambda: PgVectorIndex(url))
+        else:  # every collection gets its HNSW index at its first write
+            a = Adapter("pgvector-ann", False, lambda: PgVectorIndex(url, ann_threshold=0))
+    elif request.param == "embedded":
         a = Adapter("embedded", True, lambda: EmbeddedVectorIndex(root))
     else:
         a = Adapter("embedded-ann", False, lambda: EmbeddedVectorIndex(

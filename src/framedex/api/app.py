@@ -11,7 +11,8 @@ from fastapi import APIRouter, FastAPI
 from framedex._version import __version__
 from framedex.api.errors import install_error_handlers
 from framedex.api.limits import RequestGuard
-from framedex.api.routers import ROUTERS
+from framedex.api.routers import ROUTERS, media
+from framedex.api.routers import playground as playground_router
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
 from framedex.platform import Platform
@@ -22,7 +23,7 @@ log = logging.getLogger("framedex.api")
 API_PREFIX = "/v1.3"
 
 
-def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
+def create_app(settings: Settings, *, start_workers: bool = True, playground: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         platform = Platform(settings)
@@ -54,6 +55,9 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
     api = APIRouter()
     for router in ROUTERS:
         api.include_router(router)
+    api.include_router(media.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(api, include_in_schema=False)
+    if playground:
+        app.include_router(playground_router.router)
     return app

@@ -95,6 +95,10 @@ ROUTES: list[tuple[str, re.Pattern[str], RoutePolicy]] = [
      RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON)),
     ("POST", re.compile(r"/analyze/batches"), RoutePolicy(body=_fixed(16 * MiB), json=16 * MiB)),
     ("*", re.compile(r"/thumbnails/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
+    # The original's bytes: a signed URL or an x-api-key header, which the route itself checks.
+    ("*", re.compile(r"/media/[^/]+/original"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
+    # The web playground's page and assets: the API key is typed into the page, never needed to load it.
+    ("*", re.compile(r"/|/static/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
     ("*", re.compile(r"/(docs|redoc)(/.*)?|/openapi\.json|/(health|healthz|ready|readyz|livez)"),
      RoutePolicy(body=_fixed(64 * 1024), auth=False)),
 ]

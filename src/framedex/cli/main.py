@@ -68,6 +68,8 @@ def serve(
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without a key (loopback only).")]
     = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    no_playground: Annotated[bool, typer.Option("--no-playground", help="Do not serve the web playground at /.")]
+    = False,
 ) -> None:
     """Run the API server with in-process workers on the embedded stack (SQLite, local files)."""
     import uvicorn
@@ -88,7 +90,10 @@ def serve(
             console.print(f"[bold]First start: created an API key (shown once):[/bold]\n{key}")
         platform.close()
     console.print(f"framedex serving http://{host}:{port}/v1.3 (data: {data_dir.resolve()})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+    if not no_playground:
+        console.print(f"playground: http://{host}:{port}/")
+    uvicorn.run(create_app(settings, playground=not no_playground), host=host, port=port, log_level=log_level,
+                access_log=False)
 
 
 @app.command()

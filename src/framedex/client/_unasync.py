@@ -1,11 +1,15 @@
 """Generate the sync client (``_sync/``) from the async one (``_async/``), as httpcore does.
 
-    python -P src/framedex/client/_unasync.py           # rewrite _sync/*.py
+    python -P src/framedex/client/_unasync.py           # rewrite _sync/ (and delete orphans there)
     python -P src/framedex/client/_unasync.py --check   # exit 1 if _sync/ is stale (run by the tests)
 
-(``-P``: the script's folder holds ``types.py``, which must not shadow the standard library.)
+(``-P``: the script's folder holds the ``types`` package, which must not shadow the standard library.)
 
-``_concurrency.py`` and ``__init__.py`` are written by hand in both packages and are not generated.
+Every ``.py`` file under ``_async/``, subpackages included (``resources/indexes.py`` ->
+``_sync/resources/indexes.py``), has a generated sync twin, except the top-level ``_concurrency.py`` and
+``__init__.py``, written by hand in both packages. A ``.py`` file under ``_sync/`` with no async twin is an
+orphan (a resource moved or removed on the async side): ``--check`` reports it and a rewrite deletes it,
+so the two trees cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SOURCE = HERE / "_async"
 TARGET = HERE / "_sync"
-HAND_WRITTEN = {"__init__.py", "_concurrency.py"}
-HEADER = "# Generated from {name} in ../_async by `python -P src/framedex/client/_unasync.py`. Do not edit.\n"
+# relative to _async/ and _sync/: only these two top-level files differ in more than the renames below
+HAND_WRITTEN = {Path("__init__.py"), Path("_concurrency.py")}
+HEADER = "# Generated from _async/{name} by `python -P src/framedex/client/_unasync.py`. Do not edit.\n"
 
 SUBS: list[tuple[str, str]] = [
     (r"\basync def\b", "def"),
@@ -76,25 +81,43 @@ def unasync(text: str) -> str:
 
 
 def generate() -> dict[Path, str]:
+    """Every generated sync file (absolute path) and the text it must hold."""
     out: dict[Path, str] = {}
-    for src in sorted(SOURCE.glob("*.py")):
-        if src.name in HAND_WRITTEN:
+    for src in sorted(SOURCE.rglob("*.py")):
+        rel = src.relative_to(SOURCE)
+        if rel in HAND_WRITTEN:
             continue
-        out[TARGET / src.name] = HEADER.format(name=src.name) + unasync(src.read_text())
+        out[TARGET / rel] = HEADER.format(name=rel.as_posix()) + unasync(src.read_text())
     return out
+
+
+def orphans(generated: dict[Path, str]) -> list[Path]:
+    """Sync files that are neither generated nor hand-written: left over from an async file since removed."""
+    return sorted(
+        p for p in TARGET.rglob("*.py") if p not in generated and p.relative_to(TARGET) not in HAND_WRITTEN
+    )
 
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
+    generated = generate()
     stale = []
-    for target, text in generate().items():
+    for target, text in generated.items():
         current = target.read_text() if target.exists() else None
         if current != text:
             stale.append(target)
             if not check:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
-    if check and stale:
-        print("stale generated files: " + ", ".join(str(p) for p in stale), file=sys.stderr)
+    extra = orphans(generated)
+    if not check:
+        for orphan in extra:
+            orphan.unlink()
+    if check and (stale or extra):
+        if stale:
+            print("stale generated files: " + ", ".join(str(p) for p in stale), file=sys.stderr)
+        if extra:
+            print("sync files without an async twin: " + ", ".join(str(p) for p in extra), file=sys.stderr)
         return 1
     return 0
 

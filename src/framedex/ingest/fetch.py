@@ -1,15 +1,24 @@
-"""Fetching media by URL, bounded and validated (no private addresses unless the operator allows them)."""
+"""Fetching media by URL, bounded and validated (no private addresses unless the operator allows them).
+
+`validate_url` is the cheap request-time check (scheme, port, what the host resolves to now), so a bad URL
+is a 400 at once. It is not what keeps a download off private addresses: a name can resolve differently
+a moment later. `download` connects through :mod:`framedex.ingest.safe_http`, which checks the address it
+actually connects to, on every redirect hop, and bounds the whole download by a wall-clock deadline.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
+import time
 from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from framedex.domain_errors import InvalidParameter
+from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client, is_public_address
+
+__all__ = ["MAX_REDIRECTS", "FetchError", "download", "is_public_address", "validate_url"]
 
 MAX_REDIRECTS = 5
 
@@ -44,63 +53,57 @@ def validate_url(url: str, *, allow_private: bool) -> None:
             )
 
 
-# IPv6 prefixes that carry an IPv4 address: NAT64 (RFC 6052), IPv4-compatible (deprecated), and the
-# local-use NAT64 prefix (RFC 8215), whose embedding position varies, so it is refused outright.
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_V4_COMPATIBLE = ipaddress.ip_network("::/96")
-_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+def download(url: str, out: BinaryIO, *, max_bytes: int, timeout: float, deadline: float, allow_private: bool,
+             min_rate: float = 0.0) -> int:
+    """Stream `url` into `out`, re-validating every redirect hop; return the byte count.
 
-
-def _embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """The IPv4 addresses an IPv6 transition address leads to (mapped, 6to4, Teredo, NAT64, compatible)."""
-    out: list[ipaddress.IPv4Address] = []
-    if addr.ipv4_mapped is not None:
-        out.append(addr.ipv4_mapped)
-    if addr.sixtofour is not None:
-        out.append(addr.sixtofour)
-    if addr.teredo is not None:
-        out.extend(addr.teredo)
-    if addr in _NAT64 or addr in _V4_COMPATIBLE:
-        out.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
-    return out
-
-
-def is_public_address(text: str) -> bool:
-    """Whether connecting to this address reaches the public internet only. `is_global` alone passes
-    NAT64, 6to4 and IPv4-compatible forms of loopback and private IPv4 addresses."""
-    try:
-        addr = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return False
-    if not addr.is_global:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr in _LOCAL_NAT64:
-            return False
-        return all(v4.is_global for v4 in _embedded_ipv4(addr))
-    return True
-
-
-def download(url: str, out: BinaryIO, *, max_bytes: int, timeout: float, allow_private: bool) -> int:
-    """Stream `url` into `out`, re-validating every redirect hop; return the byte count."""
+    `timeout` bounds each connect, read and write; `deadline` (seconds) bounds the whole download, redirects
+    included, however the server paces its bytes. `min_rate` (bytes/s, 0 = none) stops a transfer whose
+    average rate, once it has run `timeout` seconds, falls below it, so a drip fails long before the
+    deadline. What the URL's owner controls (status, size, pace, a private address) raises `FetchError`
+    with the reason; a network error raises httpx's error, since it may be worth a retry.
+    """
+    clock = Deadline(deadline)
     current = url
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            validate_url(current, allow_private=allow_private)
-            with client.stream("GET", current) as response:
-                if response.is_redirect:
-                    current = urljoin(current, response.headers.get("location", ""))
-                    continue
-                if response.status_code != 200:
-                    raise FetchError(f"the URL answered HTTP {response.status_code}")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchError(f"the file is larger than {max_bytes} bytes")
-                size = 0
-                for chunk in response.iter_bytes(1024 * 1024):
-                    size += len(chunk)
-                    if size > max_bytes:
+    try:
+        with guarded_client(allow_private=allow_private, deadline=clock, timeout=timeout) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                validate_url(current, allow_private=allow_private)
+                with client.stream("GET", current) as response:
+                    if response.is_redirect:
+                        current = urljoin(current, response.headers.get("location", ""))
+                        continue
+                    if response.status_code != 200:
+                        raise FetchError(f"the URL answered HTTP {response.status_code}")
+                    declared = response.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > max_bytes:
                         raise FetchError(f"the file is larger than {max_bytes} bytes")
-                    out.write(chunk)
-                return size
+                    return _copy_body(response, out, max_bytes=max_bytes, clock=clock, grace=timeout,
+                                      min_rate=min_rate)
+    except BlockedAddress as exc:
+        raise FetchError(f"refused: {exc}") from exc
+    except httpx.TimeoutException as exc:
+        if clock.expired:  # not a slow moment but the whole budget: retrying would only repeat it
+            raise FetchError(f"the download did not finish within {deadline:g} s") from exc
+        raise
     raise FetchError("too many redirects")
+
+
+def _copy_body(response: httpx.Response, out: BinaryIO, *, max_bytes: int, clock: Deadline, grace: float,
+               min_rate: float) -> int:
+    started = time.monotonic()
+    size = 0
+    # No chunk size: httpx would buffer up to it before yielding, and the checks below would wait with it.
+    # Counting decoded bytes also caps what a small gzip body inflates to.
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"the file is larger than {max_bytes} bytes")
+        out.write(chunk)
+        if clock.expired:
+            raise FetchError(f"the download did not finish within {clock.seconds:g} s")
+        elapsed = time.monotonic() - started
+        if min_rate and elapsed > grace and size < min_rate * elapsed:
+            raise FetchError(f"the server sent {size} bytes in {elapsed:.0f} s, slower than the minimum "
+                             f"of {min_rate:g} bytes/s")
+    return size

@@ -43,7 +43,8 @@ def _fetch(platform: Platform, asset: AssetRow) -> None:
     with tempfile.TemporaryFile() as tmp:
         try:
             size = download(asset.source_url, tmp, max_bytes=s.max_url_download_bytes,
-                            timeout=s.url_download_timeout_seconds, allow_private=s.allow_private_urls)
+                            timeout=s.url_download_timeout_seconds, deadline=s.url_download_deadline_seconds,
+                            min_rate=s.url_download_min_bytes_per_second, allow_private=s.allow_private_urls)
         except (FetchError, ServiceError) as exc:
             raise AssetUnavailable(f"the URL could not be downloaded: {exc}") from exc
         except Exception as exc:  # network errors are worth a retry

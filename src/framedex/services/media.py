@@ -12,6 +12,7 @@ per-image limit (16,777,216 px) with a 400 in the API's envelope, before a pixel
 from __future__ import annotations
 
 import io
+import time
 import warnings
 
 import httpx
@@ -80,12 +81,18 @@ def decode_image(data: bytes, parameter: str = "image", *, max_side: int | None 
 
 
 def fetch_query_images(platform: Platform, urls: list[str]) -> list[bytes]:
+    # These run on a request thread: all of a request's URLs share one deadline, not one each.
+    budget = platform.settings.url_download_timeout_seconds
+    ends = time.monotonic() + budget
     images = []
     for url in urls:
         validate_url(url, allow_private=platform.settings.allow_private_urls)
         buf = io.BytesIO()
         try:
-            download(url, buf, max_bytes=MAX_IMAGE_BYTES, timeout=platform.settings.url_download_timeout_seconds,
+            left = ends - time.monotonic()
+            if left <= 0:
+                raise FetchError(f"the images did not download within {budget:g} s")
+            download(url, buf, max_bytes=MAX_IMAGE_BYTES, timeout=budget, deadline=left,
                      allow_private=platform.settings.allow_private_urls)
         except (FetchError, httpx.HTTPError, OSError) as exc:
             raise InvalidParameter("query_media_url", f"The image could not be downloaded: {exc}.") from exc

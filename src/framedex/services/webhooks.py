@@ -4,10 +4,17 @@ Every URL is checked with :func:`framedex.ingest.fetch.validate_url` before each
 never reaches a loopback or private address unless the operator allows them
 (``FRAMEDEX_ALLOW_PRIVATE_URLS``). Redirects are not followed. The outcome per endpoint is reported in
 the wire shape of ``AnalyzeTaskWebhookInfo`` (``url``, ``delivered``, ``attempts``, ``last_error``).
+
+Delivery runs on the worker that finished the task, so a receiver must not be able to hold it: each attempt
+connects through :mod:`framedex.ingest.safe_http` (the connected address is the checked one, so DNS
+rebinding cannot aim it at a private address), reads at most ``MAX_REPLY_BYTES`` of the reply (only the
+status matters), and ends within ``webhook_timeout_seconds`` of wall clock whatever the receiver's pace.
+One URL therefore costs at most ``attempts`` times that plus the backoff.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -18,10 +25,13 @@ import httpx
 from framedex.config import Settings
 from framedex.domain_errors import ServiceError
 from framedex.ids import rfc3339, utcnow
+from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client, read_at_most
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+MAX_REPLY_BYTES = 4096
+BUDGET_URLS = 5
 
 
 def event_id(subject_id: str, event_type: str) -> str:
@@ -36,13 +46,24 @@ def event(subject_id: str, event_type: str, data: dict[str, Any]) -> dict[str, A
 
 def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
             attempts: int = MAX_ATTEMPTS, backoff: float = 0.5) -> list[dict[str, Any]]:
-    """Send ``payload`` to every URL; returns one delivery-info dict per URL."""
+    """Send ``payload`` to every URL; returns one delivery-info dict per URL.
+
+    The whole call is bounded too, not only each attempt: nothing caps how many URLs a task names, so
+    one event gets the time of ``BUDGET_URLS`` URLs' worth of attempts, and URLs it does not reach are
+    reported as not sent."""
     from framedex.ingest.fetch import validate_url
 
+    # One URL's worst case is every attempt timing out plus every backoff sleep.
+    per_url = attempts * settings.webhook_timeout_seconds + backoff * (2 ** (attempts - 1) - 1)
+    budget = Deadline(BUDGET_URLS * per_url)
     infos: list[dict[str, Any]] = []
     for url in dict.fromkeys(urls):
         info: dict[str, Any] = {"url": url, "delivered": False, "attempts": 0}
         for attempt in range(attempts):
+            if budget.remaining() < 0.1:
+                info["last_error"] = (info.get("last_error", "not sent") +
+                                      f"; this event's delivery time ({budget.seconds:g} s) was spent")
+                break
             try:
                 validate_url(url, allow_private=settings.allow_private_urls)
             except ServiceError as exc:
@@ -50,19 +71,46 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
                 break
             info["attempts"] += 1
             try:
-                with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-                    response = client.post(url, json=payload, headers={"User-Agent": "framedex-webhooks/1",
-                                                                        "X-Framedex-Event": payload.get("type", "")})
-                if 200 <= response.status_code < 300:
+                status = _post(settings, url, payload, min(settings.webhook_timeout_seconds, budget.remaining()))
+            except BlockedAddress as exc:  # the name moved to a private address after the check above
+                info["last_error"] = f"refused: {exc}"
+                break
+            except _AttemptTimedOut as exc:
+                info["last_error"] = str(exc)
+            except httpx.HTTPError as exc:
+                info["last_error"] = f"{type(exc).__name__}: {exc}"[:300]
+            else:
+                if 200 <= status < 300:
                     info["delivered"] = True
                     info.pop("last_error", None)
                     break
-                info["last_error"] = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                info["last_error"] = f"{type(exc).__name__}: {exc}"[:300]
+                info["last_error"] = f"HTTP {status}"
             if attempt + 1 < attempts:
-                time.sleep(backoff * (2**attempt))
+                time.sleep(min(backoff * (2**attempt), max(0.0, budget.remaining())))
         if not info["delivered"]:
             log.info("webhook to %s not delivered: %s", url, info.get("last_error"))
         infos.append(info)
     return infos
+
+
+class _AttemptTimedOut(Exception):
+    pass
+
+
+def _post(settings: Settings, url: str, payload: dict[str, Any], limit: float) -> int:
+    """One attempt: the reply's status code, within ``limit`` seconds of wall clock."""
+    clock = Deadline(limit)
+    headers = {"User-Agent": "framedex-webhooks/1", "X-Framedex-Event": str(payload.get("type", ""))}
+    try:
+        with (guarded_client(allow_private=settings.allow_private_urls, deadline=clock, timeout=limit) as client,
+              client.stream("POST", url, json=payload, headers=headers) as response):
+            # A little of the body, so a receiver that writes a short reply is not cut off mid-write; the
+            # rest is never read. Only the status matters, and it has arrived: a body that stalls until the
+            # deadline does not undo the delivery.
+            with contextlib.suppress(httpx.TimeoutException):
+                read_at_most(response, MAX_REPLY_BYTES)
+            return response.status_code
+    except httpx.TimeoutException as exc:
+        if clock.expired:
+            raise _AttemptTimedOut(f"no reply within {limit:g} s") from exc
+        raise

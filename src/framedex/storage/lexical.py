@@ -107,4 +107,8 @@ class SqliteLexicalIndex:
 def lexical_index_for(dialect: str) -> LexicalIndex:
     if dialect == "sqlite":
         return SqliteLexicalIndex()
+    if dialect == "postgresql":
+        from framedex.storage.lexical_postgres import PostgresLexicalIndex
+
+        return PostgresLexicalIndex()
     raise NotImplementedError(f"no lexical index adapter for {dialect!r} yet")

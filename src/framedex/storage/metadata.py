@@ -44,6 +44,9 @@ class SqlMetadataStore:
     """SQLAlchemy adapter: `sqlite:///path` (WAL) or `postgresql+psycopg://...`."""
 
     def __init__(self, url: str) -> None:
+        # Plain `postgresql://` would select psycopg2; the project depends on psycopg 3.
+        if url.startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
         self.url = url
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
@@ -68,6 +71,10 @@ class SqlMetadataStore:
             from framedex.storage.lexical import SqliteLexicalIndex
 
             SqliteLexicalIndex.create_schema(self.engine)
+        elif self.dialect == "postgresql":
+            from framedex.storage.lexical_postgres import PostgresLexicalIndex
+
+            PostgresLexicalIndex.create_schema(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -78,7 +79,7 @@ class AssetRow(Timestamps, Base):
     filename: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     blob_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # PostgreSQL INTEGER stops at 2 GiB
     content_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
     system_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     user_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -100,7 +101,7 @@ class IndexedAssetRow(Timestamps, Base):
     fps: Mapped[float | None] = mapped_column(Float, nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # PostgreSQL INTEGER stops at 2 GiB
     system_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     user_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     enable_video_stream: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -199,7 +200,7 @@ class MultipartUploadRow(Timestamps, Base):
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
     filename: Mapped[str] = mapped_column(String(1000))
     file_type: Mapped[str] = mapped_column(String(16))
-    total_size: Mapped[int] = mapped_column(Integer)
+    total_size: Mapped[int] = mapped_column(BigInteger)
     chunk_size: Mapped[int] = mapped_column(Integer)
     total_chunks: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))  # active | completed | failed
@@ -214,7 +215,7 @@ class UploadChunkRow(Base):
         ForeignKey("multipart_uploads.id", ondelete="CASCADE"), primary_key=True
     )
     chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
     etag: Mapped[str] = mapped_column(String(64))
     reported: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

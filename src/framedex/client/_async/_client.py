@@ -13,7 +13,8 @@ from framedex.client._base import DEFAULT_TIMEOUT
 from framedex.client.types import AnalyzeResponse, AnalyzeStreamEvent, Gist, SummarizeResponse
 
 from ._http import AsyncHTTP
-from ._resources import (
+from ._streaming import AsyncStream
+from .resources import (
     AsyncAnalyzeAsync,
     AsyncAssets,
     AsyncEmbed,
@@ -22,10 +23,8 @@ from ._resources import (
     AsyncMultipartUpload,
     AsyncSearch,
     AsyncTasks,
-    _stream_event,
-    analyze_body,
 )
-from ._streaming import AsyncStream
+from .resources._analyze import _stream_event, analyze_body
 
 
 class AsyncTwelveLabs:

@@ -1,4 +1,4 @@
-# Generated from _client.py in ../_async by `python -P src/framedex/client/_unasync.py`. Do not edit.
+# Generated from _async/_client.py by `python -P src/framedex/client/_unasync.py`. Do not edit.
 """``TwelveLabs``: the sync framedex client."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from framedex.client._base import DEFAULT_TIMEOUT
 from framedex.client.types import AnalyzeResponse, AnalyzeStreamEvent, Gist, SummarizeResponse
 
 from ._http import SyncHTTP
-from ._resources import (
+from ._streaming import Stream
+from .resources import (
     AnalyzeAsync,
     Assets,
     Embed,
@@ -23,10 +24,8 @@ from ._resources import (
     MultipartUpload,
     Search,
     Tasks,
-    _stream_event,
-    analyze_body,
 )
-from ._streaming import Stream
+from .resources._analyze import _stream_event, analyze_body
 
 
 class TwelveLabs:

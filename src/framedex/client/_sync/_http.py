@@ -1,4 +1,4 @@
-# Generated from _http.py in ../_async by `python -P src/framedex/client/_unasync.py`. Do not edit.
+# Generated from _async/_http.py by `python -P src/framedex/client/_unasync.py`. Do not edit.
 """The HTTP core of the sync client: building requests, retries, typed errors."""
 
 from __future__ import annotations

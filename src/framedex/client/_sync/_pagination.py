@@ -1,4 +1,4 @@
-# Generated from _pagination.py in ../_async by `python -P src/framedex/client/_unasync.py`. Do not edit.
+# Generated from _async/_pagination.py by `python -P src/framedex/client/_unasync.py`. Do not edit.
 """Auto-paging iterators: page numbers (``page`` + 1 until ``data`` is empty) and search page tokens."""
 
 from __future__ import annotations

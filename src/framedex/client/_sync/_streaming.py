@@ -1,4 +1,4 @@
-# Generated from _streaming.py in ../_async by `python -P src/framedex/client/_unasync.py`. Do not edit.
+# Generated from _async/_streaming.py by `python -P src/framedex/client/_unasync.py`. Do not edit.
 """Line-delimited JSON response streams (analysis NDJSON, batch results JSONL)."""
 
 from __future__ import annotations

@@ -152,6 +152,8 @@ def open_media(platform: Platform, tenant_id: str, source: dict[str, Any], name:
         with path.open("wb") as out:
             try:
                 download(url, out, max_bytes=max_bytes, timeout=settings.url_download_timeout_seconds,
+                         deadline=settings.url_download_deadline_seconds,
+                         min_rate=settings.url_download_min_bytes_per_second,
                          allow_private=settings.allow_private_urls)
             except FetchError as exc:
                 raise InvalidParameter(f"{name}.media_source", f"The media could not be downloaded: {exc}.",

@@ -1,0 +1,71 @@
+"""``client.indexes``: ``/indexes``, with ``.videos`` and ``.indexed_assets``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from framedex.client._base import path
+from framedex.client._encoding import json_body
+from framedex.client.types import Index, IndexCreateResponse, Model
+
+from .._http import AsyncHTTP
+from .._pagination import AsyncPager
+from ._base import _Resource
+from .indexed_assets import AsyncIndexedAssets
+from .videos import AsyncVideos
+
+
+class AsyncIndexes(_Resource):
+    """``/indexes``."""
+
+    def __init__(self, http: AsyncHTTP) -> None:
+        super().__init__(http)
+        self.videos = AsyncVideos(http)
+        self.indexed_assets = AsyncIndexedAssets(http)
+
+    async def list(
+        self,
+        *,
+        page: int | None = None,
+        page_limit: int | None = None,
+        sort_by: str | None = None,
+        sort_option: str | None = None,
+        index_name: str | None = None,
+        model_options: str | None = None,
+        model_family: str | None = None,
+        created_at: str | None = None,
+        updated_at: str | None = None,
+    ) -> AsyncPager[Index]:
+        params = {
+            "page_limit": page_limit,
+            "sort_by": sort_by,
+            "sort_option": sort_option,
+            "index_name": index_name,
+            "model_options": model_options,
+            "model_family": model_family,
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
+        return await self._pager("indexes", params, Index, page=page)
+
+    async def create(
+        self,
+        *,
+        index_name: str,
+        models: Sequence[Mapping[str, Any] | Model],
+        addons: Sequence[str] | None = None,
+    ) -> IndexCreateResponse:
+        body = json_body(
+            index_name=index_name, models=list(models), addons=None if addons is None else list(addons)
+        )
+        return await self._http.model("POST", "indexes", IndexCreateResponse, json=body)
+
+    async def retrieve(self, index_id: str) -> Index:
+        return await self._http.model("GET", path("indexes/{}", index_id), Index)
+
+    async def update(self, index_id: str, *, index_name: str) -> None:
+        await self._http.none("PUT", path("indexes/{}", index_id), json={"index_name": index_name})
+
+    async def delete(self, index_id: str) -> None:
+        await self._http.none("DELETE", path("indexes/{}", index_id))
