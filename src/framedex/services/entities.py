@@ -304,7 +304,7 @@ class ReferencePending(Exception):
 
 def _reference_images(platform: Platform, asset: AssetRow) -> list[ImageArray]:
     from framedex.services.assets import asset_blob_key
-    from framedex.services.embed import load_image
+    from framedex.services.media import load_image
 
     key = asset.blob_key or asset_blob_key(asset.id)
     if not platform.blobs.exists(key):

@@ -11,6 +11,9 @@ cosine similarity, and both are comparable with what search retrieves.
 similarity (and dot product) unchanged. Marengo 3.5's `embedding_dimension=256` returns the first
 256 values, re-normalised (Matryoshka semantics: a prefix of the full vector), which is lossy here.
 Every endpoint that emits vectors (v1, v2, tasks) goes through `to_wire`.
+
+Size (~570 lines): the v1 and v2 endpoints and their async tasks share request parsing, limits and the task
+table; the extraction itself is in `extract.py`, media sources in `services.media`.
 """
 
 from __future__ import annotations
@@ -32,23 +35,18 @@ from framedex.ids import is_id, new_id, parse_rfc3339, rfc3339, utcnow
 from framedex.models.base import FloatArray
 from framedex.services.embed.extract import (
     WIRE_DIM,
-    Media,
     MediaPlan,
     MediaResult,
     Piece,
-    check_source,
-    decode_base64,
     embed_audio_file,
     embed_images,
     embed_texts,
     embed_video_file,
-    load_image,
     mean_vector,
-    open_media,
     parse_segmentation,
     to_wire,
 )
-from framedex.services.media import MAX_IMAGE_BYTES
+from framedex.services.media import MAX_IMAGE_BYTES, Media, check_source, decode_base64, load_image, open_media
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.tables_entities import EmbedTaskRow
