@@ -9,8 +9,9 @@ services the ports. `framedex serve`/`worker`, the API's lifespan, tests and too
 | `storage.VectorIndex`        | `vector_url` (``file://<data>/vectors``)   | ``file://`` embedded (usearch)|
 | `storage.LexicalIndex`       | follows the metadata store's dialect       | SQLite FTS5                   |
 
-``postgresql://``, ``s3://`` and ``redis://`` are refused with `UnsupportedScheme` until the scale-out
-adapters exist; adding one is a new branch here and an adapter module, nothing in services.
+``postgresql://``, ``s3://`` and ``redis://`` are refused with `UnsupportedScheme` until the scale-out issue
+wires its adapters (`storage/blobs_s3.py`, `storage/vectors_pgvector.py`, `storage/lexical_postgres.py`,
+`jobs/queue_redis.py`) here: a branch per scheme in the openers below, nothing in services.
 
 Job handlers are declared by the services that own them (`job_handlers(platform)` in each module listed in
 `JOB_OWNERS`); this module only collects them for the worker pool.
@@ -43,7 +44,7 @@ class UnsupportedScheme(ValueError):
 
     def __init__(self, setting: str, url: str, supported: tuple[str, ...]) -> None:
         scheme = scheme_of(url)
-        later = " (the scale-out adapters are not implemented yet)" if scheme in _SCALE_OUT else ""
+        later = " (the scale-out adapters are not wired into the composition root yet)" if scheme in _SCALE_OUT else ""
         super().__init__(f"{setting}: no adapter for the {scheme!r} scheme{later}; "
                          f"supported: {', '.join(s + '://' for s in supported)}")
 
