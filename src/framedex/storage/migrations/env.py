@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import create_engine, pool
 
 from framedex.storage import tables_analysis, tables_entities  # noqa: F401  (registers their tables)
@@ -11,9 +14,10 @@ from framedex.storage.tables import Base
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Custom column types render as ``framedex.storage.types.X()`` with the import the revision needs."""
     if type_ == "type" and type(obj).__module__ == "framedex.storage.types":
-        autogen_context.imports.add("import framedex.storage.types")  # type: ignore[attr-defined]
+        autogen_context.imports.add("import framedex.storage.types")
         return f"framedex.storage.types.{type(obj).__name__}()"
     return False
 
