@@ -18,7 +18,7 @@ costly). "Size" is the number of `visual` vectors
 (frames); the other spaces hold 1/5 (audio, transcription) and 1/20 (ocr) of it. Each size runs in its own
 process. Prints one JSON object per size.
 
-`services.search_cache` keeps what re-scoring reads (ready videos, clip spans, stored labels per clip, on-screen
+`services.search.cache` keeps what re-scoring reads (ready videos, clip spans, stored labels per clip, on-screen
 text lines, query text vectors) between searches. By default the timed rounds repeat the same queries after a
 warm-up round, so they measure the steady state (every cache warm). ``--cold`` drops the caches before every
 timed query: the first search after a restart, or a novel query over videos no earlier search touched.

@@ -113,6 +113,27 @@ class Settings(BaseSettings):
         default_factory=list, description="Webhook endpoints that receive every analyze.task.* event."
     )
 
+    # Serving bounds: slow or half-open clients, thread starvation, one tenant crowding out the others
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request head (line and headers) must arrive within this; else the "
+        "connection is closed (slowloris).")
+    http_keep_alive_seconds: int = Field(default=5, ge=1, description="Idle time before a kept-alive "
+                                         "connection is closed.")
+    http_body_grace_seconds: float = Field(
+        default=30.0, gt=0, description="A request body may take this long, plus 1 s per http_min_body_rate "
+        "bytes received; a slower body is answered 408 and the connection closed.")
+    http_min_body_rate: int = Field(default=32 * 1024, ge=1, description="Bytes per second, see above.")
+    max_connections: int = Field(default=1000, ge=1, description="Open client connections; more are answered "
+                                 "503 and closed at once.")
+    tenant_max_concurrent: int = Field(default=4, ge=1, description="In-flight expensive requests (analysis, "
+                                       "search, embed) per tenant; more wait for a turn (below).")
+    tenant_queue_seconds: float = Field(default=30.0, ge=0, description="How long a tenant's expensive request "
+                                        "may wait for one of its turns before it is answered 429.")
+    analysis_threads: int = Field(default=4, ge=1, description="Threads for sync analysis requests, apart "
+                                  "from the request threadpool.")
+    analysis_queue: int = Field(default=32, ge=0, description="Sync analyses that may wait for one of those "
+                                "threads; more are answered 429.")
+
     @property
     def db_url(self) -> str:
         if self.database_url:

@@ -1,4 +1,4 @@
-"""The search caches (`services.search_cache`) follow the metadata database: a video that becomes ready, is
+"""The search caches (`services.search.cache`) follow the metadata database: a video that becomes ready, is
 edited, re-indexed or deleted is seen by the next search, and text matching gives what it gave uncached."""
 
 from __future__ import annotations

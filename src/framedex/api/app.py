@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from framedex._version import __version__
+from framedex.api.access_log import AccessLog
 from framedex.api.errors import install_error_handlers
-from framedex.api.limits import RequestGuard
-from framedex.api.routers import ROUTERS, media
+from framedex.api.limits import RequestGuard, WorkPool
+from framedex.api.routers import ROUTERS, health, media
 from framedex.api.routers import playground as playground_router
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
@@ -33,11 +34,15 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
         if not settings.auth_enabled:
             auth.ensure_local_tenant(platform)
         app.state.platform = platform
+        # Sync analysis (which may wait minutes for a video to be indexed, then for the model) runs on these
+        # threads, never on the request threadpool that every other route and the key check share.
+        app.state.analysis_pool = WorkPool("analysis", settings.analysis_threads, settings.analysis_queue)
         pool: WorkerPool | None = None
         if start_workers and settings.workers > 0:
             from framedex.platform import start_worker_pool
 
             pool = start_worker_pool(platform, settings.workers)
+        app.state.worker_pool = pool  # for /ready
         try:
             yield
         finally:
@@ -52,12 +57,16 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
     install_error_handlers(app)
     # Authenticate from the headers and cap the body per route before any handler reads it.
     app.add_middleware(RequestGuard)
+    # Outermost, so that every answer is logged, the guard's refusals included.
+    app.add_middleware(AccessLog)
     api = APIRouter()
     for router in ROUTERS:
         api.include_router(router)
     api.include_router(media.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(api, include_in_schema=False)
+    app.include_router(health.router)
+    app.include_router(health.router, prefix=API_PREFIX)
     if playground:
         app.include_router(playground_router.router)
     return app

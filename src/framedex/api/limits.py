@@ -12,7 +12,13 @@ One ASGI middleware (`RequestGuard`), in front of FastAPI's routing, does in ord
    of the cut-off body.
 4. A JSON body is read here (within its cap), checked by `json_limits` (valid JSON, finite numbers, depth,
    sizes) and handed on; the app then parses a body that is known to be sane.
-5. An unexpected error is a 500 in the envelope that keeps the connection open (Starlette's own handler
+5. Every body has a deadline (`_BodyClock`): a grace period plus one second per `http_min_body_rate` bytes
+   received, so a client that drips a body is answered 408 and dropped however large its declared size.
+6. Expensive routes (analysis, search, embed: `RoutePolicy.heavy`) are capped per tenant
+   (`tenant_max_concurrent` in flight, waiting up to `tenant_queue_seconds` for a turn); past it the answer
+   is 429 `too_many_requests` before the body is read, so one tenant cannot take every thread, model turn
+   and connection of the server.
+7. An unexpected error is a 500 in the envelope that keeps the connection open (Starlette's own handler
    re-raises, and uvicorn then drops the kept-alive connection).
 """
 
@@ -21,9 +27,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -46,8 +53,23 @@ _DRAIN_BYTES = 64 * 1024
 _INLINE_JSON_BYTES = 256 * 1024
 
 
+T = TypeVar("T")
+
+
 class BodyTooLarge(Exception):
     pass
+
+
+class BodyTimeout(Exception):
+    pass
+
+
+class TooManyRequests(ServiceError):
+    status = 429
+    code = "too_many_requests"
+
+
+_SLOW_BODY = "The request body arrived too slowly."
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,7 @@ class RoutePolicy:
     raw: bool = False
     too_large_code: str = "payload_too_large"
     nested_413: bool = False
+    heavy: bool = False
 
 
 def _fixed(n: int) -> Callable[[Settings], int]:
@@ -87,12 +110,15 @@ ROUTES: list[tuple[str, re.Pattern[str], RoutePolicy]] = [
                                                  too_large_code="video_filesize_too_large")),
     ("PUT", re.compile(r"/uploads/[^/]+/chunks/[^/]+"), RoutePolicy(body=_chunk_cap, auth=False, raw=True,
                                                                     too_large_code="chunk_too_large")),
-    ("POST", re.compile(r"/search"), RoutePolicy(body=_fixed(10 * 32 * MiB + MiB))),  # up to 10 query images
-    ("POST", re.compile(r"/embed"), RoutePolicy(body=_fixed(2 * 32 * MiB + MiB))),  # image and audio files
-    ("POST", re.compile(r"/embed-v2(/tasks)?"), RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON,
-                                                            nested_413=True)),
-    ("POST", re.compile(r"/(analyze|analyze/tasks|generate|summarize|gist)"),
-     RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON)),
+    ("POST", re.compile(r"/search"), RoutePolicy(body=_fixed(10 * 32 * MiB + MiB), heavy=True)),  # 10 images
+    ("POST", re.compile(r"/embed"), RoutePolicy(body=_fixed(2 * 32 * MiB + MiB), heavy=True)),  # image, audio
+    ("POST", re.compile(r"/embed-v2"), RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON, nested_413=True,
+                                                   heavy=True)),
+    ("POST", re.compile(r"/embed-v2/tasks"), RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON,
+                                                         nested_413=True)),
+    ("POST", re.compile(r"/(analyze|generate|summarize|gist)"), RoutePolicy(body=_fixed(_MEDIA_JSON),
+                                                                             json=_MEDIA_JSON, heavy=True)),
+    ("POST", re.compile(r"/analyze/tasks"), RoutePolicy(body=_fixed(_MEDIA_JSON), json=_MEDIA_JSON)),
     ("POST", re.compile(r"/analyze/batches"), RoutePolicy(body=_fixed(16 * MiB), json=16 * MiB)),
     ("*", re.compile(r"/thumbnails/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
     # The original's bytes: a signed URL or an x-api-key header, which the route itself checks.
@@ -158,6 +184,9 @@ class RequestGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._limiter: anyio.CapacityLimiter | None = None
+        # tenant -> expensive requests in flight; only touched on the event loop, so no lock
+        self._inflight: dict[str, int] = {}
+        self._turns: dict[str, anyio.Event] = {}  # set when one of the tenant's slots frees
 
     def _threads(self) -> anyio.CapacityLimiter:
         """Threads for the guard's own blocking work (key lookups, large JSON checks), apart from the request
@@ -208,12 +237,57 @@ class RequestGuard:
             if refusal:
                 await send_error(send, 403, "forbidden", refusal, close=big_body)
                 return
+        tenant: str | None = None
         if policy.auth:
             tenant = await self._authenticate(platform, headers, send, close=big_body, limiter=self._threads())
             if tenant is None:
                 return
             scope[TENANT_SCOPE_KEY] = tenant
+        if not (policy.heavy and tenant is not None):
+            await self._bounded(scope, receive, send, policy, settings, headers, declared, has_body)
+            return
+        if not await self._enter(tenant, settings):
+            cap = settings.tenant_max_concurrent
+            await send_error(send, 429, TooManyRequests.code,
+                             f"Too many requests in progress for this account (at most {cap} at once on this "
+                             f"endpoint family, and {settings.tenant_queue_seconds:g} s of waiting for a turn). "
+                             f"Retry when one has finished.", close=big_body,
+                             headers=[(b"retry-after", b"1")])
+            return
+        try:
+            await self._bounded(scope, receive, send, policy, settings, headers, declared, has_body)
+        finally:
+            self._leave(tenant)
 
+    async def _enter(self, tenant: str, settings: Settings) -> bool:
+        """Take one of the tenant's in-flight slots, waiting up to `tenant_queue_seconds` for one: a burst of
+        searches from one client queues briefly instead of failing, while a flood is still answered 429."""
+        deadline = time.monotonic() + settings.tenant_queue_seconds
+        while self._inflight.get(tenant, 0) >= settings.tenant_max_concurrent:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            turn = self._turns.setdefault(tenant, anyio.Event())
+            with anyio.move_on_after(left):
+                await turn.wait()
+        self._inflight[tenant] = self._inflight.get(tenant, 0) + 1
+        return True
+
+    def _leave(self, tenant: str) -> None:
+        left = self._inflight[tenant] - 1
+        if left:
+            self._inflight[tenant] = left
+        else:
+            del self._inflight[tenant]
+        turn = self._turns.pop(tenant, None)
+        if turn is not None:
+            turn.set()  # every waiter re-checks; those that lose the race wait on the next event
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy, settings: Settings,
+                       headers: _Headers, declared: int | None, has_body: bool) -> None:
+        """Cap the body's size and time, then call the app."""
+        clock = _BodyClock(settings, receive)
+        receive = clock.receive
         is_json = has_body and not policy.raw and headers.is_json()
         cap = min(policy.json, policy.body(settings)) if is_json else policy.body(settings)
         too_large = (f"The request body exceeds the limit of {cap} bytes for this endpoint.",
@@ -261,7 +335,11 @@ class RequestGuard:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except BodyTimeout:
+                await send_error(send, 408, "request_timeout", _SLOW_BODY, close=True)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
@@ -299,38 +377,110 @@ class RequestGuard:
     async def _streamed(self, scope: Scope, receive: Receive, send: Send, cap: int, too_large: tuple[str, str],
                         policy: RoutePolicy) -> None:
         seen = 0
-        exceeded = False
+        # the answer that replaces the app's once the body was cut off: (status, code, message)
+        failure: tuple[int, str, str] | None = None
         replaced = False
 
         async def counting_receive() -> Message:
-            nonlocal seen, exceeded
-            message = await receive()
+            nonlocal seen, failure
+            try:
+                message = await receive()
+            except BodyTimeout:
+                failure = (408, "request_timeout", _SLOW_BODY)
+                raise
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > cap:
-                    exceeded = True
+                    failure = (413, too_large[1], too_large[0])
                     raise BodyTooLarge
             return message
 
-        async def guarded_send(message: Message) -> None:
-            # Whatever the app answers to a body cut off at the cap (FastAPI says 400 "error parsing the
-            # body"), the client gets the 413.
+        async def replace() -> None:
             nonlocal replaced
-            if exceeded:
-                if not replaced:
-                    replaced = True
-                    await send_error(send, 413, too_large[1], too_large[0], close=True, nested=policy.nested_413)
+            if failure is not None and not replaced:
+                replaced = True
+                await send_error(send, failure[0], failure[1], failure[2], close=True,
+                                 nested=policy.nested_413 and failure[0] == 413)
+
+        async def guarded_send(message: Message) -> None:
+            # Whatever the app answers to a body cut off at the cap or the deadline (FastAPI says 400 "error
+            # parsing the body"), the client gets the 413 or 408.
+            if failure is not None:
+                await replace()
                 return
             await send(message)
 
         try:
             await self.app(scope, counting_receive, guarded_send)
         except Exception:
-            if not exceeded:
+            if failure is None:
                 raise
-            if not replaced:
-                replaced = True
-                await send_error(send, 413, too_large[1], too_large[0], close=True, nested=policy.nested_413)
+            await replace()
+
+
+class _BodyClock:
+    """The body deadline of one request: `http_body_grace_seconds`, plus one second per `http_min_body_rate`
+    bytes received. Once the body is complete, `receive` waits without a deadline (a streaming response
+    listens on it for the client's disconnect)."""
+
+    def __init__(self, settings: Settings, receive: Receive) -> None:
+        self._receive = receive
+        self._grace = settings.http_body_grace_seconds
+        self._rate = float(settings.http_min_body_rate)
+        self._start = time.monotonic()
+        self._received = 0
+        self._done = False
+
+    async def receive(self) -> Message:
+        if self._done:
+            return await self._receive()
+        remaining = self._start + self._grace + self._received / self._rate - time.monotonic()
+        with anyio.move_on_after(max(remaining, 0.0)) as scope:
+            message = await self._receive()
+        if scope.cancelled_caught:
+            raise BodyTimeout
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            self._done = not message.get("more_body", False)
+        else:
+            self._done = True
+        return message
+
+
+class WorkPool:
+    """A bounded pool for slow blocking work (sync analysis): its own threads, apart from the request
+    threadpool that every other route and dependency shares, and a bounded queue. When `threads + queue`
+    calls are in flight, the next one is refused with 429 instead of waiting on (and pinning) a thread."""
+
+    def __init__(self, name: str, threads: int, queue: int) -> None:
+        self.name = name
+        self.threads = threads
+        self.queue = queue
+        self.pending = 0
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:  # made on the event loop, at first use
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        return self._limiter
+
+    def admit(self) -> None:
+        """Count one call in (release with `leave`), or raise the 429 when the pool and its queue are full."""
+        if self.pending >= self.threads + self.queue:
+            raise TooManyRequests(f"The server is busy with other {self.name} requests. Retry shortly.")
+        self.pending += 1
+
+    def leave(self) -> None:
+        self.pending -= 1
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on one of the pool's threads, once admitted."""
+        self.admit()
+        try:
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+        finally:
+            self.leave()
 
 
 class _Headers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import logging
@@ -75,6 +76,7 @@ def serve(
     import uvicorn
 
     from framedex.api.app import create_app
+    from framedex.api.serving import serving_config
     from framedex.platform import Platform
     from framedex.services import auth
 
@@ -82,6 +84,8 @@ def serve(
         console.print("[red]--no-auth is only allowed when binding to a loopback address.[/red]")
         raise typer.Exit(2)
     _logging(log_level)
+    # The database, blobs and signing key hold every tenant's data: private to this user (review #19).
+    os.umask(0o077)
     settings = _settings(data_dir, auth_enabled=not no_auth, workers=workers)
     if settings.auth_enabled:
         platform = Platform(settings)
@@ -89,11 +93,31 @@ def serve(
             key, _ = auth.create_key(platform, "default")
             console.print(f"[bold]First start: created an API key (shown once):[/bold]\n{key}")
         platform.close()
+    settings = _fit_connections(settings)
     console.print(f"framedex serving http://{host}:{port}/v1.3 (data: {data_dir.resolve()})")
     if not no_playground:
         console.print(f"playground: http://{host}:{port}/")
-    uvicorn.run(create_app(settings, playground=not no_playground), host=host, port=port, log_level=log_level,
-                access_log=False)
+    uvicorn.Server(serving_config(create_app(settings, playground=not no_playground), settings, host=host,
+                                  port=port, log_level=log_level)).run()
+
+
+def _fit_connections(settings: Settings) -> Settings:
+    """Raise the open-file limit to its hard cap, and keep `max_connections` well below it: database
+    files, blobs and model files need descriptors too, and running out of them turns into 500s."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 65536 if hard == resource.RLIM_INFINITY else hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    room = max(16, soft - 256)
+    if settings.max_connections > room:
+        console.print(f"[yellow]max_connections lowered from {settings.max_connections} to {room} "
+                      f"(open-file limit {soft}).[/yellow]")
+        return settings.model_copy(update={"max_connections": room})
+    return settings
 
 
 @app.command()

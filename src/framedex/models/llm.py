@@ -13,19 +13,27 @@ the text, ``finish_reason`` (``stop`` | ``length``), token usage and timings; ``
 piece as it is produced and may return ``True`` to stop early (client gone, task canceled). They also
 satisfy the plain :class:`framedex.models.base.TextGenerator` protocol through ``generate``.
 
+The local model serves one generation at a time. Callers queue for it in a :class:`FairScheduler`, which
+grants turns round-robin by tenant (the one served least recently goes first), so one tenant's queue of
+requests cannot hold up another's; callers name their tenant with :func:`tenant_scope`.
+
 The registry loads a backend lazily with :func:`load_llm` and hands out :class:`LLMProxy` objects,
 which hold a use count for the whole generation so the model is never unloaded mid-stream.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -37,6 +45,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_PACK",
+    "FairScheduler",
     "Generation",
     "LLMBackend",
     "LLMError",
@@ -47,6 +56,7 @@ __all__ = [
     "estimate_tokens",
     "load_llm",
     "resolve_model",
+    "tenant_scope",
 ]
 
 DEFAULT_PACK = "qwen2.5-coder-1.5b-instruct"
@@ -158,12 +168,86 @@ class _BaseBackend:
         return self.complete(messages, max_tokens=max_tokens, temperature=temperature, json_schema=schema).text
 
 
+# --- fair turns on a model that serves one caller at a time ------------------------------------------
+
+_TENANT: ContextVar[str] = ContextVar("framedex_llm_tenant", default="")
+
+
+@contextlib.contextmanager
+def tenant_scope(tenant: str) -> Iterator[None]:
+    """Generations started inside this block (in this thread or context) queue as ``tenant``'s. Work
+    without a scope (background jobs) queues as one shared anonymous tenant."""
+    token = _TENANT.set(tenant)
+    try:
+        yield
+    finally:
+        _TENANT.reset(token)
+
+
+def current_tenant() -> str:
+    return _TENANT.get()
+
+
+class FairScheduler:
+    """A lock granted round-robin across tenants: among the tenants with someone waiting, the one whose
+    last turn is oldest goes next (FIFO within a tenant). With a plain lock, tenant A's ten queued
+    requests would all run before tenant B's one."""
+
+    _MAX_REMEMBERED = 10_000  # tenants whose last turn is remembered; the rest count as never served
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._waiting: dict[str, deque[int]] = {}  # tenant -> tickets, oldest first
+        self._last_turn: dict[str, int] = {}  # tenant -> the turn number it was last granted
+        self._tickets = itertools.count()
+        self._turns = itertools.count()
+
+    def _next_ticket(self) -> int | None:
+        if not self._waiting:
+            return None
+        tenant = min(self._waiting, key=lambda t: (self._last_turn.get(t, -1), self._waiting[t][0]))
+        return self._waiting[tenant][0]
+
+    @contextlib.contextmanager
+    def turn(self, tenant: str | None = None) -> Iterator[None]:
+        """Hold the model for one call, once it is this caller's turn."""
+        who = current_tenant() if tenant is None else tenant
+        with self._cond:
+            ticket = next(self._tickets)
+            self._waiting.setdefault(who, deque()).append(ticket)
+            while self._busy or self._next_ticket() != ticket:
+                self._cond.wait()
+            queue = self._waiting[who]
+            queue.popleft()
+            if not queue:
+                del self._waiting[who]
+            self._busy = True
+            self._last_turn[who] = next(self._turns)
+            if len(self._last_turn) > self._MAX_REMEMBERED:
+                for old in sorted(self._last_turn, key=self._last_turn.__getitem__)[: self._MAX_REMEMBERED // 2]:
+                    if old not in self._waiting:
+                        del self._last_turn[old]
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def waiting(self) -> dict[str, int]:
+        """Tenant -> callers waiting for a turn (for tests and stats)."""
+        with self._cond:
+            return {t: len(q) for t, q in self._waiting.items()}
+
+
 # --- local: llama.cpp through xllamacpp -------------------------------------------------------------
 
 
 class LlamaCppBackend(_BaseBackend):
     """A GGUF model in this process. Calls are serialised (one KV cache slot, so a repeated prompt
-    prefix, e.g. the same video's timeline, is reused from cache)."""
+    prefix, e.g. the same video's timeline, is reused from cache), in turns that are fair across tenants
+    (:class:`FairScheduler`)."""
 
     def __init__(self, model_path: str | Path, *, threads: int = 2, context_size: int = 8192,
                  name: str | None = None) -> None:
@@ -185,7 +269,7 @@ class LlamaCppBackend(_BaseBackend):
         self._server: Any = xllamacpp.Server(params)
         log.info("loaded %s (%d threads, %d ctx) in %.1fs", path.name, threads, context_size,
                  time.perf_counter() - t0)
-        self._lock = threading.Lock()
+        self.turns = FairScheduler()
         self.name = name or path.stem
         self.context_size = int(context_size)
         self.threads = int(threads)
@@ -242,7 +326,7 @@ class LlamaCppBackend(_BaseBackend):
                 state["timings"] = chunk["timings"]
             return bool(state["stop"])
 
-        with self._lock:
+        with self.turns.turn():
             try:
                 result = self._server.handle_chat_completions(request, callback)
             except Exception as exc:  # the binding raises on context overflow and bad grammars

@@ -1,15 +1,25 @@
 """Analysis: ``/analyze`` (sync or NDJSON stream), ``/analyze/tasks``, ``/analyze/batches``, and the older
-``/summarize``, ``/gist`` and ``/generate``."""
+``/summarize``, ``/gist`` and ``/generate``.
+
+The sync analyses may wait minutes (for a url/base64 video to be indexed, then for a turn on the model), so
+they are ``async`` routes that run their blocking work on the app's analysis pool (``limits.WorkPool``):
+bounded threads of their own with a bounded queue, answering 429 when both are full, instead of pinning
+the request threadpool that every other route shares (security review #6). The work runs in the caller's
+``tenant_scope``, so the model takes tenants' requests in fair turns.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Response
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
+from framedex.api.limits import WorkPool
 from framedex.api.schemas.analyze import (
     AnalyzeRequest,
     AnalyzeResponse,
@@ -27,8 +37,11 @@ from framedex.api.schemas.analyze import (
     SummarizeRequest,
 )
 from framedex.api.schemas.common import PageInfo
+from framedex.models.llm import tenant_scope
 from framedex.services import analysis
 from framedex.services.analysis import tasks as analysis_tasks
+
+T = TypeVar("T")
 
 router = APIRouter(tags=["analyze"])
 
@@ -50,36 +63,102 @@ def _bounded(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _stream(run: analysis.Analysis) -> StreamingResponse:
-    return StreamingResponse(run.events(), media_type=NDJSON, headers={"Cache-Control": "no-cache",
-                                                                         "X-Accel-Buffering": "no"})
+def _pool(request: Request) -> WorkPool:
+    pool: WorkPool = request.app.state.analysis_pool
+    return pool
+
+
+def _as_tenant(tenant: str, fn: Callable[..., T]) -> Callable[..., T]:
+    def scoped(*args: Any) -> T:
+        with tenant_scope(tenant):
+            return fn(*args)
+    return scoped
+
+
+async def _stream(request: Request, tenant: str, run: analysis.Analysis) -> StreamingResponse:
+    """The NDJSON stream, read on an analysis thread. The pool admits the stream once, for its whole length
+    (it holds a thread while it waits for the model); a full pool answers 429 before the stream starts."""
+    pool = _pool(request)
+    pool.admit()
+    # `events()` generates on a thread of its own, which does not inherit this context: name the tenant there.
+    run.run = _as_tenant(tenant, run.run)  # type: ignore[method-assign]
+    lines: Iterator[str] = run.events()
+    done = object()
+
+    async def relay() -> AsyncGenerator[str, None]:
+        try:
+            while True:
+                line = await anyio.to_thread.run_sync(next, lines, done, limiter=pool.limiter)
+                if line is done:
+                    return
+                yield str(line)
+        finally:
+            pool.leave()
+            close = getattr(lines, "close", None)
+            if close is not None:  # the client went away: stop the generation (`events` sets its stop flag)
+                await anyio.to_thread.run_sync(close, limiter=pool.limiter)
+
+    # Start the relay here (its first line, `stream_start`, comes at once): a started generator's `finally`
+    # runs however the response ends, even if it is never iterated, so the pool's slot is always given back.
+    agen = relay()
+    try:
+        first: str | None = await agen.__anext__()
+    except StopAsyncIteration:
+        first = None
+
+    async def body() -> AsyncIterator[str]:
+        try:
+            if first is not None:
+                yield first
+                async for line in agen:
+                    yield line
+        finally:
+            await agen.aclose()
+
+    return StreamingResponse(body(), media_type=NDJSON, headers={"Cache-Control": "no-cache",
+                                                                 "X-Accel-Buffering": "no"})
 
 
 @router.post("/analyze", response_model=AnalyzeResponse, response_model_exclude_none=True)
-def analyze(body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
-    run = analysis.prepare(platform, tenant, _bounded(body.body()))
+async def analyze(request: Request, body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
+    params = _bounded(body.body())
+    pool = _pool(request)
     if body.stream is True:
-        return _stream(run)
-    return AnalyzeResponse.model_validate(analysis.response_body(run.run()))
+        run = await pool.call(_as_tenant(tenant, analysis.prepare), platform, tenant, params)
+        return await _stream(request, tenant, run)
+
+    def sync() -> dict[str, Any]:
+        return analysis.response_body(analysis.prepare(platform, tenant, params).run())
+
+    return AnalyzeResponse.model_validate(await pool.call(_as_tenant(tenant, sync)))
 
 
 @router.post("/generate", response_model=AnalyzeResponse, response_model_exclude_none=True)
-def generate(body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
+async def generate(request: Request, body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
     """Older open-ended generation; streams NDJSON unless ``stream`` is ``false``."""
-    run = analysis.generate(platform, tenant, _bounded(body.body()))
+    params = _bounded(body.body())
+    pool = _pool(request)
     if body.stream is not False:
-        return _stream(run)
-    return AnalyzeResponse.model_validate(analysis.response_body(run.run()))
+        run = await pool.call(_as_tenant(tenant, analysis.generate), platform, tenant, params)
+        return await _stream(request, tenant, run)
+
+    def sync() -> dict[str, Any]:
+        return analysis.response_body(analysis.generate(platform, tenant, params).run())
+
+    return AnalyzeResponse.model_validate(await pool.call(_as_tenant(tenant, sync)))
 
 
 @router.post("/summarize", response_model_exclude_none=True)
-def summarize(body: SummarizeRequest, platform: PlatformDep, tenant: TenantDep) -> dict[str, Any]:
-    return analysis.summarize(platform, tenant, _bounded(body.body()))
+async def summarize(request: Request, body: SummarizeRequest, platform: PlatformDep,
+                    tenant: TenantDep) -> dict[str, Any]:
+    return await _pool(request).call(_as_tenant(tenant, analysis.summarize), platform, tenant,
+                                     _bounded(body.body()))
 
 
 @router.post("/gist", response_model=GistResponse, response_model_exclude_none=True)
-def gist(body: GistRequest, platform: PlatformDep, tenant: TenantDep) -> GistResponse:
-    return GistResponse.model_validate(analysis.gist(platform, tenant, _bounded(body.body())))
+async def gist(request: Request, body: GistRequest, platform: PlatformDep, tenant: TenantDep) -> GistResponse:
+    result = await _pool(request).call(_as_tenant(tenant, analysis.gist), platform, tenant, _bounded(body.body()))
+    return GistResponse.model_validate(result)
 
 
 # --- async tasks -------------------------------------------------------------------------------------

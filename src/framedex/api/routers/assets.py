@@ -18,6 +18,7 @@ from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.query import repeated
 from framedex.api.schemas.assets import (
+    ASSET_CREATE_BODY,
     Asset,
     AssetDetail,
     AssetTranscriptionResponse,
@@ -94,7 +95,7 @@ def guess_file_type(filename: str | None, content_type: str | None) -> str:
     return "video"
 
 
-@router.post("/assets", status_code=201, response_model=Asset)
+@router.post("/assets", status_code=201, response_model=Asset, openapi_extra=ASSET_CREATE_BODY)
 async def create_asset(request: Request, platform: PlatformDep, tenant: TenantDep) -> Asset:
     limit = platform.settings.max_asset_upload_bytes + _FORM_OVERHEAD
     async with _bounded(request, limit).form(max_files=1, max_fields=20) as form:

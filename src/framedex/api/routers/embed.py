@@ -17,6 +17,7 @@ from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.query import repeated
 from framedex.api.schemas.common import PagedResponse, PageInfo
 from framedex.api.schemas.embed import (
+    EMBED_TASK_BODY,
     EmbeddingSuccessResponse,
     EmbeddingTaskResponse,
     EmbedTaskError,
@@ -175,7 +176,7 @@ def _float_form(value: Any, name: str) -> float | None:
     return json_limits.finite(number, name)
 
 
-@router.post("/embed/tasks", status_code=201, response_model=EmbedV1TaskCreated)
+@router.post("/embed/tasks", status_code=201, response_model=EmbedV1TaskCreated, openapi_extra=EMBED_TASK_BODY)
 async def create_embedding_task_v1(request: Request, platform: PlatformDep, tenant: TenantDep) -> EmbedV1TaskCreated:
     from starlette.concurrency import run_in_threadpool
 

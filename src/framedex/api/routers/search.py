@@ -10,6 +10,7 @@ from starlette.datastructures import UploadFile
 
 from framedex.api import json_limits
 from framedex.api.deps import PlatformDep, TenantDep
+from framedex.api.schemas.search import MAX_QUERY_IMAGES, SEARCH_BODY
 from framedex.domain_errors import InvalidParameter, MissingParameter
 from framedex.services import search, thumbnails
 from framedex.services.media import MAX_IMAGE_BYTES
@@ -17,7 +18,6 @@ from framedex.services.platform import Platform
 
 router = APIRouter(tags=["search"])
 
-MAX_QUERY_IMAGES = 10
 MAX_QUERY_IMAGE_BYTES = MAX_IMAGE_BYTES
 
 
@@ -155,7 +155,7 @@ def _wire(platform: Platform, request: Request, result: search.SearchPageResult)
     return {"data": data, "page_info": result.page_info, "search_pool": result.search_pool}
 
 
-@router.post("/search")
+@router.post("/search", openapi_extra=SEARCH_BODY)
 async def create_search(request: Request, platform: PlatformDep, tenant: TenantDep) -> dict[str, Any]:
     from starlette.concurrency import run_in_threadpool
 
@@ -169,6 +169,12 @@ async def create_search(request: Request, platform: PlatformDep, tenant: TenantD
         except (httpx.HTTPError, OSError) as exc:  # refused, unreachable, timed out
             raise InvalidParameter("query_media_url", "The image could not be downloaded: "
                                    f"{type(exc).__name__}.") from exc
+        except InvalidParameter as exc:
+            if exc.parameter != "video_url":
+                raise
+            # The shared URL check names the tasks API's field; the caller sent query_media_url.
+            raise InvalidParameter("query_media_url", exc.message.split("parameter is invalid.", 1)[-1].strip(),
+                                   code=exc.code) from exc
     result = await run_in_threadpool(search.run_search, platform, tenant, search_request)
     return _wire(platform, request, result)
 

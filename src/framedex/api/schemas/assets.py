@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from framedex.api.schemas import forms
 from framedex.api.schemas.common import WireModel
 from framedex.ids import rfc3339
 from framedex.storage.tables import AssetRow
@@ -117,3 +118,17 @@ class AssetTranscriptionResponse(WireModel):
     sentences: list[TranscriptionEntry] | None = None
     utterances: list[TranscriptionUtterance] | None = None
     error: TranscriptionError | None = None
+
+
+# --- request body of POST /assets, which the router reads by hand (streaming size cap) ---
+
+ASSET_CREATE_MULTIPART = forms.obj({
+    "method": forms.text("direct: the file part; url: the url field.", enum=("direct", "url")),
+    "file": forms.file("The file (method=direct): video, audio or image."),
+    "url": forms.text("A publicly accessible URL (method=url).", fmt="uri"),
+    "filename": forms.text("The name to keep; default from the file or URL."),
+    "enable_hls": forms.boolean("Generate an HLS playlist (video and audio).", default=True),
+    "enable_thumbnail": forms.boolean("Generate thumbnails.", default=True),
+    "user_metadata": forms.text("A JSON object as a string: string, number, boolean or string-list values."),
+}, ("method",), title="AssetCreateForm")
+ASSET_CREATE_BODY = forms.request_body(multipart=ASSET_CREATE_MULTIPART)

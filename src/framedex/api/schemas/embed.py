@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import Field
 
+from framedex.api.schemas import forms
 from framedex.api.schemas.common import WireModel
 
 
@@ -124,3 +125,18 @@ class EmbedV1TaskStatus(WireModel):
     model_name: str
     status: str
     video_embedding: V1VideoEmbedding | None = None
+
+
+# --- request body of POST /embed/tasks, which the router reads by hand (the file part streams to storage) ---
+
+EMBED_TASK_MULTIPART = forms.obj({
+    "model_name": forms.text("The embedding model (marengo3.0, marengo2.7, ...)."),
+    "video_file": forms.file("The video (video_url wins when both are sent)."),
+    "video_url": forms.text("A publicly accessible video URL.", fmt="uri"),
+    "video_start_offset_sec": forms.number("Where embedding starts, in seconds.", minimum=0),
+    "video_end_offset_sec": forms.number("Where embedding stops, in seconds (with the start offset).", minimum=0),
+    "video_clip_length": forms.number("Seconds per clip embedding (2-10, default 6).", minimum=0),
+    "video_embedding_scope": forms.repeated(forms.text("A scope.", enum=("clip", "video")),
+                                            "clip, or clip and video; one part each."),
+}, ("model_name",), title="EmbedTaskForm")
+EMBED_TASK_BODY = forms.request_body(multipart=EMBED_TASK_MULTIPART)
