@@ -10,6 +10,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
     os.environ[_var] = "http://127.0.0.1:9"
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+# The suite runs far more searches and analyses from one key than the default per-key rate limits allow
+# (e.g. 50 searches a minute); lift them for every server the tests start. tests/api/test_rate_limits.py
+# sets its own.
+for _field in ("SEARCH", "ANALYZE", "ANALYZE_BATCHES", "EMBED_V2", "EMBED_V2_TASKS", "KNOWLEDGE_SEARCH"):
+    os.environ.setdefault(f"FRAMEDEX_RATE_LIMIT_{_field}", "1000000")
 
 import contextlib  # noqa: E402
 import shutil  # noqa: E402

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         description="Base URL clients reach this server at; used for upload and thumbnail URLs.",
     )
     auth_enabled: bool = True
+    api_docs: bool = Field(
+        default=True, description="Serve /docs, /redoc and /openapi.json without a key; turn off on a server "
+        "that faces the internet, where they only help scanners (review #18).")
 
     # Workers
     workers: int = Field(default=1, ge=0, description="In-process ingest workers started by `serve`.")
@@ -85,6 +88,22 @@ class Settings(BaseSettings):
     # Search
     search_page_ttl_seconds: float = 3600.0
 
+    # Imports from storage (`/tasks/transfers/import/{integration_id}`, docs/imports.md). Integrations are
+    # declared by the operator only: credentials stay on the server and clients name an integration.
+    integrations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        repr=False,  # it holds S3 secrets: keep them out of any logged or printed Settings
+        description='JSON name -> {"type": "local", "path": ...} or {"type": "s3", "endpoint": ..., "bucket": '
+        '..., "prefix": ..., "access_key_id": ..., "secret_access_key": ..., "region": ...}.',
+    )
+    import_roots: list[Path] = Field(
+        default_factory=list, description="Directories local integrations must lie under; empty = none allowed."
+    )
+    import_max_video_bytes: int = Field(default=10 * 1024**3, description="Per file, as data-connector imports.")
+    import_max_files: int = Field(default=1000, ge=1, description="Files one import run takes; the next run "
+                                  "(incremental) continues with the rest.")
+    import_max_listed: int = Field(default=100_000, ge=1, description="Objects one listing walks at most.")
+
     # Generation (analyze, summarize, gist): a local GGUF through llama.cpp, or any OpenAI-compatible server
     llm_url: str | None = Field(
         default=None, description="OpenAI-compatible endpoint (Ollama, vLLM, ...); unset = local llama.cpp."
@@ -129,6 +148,22 @@ class Settings(BaseSettings):
                                        "search, embed) per tenant; more wait for a turn (below).")
     tenant_queue_seconds: float = Field(default=30.0, ge=0, description="How long a tenant's expensive request "
                                         "may wait for one of its turns before it is answered 429.")
+    # Per-key rate limits of the endpoints the real API marks rate-limited (requests per key per
+    # `rate_limit_window_seconds`; 0 turns one off). The counters live in the metadata store, so every API
+    # process on one database shares them.
+    rate_limit_window_seconds: int = Field(default=60, ge=1, description="Length of a rate-limit window.")
+    rate_limit_search: int = Field(default=50, ge=0, description="POST /search per key per window.")
+    rate_limit_analyze: int = Field(default=30, ge=0, description="POST /analyze (streamed or not) per key "
+                                    "per window.")
+    rate_limit_analyze_batches: int = Field(default=10, ge=0, description="POST /analyze/batches per key per "
+                                            "window.")
+    rate_limit_embed_v2: int = Field(default=100, ge=0, description="POST /embed-v2 per key per window.")
+    rate_limit_embed_v2_tasks: int = Field(default=30, ge=0, description="POST /embed-v2/tasks per key per "
+                                           "window.")
+    rate_limit_knowledge_search: int = Field(default=50, ge=0, description="POST /knowledge-stores/{id}/search "
+                                             "per key per window.")
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1, description="How long the first answer to "
+                                         "a POST with an Idempotency-Key is replayed for the same key.")
     analysis_threads: int = Field(default=4, ge=1, description="Threads for sync analysis requests, apart "
                                   "from the request threadpool.")
     analysis_queue: int = Field(default=32, ge=0, description="Sync analyses that may wait for one of those "

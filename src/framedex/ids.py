@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from datetime import UTC, datetime
 
-_counter = int.from_bytes(os.urandom(3), "big")
-
 
 def new_id() -> str:
-    """A 24-hex id shaped like a MongoDB ObjectId (time-ordered), as the real API uses."""
-    global _counter
-    _counter = (_counter + 1) % 0xFFFFFF
-    return f"{int(time.time()):08x}{secrets.token_hex(5)}{_counter:06x}"
+    """A 24-hex id shaped like a MongoDB ObjectId (time-ordered by the second), as the real API uses.
+
+    The tail is fully random: an ObjectId-style process-wide counter would let a tenant measure every other
+    tenant's activity from the difference between two of its own ids (security review #18)."""
+    return f"{int(time.time()):08x}{secrets.token_hex(8)}"
 
 
 def is_id(value: str) -> bool:

@@ -19,7 +19,9 @@ Job handlers are declared by the services that own them (`job_handlers(platform)
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -143,10 +145,23 @@ class Platform:
     def signing_key(self) -> bytes:
         """Secret for signed URLs (chunk uploads, thumbnails); created once per data dir."""
         path = self.settings.data_dir / "signing.key"
-        if not path.exists():
-            path.write_bytes(secrets.token_bytes(32))
-            path.chmod(0o600)
-        return path.read_bytes()
+        # O_EXCL with mode 0600: the key is never readable by others, not even between create and chmod,
+        # and two processes starting on one data dir cannot both write one (the loser reads the winner's).
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+                f.flush()
+                os.fsync(f.fileno())
+        for _ in range(50):  # a racing creator may not have written its 32 bytes yet
+            key = path.read_bytes()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.01)
+        raise RuntimeError(f"{path.name} in the data dir is truncated; delete it to create a new one")
 
     def warm_up(self) -> None:
         """What a long-running process does once at start-up: load the vector collections, then move every
@@ -171,10 +186,11 @@ class Platform:
 
 def _job_owners() -> tuple[ModuleType, ...]:
     """The services that run work on the queue; each declares its kinds in `job_handlers(platform)`."""
-    from framedex.services import embed, entities, indexing
+    from framedex.services import embed, entities, indexing, streaming
     from framedex.services.analysis import tasks
+    from framedex.services.imports import transfers
 
-    return (indexing, embed, entities, tasks)
+    return (indexing, embed, entities, tasks, transfers, streaming)
 
 
 def job_handlers(platform: Platform) -> dict[str, JobHandler]:

@@ -119,9 +119,10 @@ def _aim(case: Any, seeded: dict[str, str]) -> None:
 
 
 def _check_envelope(case: Any, response: Any) -> None:
-    where = f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
+    body = response.content[:500].decode(errors="replace")  # the media routes answer with video bytes
+    where = f"{case.method} {case.formatted_path} -> {response.status_code}: {body}"
     assert response.status_code < 500, where
-    if response.status_code < 400:
+    if response.status_code < 400 or case.method.upper() == "HEAD":  # a HEAD answer has no body to check
         return
     body = response.json()
     if response.status_code == 413 and case.operation.path.startswith(NESTED_413) and "error" in body:

@@ -90,6 +90,7 @@ RESOURCES: dict[str, tuple[str, set[str]]] = {
     ),
     "search": ("Search", {"create", "query", "retrieve"}),
     "tasks": ("Tasks", {"create", "delete", "list", "retrieve", "wait_for_done"}),
+    "tasks.transfers": ("Transfers", {"create", "get_logs", "get_status", "import_"}),
 }
 
 TYPES = {
@@ -106,6 +107,9 @@ TYPES = {
     "TASK_FINAL_STATUSES", "Task", "TaskSystemMetadata", "TextGeneration", "TokenUsage", "TranscriptionError",
     "TranscriptionSegment", "TranscriptionUtterance", "UploadProgress", "UploadResult", "UploadStatus", "UserMetadata",
     "Video", "VideoEmbedding", "VideoSystemMetadata",
+    # imports from storage (client.tasks.transfers)
+    "ImportLog", "ImportLogVideoStatus", "TransferCreateResponse", "TransferFailedFile", "TransferLogs",
+    "TransferStatus", "TransferVideo", "TransferVideoItem", "TransferVideoItemFailed",
 }  # fmt: skip
 
 

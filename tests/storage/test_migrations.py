@@ -14,11 +14,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from framedex.storage import migrations
-from framedex.storage.metadata import SqlMetadataStore
+from framedex.storage.metadata import SqlMetadataStore, register_tables
 from framedex.storage.tables import Base
 
 
 def _diff(url: str) -> list[object]:
+    register_tables()
     engine = create_engine(url)
     try:
         with engine.connect() as conn:

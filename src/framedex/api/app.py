@@ -12,8 +12,10 @@ from framedex._version import __version__
 from framedex.api.access_log import AccessLog
 from framedex.api.errors import install_error_handlers
 from framedex.api.limits import RequestGuard, WorkPool
-from framedex.api.routers import ROUTERS, health, media
+from framedex.api.routers import ROUTERS, health, imports, media
+from framedex.api.routers import knowledge_stores as knowledge_stores_router
 from framedex.api.routers import playground as playground_router
+from framedex.api.routers import responses as responses_router
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
 from framedex.platform import Platform
@@ -50,9 +52,12 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
                 pool.stop()
             platform.close()
 
+    # With the docs off the routes do not exist at all (404), rather than answering 401 to a key check.
+    docs: dict[str, str | None] = {} if settings.api_docs else {"docs_url": None, "redoc_url": None,
+                                                                 "openapi_url": None}
     app = FastAPI(
         title="framedex", version=__version__, lifespan=lifespan,
-        description="Self-hosted video understanding with the Twelve Labs v1.3 API.",
+        description="Self-hosted video understanding with the Twelve Labs v1.3 API.", **docs,  # type: ignore[arg-type]
     )
     install_error_handlers(app)
     # Authenticate from the headers and cap the body per route before any handler reads it.
@@ -63,6 +68,9 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
     for router in ROUTERS:
         api.include_router(router)
     api.include_router(media.router)
+    api.include_router(responses_router.router)
+    api.include_router(knowledge_stores_router.router)
+    api.include_router(imports.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(api, include_in_schema=False)
     app.include_router(health.router)

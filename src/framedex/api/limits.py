@@ -14,11 +14,13 @@ One ASGI middleware (`RequestGuard`), in front of FastAPI's routing, does in ord
    sizes) and handed on; the app then parses a body that is known to be sane.
 5. Every body has a deadline (`_BodyClock`): a grace period plus one second per `http_min_body_rate` bytes
    received, so a client that drips a body is answered 408 and dropped however large its declared size.
-6. Expensive routes (analysis, search, embed: `RoutePolicy.heavy`) are capped per tenant
+6. Per-key rate limits of the routes the real API rate-limits (`rate_limits`, counted in the metadata store):
+   past one, 429 `too_many_requests` with `Retry-After`; every answer of those routes has `X-Ratelimit-*`.
+7. Expensive routes (analysis, search, embed: `RoutePolicy.heavy`) are capped per tenant
    (`tenant_max_concurrent` in flight, waiting up to `tenant_queue_seconds` for a turn); past it the answer
    is 429 `too_many_requests` before the body is read, so one tenant cannot take every thread, model turn
    and connection of the server.
-7. An unexpected error is a 500 in the envelope that keeps the connection open (Starlette's own handler
+8. An unexpected error is a 500 in the envelope that keeps the connection open (Starlette's own handler
    re-raises, and uvicorn then drops the kept-alive connection).
 """
 
@@ -36,7 +38,7 @@ import anyio
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from framedex.api import json_limits
+from framedex.api import json_limits, rate_limits
 from framedex.config import Settings
 from framedex.domain_errors import ServiceError
 
@@ -123,6 +125,8 @@ ROUTES: list[tuple[str, re.Pattern[str], RoutePolicy]] = [
     ("*", re.compile(r"/thumbnails/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
     # The original's bytes: a signed URL or an x-api-key header, which the route itself checks.
     ("*", re.compile(r"/media/[^/]+/original"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
+    # HLS playlists, segments and thumbnails: the signed prefix is the authorisation (routers/streaming.py).
+    ("*", re.compile(r"/streams/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
     # The web playground's page and assets: the API key is typed into the page, never needed to load it.
     ("*", re.compile(r"/|/static/.*"), RoutePolicy(body=_fixed(64 * 1024), auth=False)),
     ("*", re.compile(r"/(docs|redoc)(/.*)?|/openapi\.json|/(health|healthz|ready|readyz|livez)"),
@@ -134,10 +138,15 @@ ROUTES: list[tuple[str, re.Pattern[str], RoutePolicy]] = [
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "framedex.inprocess"}
 
 
-def policy_for(method: str, path: str) -> RoutePolicy:
+def route_path(path: str) -> str:
+    """A request path without the API prefix and trailing slashes, as `ROUTES` and the rate limits match it."""
     if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
         path = path[len(API_PREFIX):] or "/"
-    path = path.rstrip("/") or "/"
+    return path.rstrip("/") or "/"
+
+
+def policy_for(method: str, path: str) -> RoutePolicy:
+    path = route_path(path)
     for want, pattern, policy in ROUTES:
         if (want == "*" or want == method) and pattern.fullmatch(path):
             return policy
@@ -243,6 +252,19 @@ class RequestGuard:
             if tenant is None:
                 return
             scope[TENANT_SCOPE_KEY] = tenant
+            rate = rate_limits.limit_for(method, route_path(str(scope.get("path", "/"))), settings)
+            if rate is not None:
+                who = rate_limits.key_identity(headers.get("x-api-key") if settings.auth_enabled else "", tenant)
+                verdict = await anyio.to_thread.run_sync(rate_limits.check, platform.store, who, rate,
+                                                         limiter=self._threads())
+                if not verdict.allowed:
+                    retry = verdict.retry_after()
+                    await send_error(send, 429, TooManyRequests.code,
+                                     f"Too many requests on this endpoint for this API key (at most {rate.limit} "
+                                     f"per {rate.window} s). Retry in {retry} s.", close=big_body,
+                                     headers=[(b"retry-after", str(retry).encode()), *verdict.headers()])
+                    return
+                send = _with_headers(send, verdict.headers())
         if not (policy.heavy and tenant is not None):
             await self._bounded(scope, receive, send, policy, settings, headers, declared, has_body)
             return
@@ -416,6 +438,17 @@ class RequestGuard:
             if failure is None:
                 raise
             await replace()
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """`send` that adds `extra` to the response's headers."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
 
 
 class _BodyClock:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from framedex.cli.commands import register as register_remote_commands
 from framedex.config import Settings
 
 app = typer.Typer(
@@ -200,6 +201,21 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or prefix.")]
     console.print(f"Revoked {info.id} ({info.name}).")
 
 
+@keys_app.command("webhook-secret")
+def keys_webhook_secret(key_id: Annotated[str, typer.Argument(help="Key id or prefix (of the tenant).")],
+                        data_dir: DataDir = Path("./framedex-data")) -> None:
+    """Print the secret that signs the webhooks of this key's tenant (the TL-Signature header)."""
+    from framedex.platform import Platform
+    from framedex.services import auth, webhooks
+
+    platform = Platform(_settings(data_dir))
+    match = [k for k in auth.list_keys(platform) if k.id == key_id or k.prefix.startswith(key_id)]
+    if len({k.tenant_id for k in match}) != 1:
+        console.print(f"[red]No single key matches {key_id!r}.[/red]")
+        raise typer.Exit(1)
+    out.print(webhooks.tenant_secret(platform.signing_key, match[0].tenant_id), soft_wrap=True, highlight=False)
+
+
 def _client(url: str, api_key: str | None):  # type: ignore[no-untyped-def]
     from framedex import TwelveLabs
 
@@ -337,6 +353,9 @@ def models_install(names: Annotated[list[str] | None, typer.Argument(help="Packs
     except packs.PackError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
+
+
+register_remote_commands(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -8,6 +8,7 @@ actually connects to, on every redirect hop, and bounds the whole download by a 
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from typing import BinaryIO
@@ -17,6 +18,8 @@ import httpx
 
 from framedex.domain_errors import InvalidParameter
 from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client, is_public_address
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MAX_REDIRECTS", "FetchError", "download", "is_public_address", "validate_url"]
 
@@ -74,7 +77,11 @@ def download(url: str, out: BinaryIO, *, max_bytes: int, timeout: float, deadlin
                         current = urljoin(current, response.headers.get("location", ""))
                         continue
                     if response.status_code != 200:
-                        raise FetchError(f"the URL answered HTTP {response.status_code}")
+                        # Not the status itself: with it, URL uploads become a status and port scanner for
+                        # other hosts (review #18). Only whether the fault is the URL's or the server's.
+                        log.info("download of %s answered HTTP %d", current, response.status_code)
+                        raise FetchError("the URL did not answer with the file" if response.status_code < 500
+                                         else "the server at the URL failed to answer")
                     declared = response.headers.get("content-length")
                     if declared and declared.isdigit() and int(declared) > max_bytes:
                         raise FetchError(f"the file is larger than {max_bytes} bytes")

@@ -8,6 +8,7 @@ any other long file. Absurd timestamps (a first frame at 10¹² s) are refused h
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from framedex.ingest.limits import (
     plausible_time,
     slack_seconds,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MediaInfo", "MediaLimitExceeded", "MediaRejected", "decode_budget", "probe", "validate_video"]
 
@@ -57,7 +60,9 @@ def probe(path: Path) -> MediaInfo:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise MediaRejected("video_file_broken", f"The file is not a readable media file ({exc}).") from exc
+        # FFmpeg's text names the blob's path on this server (review #18): it goes to the log, not the client.
+        log.info("probe of %s failed: %s", path, exc)
+        raise MediaRejected("video_file_broken", "The file is not a readable media file.") from exc
     with container:
         video = next((s for s in container.streams.video), None)
         audio = next((s for s in container.streams.audio), None)

@@ -22,6 +22,10 @@ from framedex.jobs.queue import Job, JobQueue
 log = logging.getLogger("framedex.worker")
 
 
+class TransientJobError(Exception):
+    """The job may succeed on a retry; its text is written for the client, which sees it after the last one."""
+
+
 @dataclass(frozen=True)
 class JobHandler:
     run: Callable[[Job], None]
@@ -75,7 +79,10 @@ class Worker:
             log.exception("job %s (%s) failed", job.id, job.kind)
             last = job.attempts >= job.max_attempts
             if last:
-                handler.give_up(job, f"internal error: {exc}")
+                # A raw exception's text can name paths, SQL or addresses on this server (review #18): the
+                # client gets a reason written for it, the log (above) gets the rest.
+                reason = str(exc) if isinstance(exc, TransientJobError) else f"internal error (job {job.id})"
+                handler.give_up(job, reason)
             self.queue.fail(job.id, self.owner, repr(exc), retry=not last)
         else:
             self.queue.complete(job.id, self.owner)

@@ -23,7 +23,7 @@ from framedex.storage.tables import AssetRow, IndexedAssetRow
 
 PROBE_JOB = "asset_probe"
 FETCH_JOB = "asset_fetch"
-FILE_TYPES = ("video", "audio", "image")
+FILE_TYPES = ("video", "audio", "image", "document")
 _MAX_FILENAME = 255
 
 

@@ -20,8 +20,9 @@ from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
 from framedex.ingest.probe import MediaInfo, MediaRejected, probe, validate_video
 from framedex.ingest.stages import default_stages
 from framedex.jobs.queue import Job
-from framedex.jobs.worker import JobHandler, PermanentJobError
+from framedex.jobs.worker import JobHandler, PermanentJobError, TransientJobError
 from framedex.services import assets as asset_service
+from framedex.services import streaming
 from framedex.services.platform import Platform
 from framedex.services.videos import VALIDATE_JOB
 from framedex.storage.tables import AssetRow, IndexedAssetRow, IndexRow
@@ -33,6 +34,10 @@ INDEX_JOB = "video_index"
 
 class AssetUnavailable(PermanentJobError):
     pass
+
+
+class DocumentAsset(AssetUnavailable):
+    """The asset is a document (services/documents.py made it ready or failed): it has no media."""
 
 
 def _fetch(platform: Platform, asset: AssetRow) -> None:
@@ -48,7 +53,8 @@ def _fetch(platform: Platform, asset: AssetRow) -> None:
         except (FetchError, ServiceError) as exc:
             raise AssetUnavailable(f"the URL could not be downloaded: {exc}") from exc
         except Exception as exc:  # network errors are worth a retry
-            raise RuntimeError(f"download failed: {exc}") from exc
+            # The connect error's text (refused, reset, which address) stays in the log (review #18).
+            raise TransientJobError("the URL could not be downloaded: the connection failed") from exc
         tmp.seek(0)
         platform.blobs.put_stream(key, tmp)
     with platform.store.session() as session:
@@ -68,12 +74,16 @@ def ensure_asset_ready(platform: Platform, asset_id: str) -> tuple[Path, MediaIn
     if asset.blob_key is None or not platform.blobs.exists(asset.blob_key):
         _fetch(platform, asset)
     path = platform.blobs.local_path(asset_service.asset_blob_key(asset_id))
+    from framedex.services import documents
+
+    if documents.ready_if_document(platform, asset_id, path, asset.filename):
+        raise DocumentAsset("The asset is a document (PDF, text or Markdown); only video and audio can be indexed.")
     try:
         info = probe(path)
     except MediaRejected as exc:
         with platform.store.session() as session:
-            asset_service.mark_failed(session, asset_id, exc.message)
-        raise AssetUnavailable(exc.message) from exc
+            asset_service.mark_failed(session, asset_id, documents.unsupported_message(exc.message))
+        raise AssetUnavailable(documents.unsupported_message(exc.message)) from exc
     with platform.store.session() as session:
         row = session.get(AssetRow, asset_id)
         if row is not None and row.status != "ready":
@@ -113,9 +123,13 @@ class IngestJobs:
     def probe_asset(self, job: Job) -> None:
         try:
             ensure_asset_ready(self.platform, job.payload["asset_id"])
+        except DocumentAsset:  # ready or failed already, with the document's own reason
+            pass
         except AssetUnavailable as exc:
             with self.platform.store.session() as session:
                 asset_service.mark_failed(session, job.payload["asset_id"], str(exc))
+            return
+        streaming.on_asset_ready(self.platform, job.payload["asset_id"])
 
     def asset_given_up(self, job: Job, reason: str) -> None:
         with self.platform.store.session() as session:
@@ -148,6 +162,8 @@ class IngestJobs:
             row.system_metadata = {**info.as_dict(), "filename": row.filename}
             row.updated_at = utcnow()
             self.platform.queue.enqueue(INDEX_JOB, {"video_id": video_id}, session=session)
+            # After the index job, so that with one worker the stream never delays `ready`.
+            streaming.on_video_validated(session, self.platform, row)
 
     def index_video(self, job: Job) -> None:
         video_id = job.payload["video_id"]

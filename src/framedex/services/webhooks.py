@@ -10,12 +10,20 @@ connects through :mod:`framedex.ingest.safe_http` (the connected address is the 
 rebinding cannot aim it at a private address), reads at most ``MAX_REPLY_BYTES`` of the reply (only the
 status matters), and ends within ``webhook_timeout_seconds`` of wall clock whatever the receiver's pace.
 One URL therefore costs at most ``attempts`` times that plus the backoff.
+
+Every delivery is signed as the Twelve Labs platform signs its webhooks: a ``TL-Signature`` header
+``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`` keyed with the tenant's webhook secret
+(:func:`tenant_secret`; ``framedex keys webhook-secret`` prints it). A receiver recomputes the HMAC over the
+bytes it received and rejects old timestamps (:func:`verify` does both), so a forged or replayed event is
+refused. Each retry signs afresh with its own timestamp; the event ``id`` stays the same.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
+import json
 import logging
 import time
 from typing import Any
@@ -44,8 +52,41 @@ def event(subject_id: str, event_type: str, data: dict[str, Any]) -> dict[str, A
             "data": data}
 
 
+SIGNATURE_HEADER = "TL-Signature"
+# How old a signed timestamp a receiver should still accept (verify's default): long enough for clock skew,
+# short enough that a captured delivery cannot be replayed later.
+TOLERANCE_SECONDS = 300
+
+
+def tenant_secret(signing_key: bytes, tenant_id: str) -> str:
+    """The tenant's webhook secret. Derived from the data dir's signing key, so it needs no storage, differs
+    per tenant (one tenant cannot forge events for another's receiver) and never leaves the server except
+    through the operator's CLI."""
+    return "whsec_" + hmac.new(signing_key, f"webhook-secret:{tenant_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The ``TL-Signature`` header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, body: bytes, header: str, *, tolerance: float = TOLERANCE_SECONDS,
+           now: float | None = None) -> bool:
+    """What a receiver does: the signature matches the raw body (in constant time) and is recent."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now if now is not None else time.time()) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
 def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
-            attempts: int = MAX_ATTEMPTS, backoff: float = 0.5) -> list[dict[str, Any]]:
+            attempts: int = MAX_ATTEMPTS, backoff: float = 0.5, secret: str | None = None) -> list[dict[str, Any]]:
     """Send ``payload`` to every URL; returns one delivery-info dict per URL.
 
     The whole call is bounded too, not only each attempt: nothing caps how many URLs a task names, so
@@ -71,7 +112,8 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
                 break
             info["attempts"] += 1
             try:
-                status = _post(settings, url, payload, min(settings.webhook_timeout_seconds, budget.remaining()))
+                status = _post(settings, url, payload, min(settings.webhook_timeout_seconds, budget.remaining()),
+                               secret)
             except BlockedAddress as exc:  # the name moved to a private address after the check above
                 info["last_error"] = f"refused: {exc}"
                 break
@@ -83,12 +125,16 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
                 if 200 <= status < 300:
                     info["delivered"] = True
                     info.pop("last_error", None)
+                    log.info("webhook %s to %s delivered (attempt %d)", payload.get("id"), url, info["attempts"])
                     break
                 info["last_error"] = f"HTTP {status}"
+            # Each failed attempt is logged, so an operator sees retries as they happen, not only the outcome.
+            log.info("webhook %s to %s: attempt %d failed: %s", payload.get("id"), url, info["attempts"],
+                     info.get("last_error"))
             if attempt + 1 < attempts:
                 time.sleep(min(backoff * (2**attempt), max(0.0, budget.remaining())))
         if not info["delivered"]:
-            log.info("webhook to %s not delivered: %s", url, info.get("last_error"))
+            log.warning("webhook %s to %s not delivered: %s", payload.get("id"), url, info.get("last_error"))
         infos.append(info)
     return infos
 
@@ -97,13 +143,18 @@ class _AttemptTimedOut(Exception):
     pass
 
 
-def _post(settings: Settings, url: str, payload: dict[str, Any], limit: float) -> int:
+def _post(settings: Settings, url: str, payload: dict[str, Any], limit: float, secret: str | None = None) -> int:
     """One attempt: the reply's status code, within ``limit`` seconds of wall clock."""
     clock = Deadline(limit)
-    headers = {"User-Agent": "framedex-webhooks/1", "X-Framedex-Event": str(payload.get("type", ""))}
+    # Serialised here, so that the signed bytes are exactly the bytes sent.
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {"User-Agent": "framedex-webhooks/1", "X-Framedex-Event": str(payload.get("type", "")),
+               "Content-Type": "application/json"}
+    if secret is not None:
+        headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
     try:
         with (guarded_client(allow_private=settings.allow_private_urls, deadline=clock, timeout=limit) as client,
-              client.stream("POST", url, json=payload, headers=headers) as response):
+              client.stream("POST", url, content=body, headers=headers) as response):
             # A little of the body, so a receiver that writes a short reply is not cut off mid-write; the
             # rest is never read. Only the status matters, and it has arrived: a body that stalls until the
             # deadline does not undo the delivery.

@@ -40,6 +40,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def register_tables() -> None:
+    """Import every table module so `Base.metadata` holds the whole schema (create_all, migrations)."""
+    # The analyze-task, embed-task, entity, import, knowledge-store, rate-limit and rendition tables.
+    from framedex.storage import (  # noqa: F401
+        tables_analysis,
+        tables_entities,
+        tables_imports,
+        tables_knowledge,
+        tables_limits,
+        tables_streaming,
+    )
+
+
 class SqlMetadataStore:
     """SQLAlchemy adapter: `sqlite:///path` (WAL) or `postgresql+psycopg://...`."""
 
@@ -63,9 +76,7 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        # registers the analyze-task, embed-task and entity tables
-        from framedex.storage import tables_analysis, tables_entities  # noqa: F401
-
+        register_tables()
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
             from framedex.storage.lexical import SqliteLexicalIndex

@@ -17,6 +17,7 @@ from starlette.types import Message
 from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.query import repeated
+from framedex.api.routers.uploads import public_base_url
 from framedex.api.schemas.assets import (
     ASSET_CREATE_BODY,
     Asset,
@@ -29,7 +30,7 @@ from framedex.api.schemas.assets import (
 )
 from framedex.api.schemas.common import PagedResponse, PageInfo
 from framedex.domain_errors import InvalidParameter, MissingParameter, PayloadTooLarge
-from framedex.services import assets, uploads, videos
+from framedex.services import assets, streaming, uploads, videos
 from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.services.paging import PageRequest
 from framedex.services.platform import Platform
@@ -86,7 +87,11 @@ def _flag(form_value: Any, name: str) -> bool | None:
 
 
 def guess_file_type(filename: str | None, content_type: str | None) -> str:
-    """video | audio | image, from the part's content type or else the extension; video by default."""
+    """video | audio | image | document, from the part's content type or else the extension; video by default."""
+    from framedex.services.documents import guess_is_document
+
+    if guess_is_document(filename, content_type):
+        return "document"
     for mime in (content_type, mimetypes.guess_type(filename or "")[0]):
         if mime:
             major = mime.split("/", 1)[0].lower()
@@ -105,8 +110,9 @@ async def create_asset(request: Request, platform: PlatformDep, tenant: TenantDe
         if method not in METHODS:
             raise InvalidParameter("method", f"Use one of {list(METHODS)}.")
         filename = _text(form.get("filename"), "filename") or None
-        _flag(form.get("enable_hls"), "enable_hls")
-        _flag(form.get("enable_thumbnail"), "enable_thumbnail")
+        # Both default to true on this endpoint (reference, POST /assets).
+        enable_hls = _flag(form.get("enable_hls"), "enable_hls") is not False
+        enable_thumbnail = _flag(form.get("enable_thumbnail"), "enable_thumbnail") is not False
         metadata = assets.parse_user_metadata(json_limits.parse_metadata_field(form.get("user_metadata")))
         if method == "url":
             if form.get("file") is not None:
@@ -115,6 +121,8 @@ async def create_asset(request: Request, platform: PlatformDep, tenant: TenantDe
             if not url:
                 raise MissingParameter("url")
             row = await run_in_threadpool(_create_from_url, platform, tenant, url, filename, metadata)
+            await run_in_threadpool(streaming.request_for_asset, platform, tenant, row.id, hls=enable_hls,
+                                    thumbnail=enable_thumbnail)
             return Asset.of(row)
         upload = form.get("file")
         if upload is None:
@@ -132,6 +140,8 @@ async def create_asset(request: Request, platform: PlatformDep, tenant: TenantDe
             lambda: assets.create_direct(platform, tenant, stream=upload.file, filename=name,
                                          file_type=file_type, user_metadata=metadata, max_bytes=max_bytes)
         )
+        await run_in_threadpool(streaming.request_for_asset, platform, tenant, row.id, hls=enable_hls,
+                                thumbnail=enable_thumbnail)
         return Asset.of(row)
 
 
@@ -165,13 +175,26 @@ def list_assets(request: Request, platform: PlatformDep, tenant: TenantDep,
         sort_option=sort_option,
     )
     return PagedResponse[AssetDetail](
-        data=[AssetDetail.of(r) for r in result.items], page_info=PageInfo(**result.page_info)
+        data=_details(platform, request, result.items), page_info=PageInfo(**result.page_info)
     )
 
 
 @router.get("/assets/{asset_id}", response_model=AssetDetail, response_model_exclude_none=True)
-def retrieve_asset(asset_id: str, platform: PlatformDep, tenant: TenantDep) -> AssetDetail:
-    return AssetDetail.of(assets.retrieve(platform, tenant, asset_id))
+def retrieve_asset(asset_id: str, request: Request, platform: PlatformDep, tenant: TenantDep) -> AssetDetail:
+    return _details(platform, request, [assets.retrieve(platform, tenant, asset_id)])[0]
+
+
+def _details(platform: Platform, request: Request, rows: list[Any]) -> list[AssetDetail]:
+    """Asset details with their `hls` and `thumbnail` objects (one query for the page's renditions)."""
+    base = public_base_url(platform, request)
+    known = streaming.states(platform, [r.id for r in rows])
+    out = []
+    for row in rows:
+        detail = AssetDetail.of(row)
+        views = streaming.asset_views(platform, base, row.id, known)
+        detail.hls, detail.thumbnail = views.get("hls"), views.get("thumbnail")
+        out.append(detail)
+    return out
 
 
 @router.delete("/assets/{asset_id}", status_code=204)

@@ -3,17 +3,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
-from framedex.api.schemas.common import IdResponse, PagedResponse, PageInfo
+from framedex.api.schemas.common import PagedResponse, PageInfo
 from framedex.api.schemas.indexes import IndexCreate, IndexSchema, IndexUpdate
 from framedex.services import indexes
 
 router = APIRouter(tags=["indexes"])
 
 
-@router.post("/indexes", status_code=201, response_model=IdResponse)
-def create_index(body: IndexCreate, platform: PlatformDep, tenant: TenantDep) -> IdResponse:
+@router.post("/indexes", status_code=201, response_model=IndexSchema)
+def create_index(body: IndexCreate, platform: PlatformDep, tenant: TenantDep) -> IndexSchema:
     row = indexes.create(platform, tenant, name=body.index_name, models=body.models, addons=body.addons)
-    return IdResponse(id=row.id)
+    # The whole index, not only `_id` as the SDK's schema says: older clients read `index.index_name` and
+    # `index.models` right after creating it.
+    return IndexSchema.of(row, indexes.IndexStats(video_count=0, total_duration=0.0))
 
 
 @router.get("/indexes", response_model=PagedResponse[IndexSchema])

@@ -31,7 +31,7 @@ from framedex.api.schemas.uploads import (
 )
 from framedex.domain_errors import InvalidParameter, PayloadTooLarge
 from framedex.ids import rfc3339, utcnow
-from framedex.services import uploads
+from framedex.services import streaming, uploads
 from framedex.services.platform import Platform
 
 router = APIRouter(tags=["multipart uploads"])
@@ -48,6 +48,9 @@ def create_upload(body: CreateUploadRequest, request: Request, platform: Platfor
     json_limits.check_user_metadata(body.user_metadata)
     upload = uploads.create_upload(platform, tenant, filename=body.filename, file_type=body.type,
                                    total_size=body.total_size, user_metadata=body.user_metadata)
+    # Default false for multipart uploads (reference); queued once the completed asset is probed.
+    streaming.request_for_asset(platform, tenant, upload.asset_id, hls=bool(body.enable_hls),
+                                thumbnail=bool(body.enable_thumbnail))
     urls = uploads.chunk_urls(platform, upload, public_base_url(platform, request), 1,
                               uploads.MAX_URLS_PER_CALL)
     return CreateUploadResponse(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from framedex.api import json_limits
 from framedex.api.deps import PageDep, PlatformDep, TenantDep
 from framedex.api.query import repeated, video_filter
+from framedex.api.routers.uploads import public_base_url
 from framedex.api.schemas.common import PagedResponse, PageInfo
 from framedex.api.schemas.videos import (
     IndexedAssetCreate,
@@ -19,7 +20,7 @@ from framedex.api.schemas.videos import (
     VideoSummary,
 )
 from framedex.domain_errors import InvalidParameter
-from framedex.services import videos
+from framedex.services import streaming, videos
 from framedex.services.embed.view import video_embedding
 
 router = APIRouter(tags=["indexed assets"])
@@ -66,6 +67,11 @@ def retrieve_indexed_asset(index_id: str, video_id: str, request: Request, platf
     row = videos.retrieve(platform, tenant, index_id, video_id)
     detail = VideoDetail(**VideoSummary.of(row).model_dump(), stage_timings=row.stage_timings or None,
                          language=row.language)
+    base = public_base_url(platform, request)
+    known = streaming.states(platform, [row.asset_id])
+    detail.hls = streaming.hls_object(platform, base, row, known)
+    # Not in the real API's IndexedAssetDetailed, but the thumbnail addon's result has nowhere else to go.
+    detail.thumbnail = streaming.asset_views(platform, base, row.asset_id, known).get("thumbnail")
     if transcription:
         detail.transcription = [TranscriptionItem(**t) for t in videos.transcription(platform, row.id)]
     options = repeated(request.query_params, "embedding_option")

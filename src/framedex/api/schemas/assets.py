@@ -9,6 +9,7 @@ from pydantic import Field
 from framedex.api.schemas import forms
 from framedex.api.schemas.common import WireModel
 from framedex.ids import rfc3339
+from framedex.services.documents import technical_fields
 from framedex.storage.tables import AssetRow
 
 # Stored statuses beyond the wire's `processing | ready | failed` (`waiting` for bytes) read as processing.
@@ -66,6 +67,7 @@ def _technical_metadata(row: AssetRow) -> dict[str, Any]:
             )
     if meta.get("has_audio"):
         fields["audio_duration_seconds"] = meta.get("duration")
+    fields.update(technical_fields(meta))  # documents (services/documents.py)
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -74,6 +76,8 @@ class AssetDetail(Asset):
     duration: float | None = None
     technical_metadata: dict[str, Any] | None = None
     error: AssetError | None = None
+    hls: dict[str, Any] | None = None  # AssetHls{manifest_url, status}, set by the router
+    thumbnail: dict[str, Any] | None = None  # AssetThumbnail{representative_url, status}
 
     @classmethod
     def of(cls, row: AssetRow) -> AssetDetail:

@@ -55,6 +55,7 @@ class VideoDetail(VideoSummary):
     """`IndexedAssetDetailed` / `VideosRetrieveResponse`."""
 
     hls: dict[str, Any] | None = None
+    thumbnail: dict[str, Any] | None = None
     embedding: dict[str, Any] | None = None
     transcription: list[TranscriptionItem] | None = None
     stage_timings: dict[str, Any] | None = None

@@ -80,6 +80,28 @@ class AsyncPager(Generic[M]):
             raw = await self._fetch(page)
             items = _items(raw, self._items_key, self._item_model, self._transform)
 
+    @property
+    def has_next(self) -> bool:
+        """Whether another page may follow (the last page is only known once an empty one comes back)."""
+        return bool(self.items)
+
+    async def next_page(self) -> AsyncPager[M] | None:
+        """The following page as a pager of its own (as the official SDK's pagers do), or None past the last."""
+        if not self.items:
+            return None
+        raw = await self._fetch(self.page + 1)
+        following = AsyncPager(self._fetch, self._item_model, page=self.page + 1, raw=raw,
+                               items_key=self._items_key, page_model=self._page_model, transform=self._transform)
+        return following if following.items else None
+
+    async def iter_pages(self) -> AsyncIterator[AsyncPager[M]]:
+        """Yield this page and each following one as a pager (``.items``, ``.page_info``), as the official
+        SDK's ``iter_pages`` does."""
+        current: AsyncPager[M] | None = self if self.items else None
+        while current is not None:
+            yield current
+            current = await current.next_page()
+
     async def _iterate(self) -> AsyncIterator[M]:
         async for items in self.pages():
             for item in items:
@@ -114,6 +136,29 @@ class AsyncSearchPager:
                 return
             seen.add(token)
             page = await self._fetch_token(token)
+
+    @property
+    def has_next(self) -> bool:
+        return bool(self.page_info and self.page_info.next_page_token)
+
+    async def next_page(self) -> AsyncSearchPager | None:
+        """The following page of hits as a pager of its own, or None after the last."""
+        token = self.page_info.next_page_token if self.page_info else None
+        if not token:
+            return None
+        return AsyncSearchPager(self._fetch_token, await self._fetch_token(token))
+
+    async def iter_pages(self) -> AsyncIterator[AsyncSearchPager]:
+        """Yield this page and each following one as a pager (``.items``, ``.page_info``)."""
+        current: AsyncSearchPager | None = self
+        seen: set[str] = set()
+        while current is not None:
+            yield current
+            token = current.page_info.next_page_token if current.page_info else None
+            if not token or token in seen:
+                return
+            seen.add(token)
+            current = await current.next_page()
 
     async def _iterate(self) -> AsyncIterator[SearchItem]:
         async for page in self.pages():

@@ -81,6 +81,28 @@ class Pager(Generic[M]):
             raw = self._fetch(page)
             items = _items(raw, self._items_key, self._item_model, self._transform)
 
+    @property
+    def has_next(self) -> bool:
+        """Whether another page may follow (the last page is only known once an empty one comes back)."""
+        return bool(self.items)
+
+    def next_page(self) -> Pager[M] | None:
+        """The following page as a pager of its own (as the official SDK's pagers do), or None past the last."""
+        if not self.items:
+            return None
+        raw = self._fetch(self.page + 1)
+        following = Pager(self._fetch, self._item_model, page=self.page + 1, raw=raw,
+                               items_key=self._items_key, page_model=self._page_model, transform=self._transform)
+        return following if following.items else None
+
+    def iter_pages(self) -> Iterator[Pager[M]]:
+        """Yield this page and each following one as a pager (``.items``, ``.page_info``), as the official
+        SDK's ``iter_pages`` does."""
+        current: Pager[M] | None = self if self.items else None
+        while current is not None:
+            yield current
+            current = current.next_page()
+
     def _iterate(self) -> Iterator[M]:
         for items in self.pages():
             yield from items
@@ -114,6 +136,29 @@ class SearchPager:
                 return
             seen.add(token)
             page = self._fetch_token(token)
+
+    @property
+    def has_next(self) -> bool:
+        return bool(self.page_info and self.page_info.next_page_token)
+
+    def next_page(self) -> SearchPager | None:
+        """The following page of hits as a pager of its own, or None after the last."""
+        token = self.page_info.next_page_token if self.page_info else None
+        if not token:
+            return None
+        return SearchPager(self._fetch_token, self._fetch_token(token))
+
+    def iter_pages(self) -> Iterator[SearchPager]:
+        """Yield this page and each following one as a pager (``.items``, ``.page_info``)."""
+        current: SearchPager | None = self
+        seen: set[str] = set()
+        while current is not None:
+            yield current
+            token = current.page_info.next_page_token if current.page_info else None
+            if not token or token in seen:
+                return
+            seen.add(token)
+            current = current.next_page()
 
     def _iterate(self) -> Iterator[SearchItem]:
         for page in self.pages():

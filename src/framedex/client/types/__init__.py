@@ -73,6 +73,17 @@ from .multipart_upload import (
 from .search import SearchClip, SearchItem, SearchPageInfo, SearchPool, SearchResults
 from .shared import Hls, Model, Page, PageInfo, Segment, TokenUsage, TranscriptionSegment, UserMetadata
 from .tasks import TASK_FINAL_STATUSES, AsyncTask, Task, TaskSystemMetadata
+from .transfers import (
+    ImportLog,
+    ImportLogVideoStatus,
+    TransferCreateResponse,
+    TransferFailedFile,
+    TransferLogs,
+    TransferStatus,
+    TransferVideo,
+    TransferVideoItem,
+    TransferVideoItemFailed,
+)
 
 __all__ = [
     "ANALYZE_TASK_FINAL_STATUSES",
@@ -116,6 +127,8 @@ __all__ = [
     "Gist",
     "Highlight",
     "Hls",
+    "ImportLog",
+    "ImportLogVideoStatus",
     "IncompleteUpload",
     "Index",
     "IndexCreateResponse",
@@ -147,6 +160,13 @@ __all__ = [
     "TranscriptionError",
     "TranscriptionSegment",
     "TranscriptionUtterance",
+    "TransferCreateResponse",
+    "TransferFailedFile",
+    "TransferLogs",
+    "TransferStatus",
+    "TransferVideo",
+    "TransferVideoItem",
+    "TransferVideoItemFailed",
     "UploadProgress",
     "UploadResult",
     "UploadStatus",

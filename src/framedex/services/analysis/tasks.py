@@ -378,8 +378,9 @@ def _notify(platform: Platform, task_id: str) -> None:
         task = s.get(AnalyzeTaskRow, task_id)
         if task is None or task.status not in FINAL or not task.webhook_urls:
             return
-        urls, payload = list(task.webhook_urls), webhook_payload(task)
-    infos = webhooks.deliver(platform.settings, urls, payload)
+        urls, payload, tenant_id = list(task.webhook_urls), webhook_payload(task), task.tenant_id
+    infos = webhooks.deliver(platform.settings, urls, payload,
+                             secret=webhooks.tenant_secret(platform.signing_key, tenant_id))
     with platform.store.session() as s:
         task = s.get(AnalyzeTaskRow, task_id)
         if task is not None:

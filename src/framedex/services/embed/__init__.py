@@ -256,6 +256,12 @@ def _multi_input(platform: Platform, tenant_id: str, model: str, spec: dict[str,
         if not isinstance(source, dict):
             raise InvalidParameter(name, "It must be an object.")
         media_type = source.get("media_type")
+        if media_type == "document":  # PDF, text, Markdown: services/documents.py
+            from framedex.services import documents
+
+            vectors.append(documents.multi_input_vector(platform, tenant_id, model, source, name, sources, text,
+                                                        usage_tokens))
+            continue
         if media_type != "image":
             raise InvalidParameter(name, "Only image media sources are supported here.",
                                    code="parameter_not_supported")
@@ -345,7 +351,7 @@ def create_task_v2(platform: Platform, tenant_id: str, body: dict[str, Any]) -> 
     input_type = body.get("input_type")
     if not input_type:
         raise MissingParameter("input_type")
-    allowed = ("audio", "video", "image") if model == "marengo3.5" else ("audio", "video")
+    allowed = ("audio", "video", "image", "document") if model == "marengo3.5" else ("audio", "video")
     if input_type not in allowed:
         raise InvalidParameter("input_type", f"{model} accepts input_type {list(allowed)} for async tasks.")
     if body.get("embedding_uncertainty"):
@@ -357,6 +363,10 @@ def create_task_v2(platform: Platform, tenant_id: str, body: dict[str, Any]) -> 
         raise MissingParameter(str(input_type))
     src = check_source(platform, tenant_id, spec.get("media_source"), str(input_type))
     request: dict[str, Any] = {"dimension": dim}
+    if input_type == "document":  # services/documents.py
+        from framedex.services import documents
+
+        request["document"] = documents.task_options(spec)
     if input_type in ("audio", "video"):
         plan = media_plan(model, input_type, spec, task=True)
         request["plan"] = {"options": plan.options, "scopes": plan.scopes, "types": plan.types,
@@ -506,6 +516,12 @@ def run_task(platform: Platform, task_id: str) -> None:
                 meta: dict[str, Any] = {"input_type": "image", "input_url": media.input_url,
                                         "input_filename": media.input_filename, "embedding_options": ["visual"],
                                         "embedding_scopes": ["asset"]}
+            elif input_type == "document":  # services/documents.py
+                from framedex.services import documents
+
+                result, meta = documents.run_task(
+                    platform, tenant_id, source, None if source.get("asset_id") else media.path,
+                    request["document"], dim, media.input_url, media.input_filename)
             else:
                 plan = MediaPlan(**request["plan"])
                 embed = embed_audio_file if input_type == "audio" else embed_video_file

@@ -31,7 +31,7 @@ from typing import Any
 from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import new_id, rfc3339, utcnow
 from framedex.services import entities
-from framedex.services.indexes import get_index
+from framedex.services.indexes import get_index, index_modalities
 from framedex.services.platform import Platform
 from framedex.services.search import cache as search_cache
 from framedex.services.search import calibration as search_calibration
@@ -321,7 +321,8 @@ def rank(platform: Platform, tenant_id: str, request: SearchRequest, video_ids: 
 def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> SearchPageResult:
     request = validate(request)
     with platform.store.session() as s:
-        get_index(s, tenant_id, request.index_id)
+        index = get_index(s, tenant_id, request.index_id)
+        _check_options(index, request.search_options)
     ready = search_cache.ready_videos(platform, tenant_id, request.index_id)
     pool = {"total_count": len(ready.videos), "total_duration": ready.total_duration, "index_id": request.index_id}
     if request.filter:
@@ -342,6 +343,23 @@ def run_search(platform: Platform, tenant_id: str, request: SearchRequest) -> Se
                                include_user_metadata=request.include_user_metadata, expires_at=expires))
     return _page(session_id, entries, pool, 1, request.page_limit, expires, len(fused),
                  request.include_user_metadata)
+
+
+def _check_options(index: Any, options: list[str]) -> None:
+    """Only what the index's models computed can be searched (400, as the real API answers): `visual` needs the
+    visual model option, `audio` and `transcription` the audio one."""
+    have = index_modalities(index)
+    if "audio" in have:
+        have.add("transcription")
+    missing = [o for o in options if o not in have]
+    if missing:
+        raise InvalidParameter("search_options", f"The search options {missing} are not enabled for index "
+                               f"{index.id}, whose models have the options {sorted(_index_options(index))}.",
+                               code="search_option_not_supported")
+
+
+def _index_options(index: Any) -> set[str]:
+    return {o for m in index.models for o in m.get("model_options", [])}
 
 
 def _clip_for(clips: list[tuple[float, float, int, str | None]], start: float, end: float, *,

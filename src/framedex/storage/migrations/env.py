@@ -8,9 +8,10 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import create_engine, pool
 
-from framedex.storage import tables_analysis, tables_entities  # noqa: F401  (registers their tables)
+from framedex.storage.metadata import register_tables
 from framedex.storage.tables import Base
 
+register_tables()
 target_metadata = Base.metadata
 
 

@@ -18,6 +18,7 @@ from .indexes import AsyncIndexes
 from .multipart_upload import AsyncMultipartUpload
 from .search import AsyncSearch
 from .tasks import AsyncTasks
+from .transfers import AsyncTransfers
 from .videos import AsyncVideos
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "AsyncMultipartUpload",
     "AsyncSearch",
     "AsyncTasks",
+    "AsyncTransfers",
     "AsyncVideos",
 ]

@@ -10,13 +10,19 @@ from framedex.client._base import path
 from framedex.client._encoding import FileInput, multipart
 from framedex.client.types import TASK_FINAL_STATUSES, AsyncTask
 
+from .._http import AsyncHTTP
 from .._pagination import AsyncPager
 from ._base import Metadata, StrOrList, _Resource
+from .transfers import AsyncTransfers
 
 
 class AsyncTasks(_Resource):
     """``/tasks``: upload a video and index it in one call (the older flow; assets + indexed assets is
     the newer one)."""
+
+    def __init__(self, http: AsyncHTTP) -> None:
+        super().__init__(http)
+        self.transfers = AsyncTransfers(http)
 
     def _bind(self, task: AsyncTask) -> AsyncTask:
         task._client = self

@@ -19,6 +19,7 @@ from .indexes import Indexes
 from .multipart_upload import MultipartUpload
 from .search import Search
 from .tasks import Tasks
+from .transfers import Transfers
 from .videos import Videos
 
 __all__ = [
@@ -37,5 +38,6 @@ __all__ = [
     "MultipartUpload",
     "Search",
     "Tasks",
+    "Transfers",
     "Videos",
 ]

@@ -106,7 +106,7 @@ class Search(_Resource):
         self,
         *,
         index_id: str,
-        search_options: Sequence[str],
+        search_options: Sequence[str] | None = None,
         query_text: str | None = None,
         query_media_type: str | None = None,
         query_media_url: str | None = None,
@@ -119,8 +119,17 @@ class Search(_Resource):
         page_limit: int | None = None,
         filter: Mapping[str, Any] | str | None = None,
         include_user_metadata: bool | None = None,
+        options: Sequence[str] | None = None,
     ) -> SearchPager:
-        """Search and iterate over every hit, following ``next_page_token`` (``GET /search/{token}``)."""
+        """Search and iterate over every hit, following ``next_page_token`` (``GET /search/{token}``).
+
+        ``options`` is the older clients' name of ``search_options``."""
+        if search_options is None and options is None:
+            raise TypeError("search.query() needs search_options")
+        if search_options is not None and options is not None:
+            raise TypeError("search.query() takes search_options or its older name options, not both")
+        search_options = search_options if search_options is not None else options
+        assert search_options is not None  # for the type checker: one of the two was given
         first = self.create(
             index_id=index_id,
             search_options=search_options,

@@ -11,13 +11,19 @@ from framedex.client._base import path
 from framedex.client._encoding import FileInput, multipart
 from framedex.client.types import TASK_FINAL_STATUSES, Task
 
+from .._http import SyncHTTP
 from .._pagination import Pager
 from ._base import Metadata, StrOrList, _Resource
+from .transfers import Transfers
 
 
 class Tasks(_Resource):
     """``/tasks``: upload a video and index it in one call (the older flow; assets + indexed assets is
     the newer one)."""
+
+    def __init__(self, http: SyncHTTP) -> None:
+        super().__init__(http)
+        self.transfers = Transfers(http)
 
     def _bind(self, task: Task) -> Task:
         task._client = self

@@ -70,6 +70,16 @@ def upgrade() -> None:
         batch_op.create_index('ix_analyze_tasks_tenant_created', ['tenant_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_analyze_tasks_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('idempotency_keys',
+    sa.Column('id', sa.String(length=120), nullable=False),
+    sa.Column('route', sa.String(length=200), nullable=False),
+    sa.Column('body_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.Integer(), nullable=False),
+    sa.Column('content_type', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('jobs',
     sa.Column('id', sa.String(length=24), nullable=False),
     sa.Column('kind', sa.String(length=64), nullable=False),
@@ -88,6 +98,39 @@ def upgrade() -> None:
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index('ix_jobs_claim', ['status', 'available_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_status'), ['status'], unique=False)
+
+    op.create_table('knowledge_store_searches',
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('tenant_id', sa.String(length=24), nullable=False),
+    sa.Column('store_id', sa.String(length=24), nullable=False),
+    sa.Column('page_size', sa.Integer(), nullable=False),
+    sa.Column('results', sa.JSON(), nullable=False),
+    sa.Column('options', sa.JSON(), nullable=False),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('knowledge_store_searches', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_knowledge_store_searches_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('rate_windows',
+    sa.Column('bucket', sa.String(length=120), nullable=False),
+    sa.Column('window_start', sa.BigInteger(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('bucket')
+    )
+    op.create_table('response_sessions',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('tenant_id', sa.String(length=24), nullable=False),
+    sa.Column('knowledge_store_id', sa.String(length=24), nullable=False),
+    sa.Column('turns', sa.JSON(), nullable=False),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('response_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_response_sessions_expiry', ['tenant_id', 'expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_response_sessions_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('search_sessions',
     sa.Column('id', sa.String(length=24), nullable=False),
@@ -200,6 +243,36 @@ def upgrade() -> None:
     with op.batch_alter_table('indexes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_indexes_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('knowledge_stores',
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('tenant_id', sa.String(length=24), nullable=False),
+    sa.Column('name', sa.String(length=500), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('meta', sa.JSON(), nullable=False),
+    sa.Column('index_id', sa.String(length=24), nullable=False),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('knowledge_stores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_knowledge_stores_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('asset_renditions',
+    sa.Column('asset_id', sa.String(length=24), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('tenant_id', sa.String(length=24), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('meta', sa.JSON(), nullable=False),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('asset_id', 'kind')
+    )
+    with op.batch_alter_table('asset_renditions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_asset_renditions_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('entities',
     sa.Column('id', sa.String(length=24), nullable=False),
     sa.Column('tenant_id', sa.String(length=24), nullable=False),
@@ -218,6 +291,51 @@ def upgrade() -> None:
     with op.batch_alter_table('entities', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_entities_collection_id'), ['collection_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_entities_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('import_objects',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('tenant_id', sa.String(length=24), nullable=False),
+    sa.Column('integration_id', sa.String(length=200), nullable=False),
+    sa.Column('index_id', sa.String(length=24), nullable=False),
+    sa.Column('key', sa.String(length=1024), nullable=False),
+    sa.Column('fingerprint', sa.String(length=200), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('run_id', sa.String(length=24), nullable=False),
+    sa.Column('asset_id', sa.String(length=24), nullable=True),
+    sa.Column('video_id', sa.String(length=24), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['index_id'], ['indexes.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('tenant_id', 'integration_id', 'index_id', 'key', name='uq_import_object')
+    )
+    with op.batch_alter_table('import_objects', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_objects_index_id'), ['index_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_import_objects_run_id'), ['run_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_import_objects_tenant_id'), ['tenant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_import_objects_video_id'), ['video_id'], unique=False)
+
+    op.create_table('import_runs',
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('tenant_id', sa.String(length=24), nullable=False),
+    sa.Column('integration_id', sa.String(length=200), nullable=False),
+    sa.Column('index_id', sa.String(length=24), nullable=False),
+    sa.Column('items', sa.JSON(), nullable=False),
+    sa.Column('failed_files', sa.JSON(), nullable=False),
+    sa.Column('ended_at', framedex.storage.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['index_id'], ['indexes.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('import_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_runs_index_id'), ['index_id'], unique=False)
+        batch_op.create_index('ix_import_runs_list', ['tenant_id', 'integration_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_import_runs_tenant_id'), ['tenant_id'], unique=False)
 
     op.create_table('indexed_assets',
     sa.Column('id', sa.String(length=24), nullable=False),
@@ -251,6 +369,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_indexed_assets_index_id'), ['index_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_indexed_assets_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_indexed_assets_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('knowledge_store_collections',
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('tenant_id', sa.String(length=24), nullable=False),
+    sa.Column('store_id', sa.String(length=24), nullable=False),
+    sa.Column('name', sa.String(length=500), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('meta', sa.JSON(), nullable=False),
+    sa.Column('item_ids', sa.JSON(), nullable=False),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['knowledge_stores.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('knowledge_store_collections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_knowledge_store_collections_store_id'), ['store_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_knowledge_store_collections_tenant_id'), ['tenant_id'], unique=False)
+
+    op.create_table('knowledge_store_items',
+    sa.Column('id', sa.String(length=24), nullable=False),
+    sa.Column('tenant_id', sa.String(length=24), nullable=False),
+    sa.Column('store_id', sa.String(length=24), nullable=False),
+    sa.Column('asset_id', sa.String(length=24), nullable=False),
+    sa.Column('asset_type', sa.String(length=16), nullable=False),
+    sa.Column('video_id', sa.String(length=24), nullable=True),
+    sa.Column('meta', sa.JSON(), nullable=False),
+    sa.Column('created_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', framedex.storage.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['store_id'], ['knowledge_stores.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('knowledge_store_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_knowledge_store_items_asset_id'), ['asset_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_knowledge_store_items_store_id'), ['store_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_knowledge_store_items_tenant_id'), ['tenant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_knowledge_store_items_video_id'), ['video_id'], unique=False)
 
     op.create_table('multipart_uploads',
     sa.Column('id', sa.String(length=24), nullable=False),
@@ -410,6 +564,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_multipart_uploads_tenant_id'))
 
     op.drop_table('multipart_uploads')
+    with op.batch_alter_table('knowledge_store_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_knowledge_store_items_video_id'))
+        batch_op.drop_index(batch_op.f('ix_knowledge_store_items_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_knowledge_store_items_store_id'))
+        batch_op.drop_index(batch_op.f('ix_knowledge_store_items_asset_id'))
+
+    op.drop_table('knowledge_store_items')
+    with op.batch_alter_table('knowledge_store_collections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_knowledge_store_collections_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_knowledge_store_collections_store_id'))
+
+    op.drop_table('knowledge_store_collections')
     with op.batch_alter_table('indexed_assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_indexed_assets_tenant_id'))
         batch_op.drop_index(batch_op.f('ix_indexed_assets_status'))
@@ -417,11 +583,32 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_indexed_assets_asset_id'))
 
     op.drop_table('indexed_assets')
+    with op.batch_alter_table('import_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_runs_tenant_id'))
+        batch_op.drop_index('ix_import_runs_list')
+        batch_op.drop_index(batch_op.f('ix_import_runs_index_id'))
+
+    op.drop_table('import_runs')
+    with op.batch_alter_table('import_objects', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_objects_video_id'))
+        batch_op.drop_index(batch_op.f('ix_import_objects_tenant_id'))
+        batch_op.drop_index(batch_op.f('ix_import_objects_run_id'))
+        batch_op.drop_index(batch_op.f('ix_import_objects_index_id'))
+
+    op.drop_table('import_objects')
     with op.batch_alter_table('entities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_entities_tenant_id'))
         batch_op.drop_index(batch_op.f('ix_entities_collection_id'))
 
     op.drop_table('entities')
+    with op.batch_alter_table('asset_renditions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_asset_renditions_tenant_id'))
+
+    op.drop_table('asset_renditions')
+    with op.batch_alter_table('knowledge_stores', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_knowledge_stores_tenant_id'))
+
+    op.drop_table('knowledge_stores')
     with op.batch_alter_table('indexes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_indexes_tenant_id'))
 
@@ -449,11 +636,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_search_sessions_tenant_id'))
 
     op.drop_table('search_sessions')
+    with op.batch_alter_table('response_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_response_sessions_tenant_id'))
+        batch_op.drop_index('ix_response_sessions_expiry')
+
+    op.drop_table('response_sessions')
+    op.drop_table('rate_windows')
+    with op.batch_alter_table('knowledge_store_searches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_knowledge_store_searches_tenant_id'))
+
+    op.drop_table('knowledge_store_searches')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_status'))
         batch_op.drop_index('ix_jobs_claim')
 
     op.drop_table('jobs')
+    op.drop_table('idempotency_keys')
     with op.batch_alter_table('analyze_tasks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_analyze_tasks_tenant_id'))
         batch_op.drop_index('ix_analyze_tasks_tenant_created')

@@ -1,0 +1,142 @@
+"""Knowledge stores through the official SDK on a live server: a store, items from a real video asset
+(indexed with the real models), text search over what is said, token paging with 410 for an expired
+token, item collections, and deletion."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from twelvelabs import TwelveLabs
+from twelvelabs.core.api_error import ApiError
+
+from framedex.services import knowledge_stores
+from tests.conftest import LiveServer, Media
+
+pytestmark = pytest.mark.slow
+
+
+def wait_ready(tl: TwelveLabs, store_id: str, item_id: str, timeout: float = 300) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        item = tl.knowledge_store_items.retrieve(store_id, item_id)
+        if item.status in ("ready", "failed"):
+            return item
+        time.sleep(0.5)
+    raise TimeoutError(item_id)
+
+
+@pytest.fixture(scope="module")
+def store(tl: TwelveLabs, media: Media) -> dict[str, Any]:
+    created = tl.knowledge_stores.create(name="field notes", description="nature talks", metadata={"team": "a"})
+    with media.speech_video.open("rb") as fh:
+        asset: Any = tl.assets.create(method="direct", file=fh)
+    # The same asset twice (two items): two ranked results for the paging checks.
+    first = tl.knowledge_store_items.create(created.id, asset_id=asset.id, metadata={"take": 1})
+    second = tl.knowledge_store_items.create(created.id, asset_id=asset.id, asset_type="video",
+                                             metadata={"take": 2})
+    assert first.status in ("queued", "pending", "processing", "ready")
+    for item in (first, second):
+        done = wait_ready(tl, created.id, item.id)
+        assert done.status == "ready", done
+        assert done.system_metadata.duration == pytest.approx(10, abs=0.5)
+    return {"id": created.id, "items": [first.id, second.id], "asset_id": asset.id}
+
+
+def test_store_crud(tl: TwelveLabs, store: dict[str, Any]) -> None:
+    got = tl.knowledge_stores.retrieve(store["id"])
+    assert got.name == "field notes" and got.item_count == 2 and got.metadata == {"team": "a"}
+    assert store["id"] in [s.id for s in tl.knowledge_stores.list()]
+    updated = tl.knowledge_stores.update(store["id"], name="field notes 2", metadata={})
+    assert updated.name == "field notes 2" and updated.metadata == {}
+    items = list(tl.knowledge_store_items.list(store["id"]))
+    assert sorted(i.id for i in items) == sorted(store["items"])
+    assert all(i.asset_id == store["asset_id"] for i in items)
+    assert list(tl.knowledge_store_items.list(store["id"], status="failed")) == []
+
+
+def test_search_finds_what_is_said_and_pages(tl: TwelveLabs, store: dict[str, Any],
+                                             live_server: LiveServer) -> None:
+    res = tl.knowledge_stores.search(store["id"], query={"text": "humpback whales in the Pacific Ocean"},
+                                     group_by="item", page_size=1)
+    assert len(res.data) == 1 and res.data[0].item_id in store["items"] and res.data[0].rank == 1
+    match = res.data[0].matches[0]
+    assert 0 <= match.start_sec < match.end_sec <= 10.5 and "audio" in match.modalities
+    assert res.next_page_token
+    page2 = tl.knowledge_stores.search(store["id"], query={"text": "ignored on later pages"},
+                                       page_token=res.next_page_token)
+    assert [h.item_id for h in page2.data] == [i for i in store["items"] if i != res.data[0].item_id]
+    assert page2.data[0].rank == 2 and not page2.next_page_token
+    # An unrelated query finds nothing in this store.
+    none = tl.knowledge_stores.search(store["id"], query={"text": "a red sports car racing on a track"})
+    assert none.data == []
+    # Filters narrow to one item.
+    only = tl.knowledge_stores.search(store["id"], query={"text": "volcanoes and glaciers"},
+                                      filter={"item_id": {"eq": store["items"][1]}})
+    assert only.data and {h.item_id for h in only.data} == {store["items"][1]}
+    # An expired token answers 410; a malformed one 400.
+    knowledge_stores.expire_search(live_server.platform, res.next_page_token)
+    with pytest.raises(ApiError) as gone:
+        tl.knowledge_stores.search(store["id"], query={"text": "x"}, page_token=res.next_page_token)
+    assert gone.value.status_code == 410 and gone.value.body.code == "search_page_token_expired"
+    with pytest.raises(ApiError) as bad:
+        tl.knowledge_stores.search(store["id"], query={"text": "x"}, page_token="not-a-token")
+    assert bad.value.status_code == 400
+
+
+def test_collections(tl: TwelveLabs, store: dict[str, Any]) -> None:
+    c = tl.knowledge_store_item_collections.create(store["id"], name="takes", metadata={"k": "v"})
+    assert c.member_count == 0 and c.knowledge_store_id == store["id"]
+    added = tl.knowledge_store_item_collections.add_items(store["id"], c.id, item_ids=store["items"])
+    assert added.member_count == 2
+    members = list(tl.knowledge_store_item_collections.list_items(store["id"], c.id))
+    assert sorted(m.id for m in members) == sorted(store["items"])
+    tl.knowledge_store_item_collections.remove_items(store["id"], c.id, item_ids=[store["items"][0]])
+    assert tl.knowledge_store_item_collections.retrieve(store["id"], c.id).member_count == 1
+    assert tl.knowledge_store_item_collections.update(store["id"], c.id, name="renamed").name == "renamed"
+    assert c.id in [x.id for x in tl.knowledge_store_item_collections.list(store["id"])]
+    with pytest.raises(ApiError) as err:
+        tl.knowledge_store_item_collections.add_items(store["id"], c.id, item_ids=["0" * 24])
+    assert err.value.status_code == 404
+    tl.knowledge_store_item_collections.delete(store["id"], c.id)
+    with pytest.raises(ApiError):
+        tl.knowledge_store_item_collections.retrieve(store["id"], c.id)
+
+
+def test_bad_bodies(http: httpx.Client, store: dict[str, Any]) -> None:
+    r = http.post("/knowledge-stores", json={"name": "x", "metadata": {"nested": {"a": 1}}})
+    assert r.status_code == 400 and r.json()["code"] == "parameter_invalid"
+    r = http.post(f"/knowledge-stores/{store['id']}/search", json={"query": {"text": "x"}, "page_size": 51})
+    assert r.status_code == 400 and r.json()["message"]
+    r = http.post(f"/knowledge-stores/{store['id']}/items", json={"asset_id": "0" * 24})
+    assert r.status_code == 404 and r.json()["code"] == "resource_not_exists"
+
+
+def test_responses_over_the_store_cite_items(tl: TwelveLabs, store: dict[str, Any], http: httpx.Client) -> None:
+    res = tl.responses.create(knowledge_store_id=store["id"], selections=[{"kind": "item", "id": store["items"][0]}],
+                              input=[{"type": "message", "role": "user",
+                                      "content": "Which ocean do the whales in {{sel:0}} cross?"}])
+    assert res.knowledge_store_id == store["id"] and res.status == "completed"
+    part = res.output[-1].content[0]
+    assert "pacific" in part.text.lower(), part.text
+    assert part.annotations and {a.item_id for a in part.annotations} == {store["items"][0]}
+    assert all(0 <= a.start_sec < a.end_sec <= 10.5 for a in part.annotations)
+    # A session belongs to the store it was created against.
+    other = tl.knowledge_stores.create(name="other")
+    r = http.post("/responses", json={"knowledge_store_id": other.id, "session_id": res.session_id,
+                                      "input": [{"type": "message", "role": "user", "content": "and then?"}]})
+    assert r.status_code == 400 and r.json()["code"] == "parameter_invalid"
+    tl.knowledge_stores.delete(other.id)
+
+
+def test_delete_item_then_store(tl: TwelveLabs, store: dict[str, Any]) -> None:
+    tl.knowledge_store_items.delete(store["id"], store["items"][1])
+    res = tl.knowledge_stores.search(store["id"], query={"text": "humpback whales in the Pacific Ocean"},
+                                     group_by="item")
+    assert [h.item_id for h in res.data] == [store["items"][0]]
+    tl.knowledge_stores.delete(store["id"])
+    with pytest.raises(ApiError) as err:
+        tl.knowledge_stores.retrieve(store["id"])
+    assert err.value.status_code == 404
