@@ -22,8 +22,8 @@ from framedex.config import Settings
 from framedex.ids import new_id, utcnow
 from framedex.ingest.keys import scan_key
 from framedex.models.base import ChatMessage
+from framedex.platform import Platform
 from framedex.services import analysis, auth
-from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, ClipFeatureRow, IndexedAssetRow, IndexRow, SpeechSegmentRow
 
 TOPICS = [

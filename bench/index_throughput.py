@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 
 from framedex.config import Settings
-from framedex.ingest.jobs import IngestJobs
 from framedex.ingest.probe import probe
 from framedex.jobs.worker import Worker
+from framedex.platform import Platform, job_handlers
 from framedex.services import auth, indexes, videos
-from framedex.services.platform import Platform
 from framedex.storage.tables import IndexedAssetRow
 
 SCRIPT = ("In today's briefing we cover the new harbour bridge, the city budget, the weather for the weekend "
@@ -47,7 +46,7 @@ def ffmpeg_decode_seconds(path: Path) -> float:
 
 
 def index_seconds(platform: Platform, tenant: str, index_id: str, path: Path) -> tuple[float, dict[str, float]]:
-    worker = Worker(platform.queue, IngestJobs(platform).handlers(), poll_seconds=0.05)
+    worker = Worker(platform.queue, job_handlers(platform), poll_seconds=0.05)
     started = time.perf_counter()
     with path.open("rb") as f:
         view = videos.create_task(platform, tenant, index_id=index_id, stream=f, filename=path.name)

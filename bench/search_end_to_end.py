@@ -18,7 +18,7 @@ costly). "Size" is the number of `visual` vectors
 (frames); the other spaces hold 1/5 (audio, transcription) and 1/20 (ocr) of it. Each size runs in its own
 process. Prints one JSON object per size.
 
-`services.search_cache` keeps what re-scoring reads (ready videos, clip spans, stored labels per clip, on-screen
+`services.search.cache` keeps what re-scoring reads (ready videos, clip spans, stored labels per clip, on-screen
 text lines, query text vectors) between searches. By default the timed rounds repeat the same queries after a
 warm-up round, so they measure the steady state (every cache warm). ``--cold`` drops the caches before every
 timed query: the first search after a restart, or a novel query over videos no earlier search touched.
@@ -60,9 +60,10 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
 
     from framedex.config import Settings
     from framedex.ids import new_id
-    from framedex.services import auth, indexes, search_expand
-    from framedex.services.platform import Platform
-    from framedex.services.search_text import STOP_WORDS
+    from framedex.platform import Platform
+    from framedex.services import auth, indexes
+    from framedex.services.search import expand as search_expand
+    from framedex.services.search.text import STOP_WORDS
     from framedex.storage.tables import AssetRow, ClipFeatureRow, ClipRow, IndexedAssetRow, SpeechSegmentRow
     from framedex.storage.vectors import VectorRecord
 
@@ -165,8 +166,9 @@ def build(data_dir: Path, size: int, seed: int = 1) -> dict[str, Any]:
 
 def measure(data_dir: Path, state: dict[str, Any], rounds: int, cold: bool = False) -> dict[str, Any]:
     from framedex.config import Settings
-    from framedex.services import search, search_cache
-    from framedex.services.platform import Platform
+    from framedex.platform import Platform
+    from framedex.services import search
+    from framedex.services.search import cache as search_cache
 
     platform = Platform(Settings(data_dir=data_dir))
     platform.warm_up()  # as `framedex serve` does at start-up

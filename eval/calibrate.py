@@ -5,8 +5,8 @@
 For every query of the split (including the negative queries, which only add negatives), every candidate of
 every source is labelled relevant when it overlaps an expected range of the expected video, and one
 L2-regularised logistic model per source maps the source's raw features to the probability of relevance
-(`framedex.services.search_calibration`). With ``--write`` the fitted table replaces
-``src/framedex/services/search_calibration_params.py``; then run ``python -m eval.evaluate`` to check the
+(`framedex.services.search.calibration`). With ``--write`` the fitted table replaces
+``src/framedex/services/search/calibration_params.py``; then run ``python -m eval.evaluate`` to check the
 held-out split.
 """
 
@@ -24,7 +24,7 @@ from eval.evaluate import ALL_OPTIONS, KIND_OPTIONS, open_platform, prepare, vid
 
 # The OCR source is labelled relevant only where the line holds the query's text at least this well (`fuzzy`).
 OCR_MIN_TEXT_MATCH = 0.5
-PARAMS_FILE = Path(__file__).resolve().parents[1] / "src" / "framedex" / "services" / "search_calibration_params.py"
+PARAMS_FILE = Path(__file__).resolve().parents[1] / "src" / "framedex" / "services" / "search" / "calibration_params.py"
 
 
 def overlaps(c: Any, query: Query, video_ids: dict[str, str]) -> bool:
@@ -70,7 +70,7 @@ def write_params(table: dict[str, dict[str, Any]], note: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from framedex.services.search_calibration import fit_source
+    from framedex.services.search.calibration import fit_source
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     tmp = Path(tempfile.gettempdir())

@@ -172,7 +172,7 @@ def print_table(title: str, table: dict[str, dict[str, float]]) -> None:
 
 def open_platform(data_dir: Path) -> Any:
     from framedex.config import Settings
-    from framedex.services.platform import Platform
+    from framedex.platform import Platform
 
     return Platform(Settings(data_dir=data_dir))
 

@@ -47,7 +47,7 @@ MAX_QUERIES_PER_VIDEO = 15
 
 
 def _words(text: str) -> list[str]:
-    from framedex.services.search_text import tokens
+    from framedex.services.search.text import tokens
 
     return tokens(text)
 
@@ -127,7 +127,8 @@ def main(argv: list[str]) -> int:
     from sqlalchemy import select
 
     from eval.evaluate import ingest, open_platform
-    from framedex.services import search, search_cache
+    from framedex.services import search
+    from framedex.services.search import cache as search_cache
     from framedex.storage.tables import ClipFeatureRow, IndexedAssetRow
 
     videos = {name: str(args.media / "video" / name) for name in VIDEOS}

@@ -171,14 +171,14 @@ def _models() -> tuple[Any, Any, Any]:
 
 def _label_space(settings: Any, text: Any, tagger: Any) -> Any:
     """The search side's AudioSet label space, built by the same function search uses."""
-    from framedex.services import search_expand
+    from framedex.services.search import expand as search_expand
 
     platform = SimpleNamespace(settings=settings, models=SimpleNamespace(text=lambda: text, audio=lambda: tagger))
     return search_expand._build_audio(platform)  # type: ignore[arg-type]
 
 
 def _query_context(query: str, text: Any) -> Any:
-    from framedex.services.search_retrievers import QueryContext
+    from framedex.services.search.retrievers import QueryContext
 
     ctx = QueryContext(platform=None, tenant_id="", index_id="", text=query, images=[],  # type: ignore[arg-type]
                        video_ids=frozenset())
@@ -190,7 +190,7 @@ def _query_context(query: str, text: Any) -> Any:
 
 
 def _features(ctx: Any, space: Any, emb: Any, terms: list[tuple[str, float]]) -> dict[str, float]:
-    from framedex.services import search_retrievers as sr
+    from framedex.services.search import retrievers as sr
 
     relevance = sr.label_relevance(space, ctx) if space else {}
     expanded = space.expand(ctx.text_vector) if space else None
@@ -203,7 +203,7 @@ def _features(ctx: Any, space: Any, emb: Any, terms: list[tuple[str, float]]) ->
 
 
 def run(split: str = "all", verbose: bool = False) -> dict[str, Any]:
-    from framedex.services.search_calibration import probability
+    from framedex.services.search.calibration import probability
 
     settings, text, tagger = _models()
     space = _label_space(settings, text, tagger)

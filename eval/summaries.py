@@ -161,16 +161,16 @@ def chapter_boundaries_of(platform: Any, timeline: Any) -> list[float]:
     fn = getattr(analysis, "chapter_boundaries", None)
     if fn is not None:
         return list(fn(platform, timeline, timeline.duration))
-    from framedex.services.timeline import topic_boundaries  # the code before chapter_boundaries existed
+    from framedex.services.analysis.timeline import topic_boundaries  # the code before chapter_boundaries existed
 
     return list(topic_boundaries(timeline, analysis._embedder(platform)))
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from framedex.config import Settings
+    from framedex.platform import Platform
     from framedex.services import analysis
-    from framedex.services.platform import Platform
-    from framedex.services.timeline import load_timeline
+    from framedex.services.analysis.timeline import load_timeline
     from framedex.storage.tables import IndexedAssetRow
 
     platform = Platform(Settings(data_dir=args.data))

@@ -8,5 +8,7 @@ echo "==> ruff"
 .venv/bin/ruff check src tests bench eval
 echo "==> mypy"
 .venv/bin/mypy
+echo "==> import-linter (layers of docs/architecture.md)"
+PYTHONPATH=src .venv/bin/lint-imports --no-cache
 echo "==> pytest"
 HF_HUB_OFFLINE=1 .venv/bin/pytest "$@"

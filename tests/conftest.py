@@ -34,8 +34,8 @@ import uvicorn  # noqa: E402
 
 from framedex.api.app import create_app  # noqa: E402
 from framedex.config import Settings  # noqa: E402
+from framedex.platform import Platform  # noqa: E402
 from framedex.services import auth  # noqa: E402
-from framedex.services.platform import Platform  # noqa: E402
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SPOKEN_TEXT = (

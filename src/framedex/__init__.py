@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from framedex._version import __version__
 
 __all__ = ["AsyncTwelveLabs", "TwelveLabs", "__version__"]
 

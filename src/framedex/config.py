@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is SQLite (WAL) inside data_dir."
     )
+    queue_url: str | None = Field(default=None, description="Job queue; default: rows in the metadata database.")
+    blob_url: str | None = Field(default=None, description="Blob store, file://<dir>; default is data_dir/blobs.")
+    vector_url: str | None = Field(default=None, description="Vector index, file://<dir>; default is data_dir/vectors.")
     public_url: str | None = Field(
         default=None,
         description="Base URL clients reach this server at; used for upload and thumbnail URLs.",

@@ -17,9 +17,9 @@ from framedex.ids import new_id, utcnow
 from framedex.ingest.keys import scan_key
 from framedex.models.base import ChatMessage
 from framedex.models.llm import Generation, OnText
+from framedex.platform import Platform
 from framedex.services import auth
 from framedex.services.analysis import minimal_instance
-from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, ClipFeatureRow, IndexedAssetRow, IndexRow, SpeechSegmentRow
 from tests.conftest import start_server
 

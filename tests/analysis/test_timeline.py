@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 
 from framedex.config import Settings
+from framedex.domain_errors import InvalidParameter
 from framedex.ids import new_id
 from framedex.models.base import ChatMessage
+from framedex.platform import Platform
 from framedex.services import analysis
-from framedex.services.auth import create_key
-from framedex.services.errors import InvalidParameter
-from framedex.services.platform import Platform
-from framedex.services.timeline import (
+from framedex.services.analysis.timeline import (
     Event,
     Timeline,
     chapter_boundaries,
@@ -23,6 +22,7 @@ from framedex.services.timeline import (
     scene_spans,
     topic_boundaries,
 )
+from framedex.services.auth import create_key
 from framedex.storage.tables import ClipFeatureRow, IndexedAssetRow
 from tests.analysis.conftest import FakeLLM, composite_rows, insert_video
 

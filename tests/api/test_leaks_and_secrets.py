@@ -15,8 +15,8 @@ import pytest
 from framedex.config import Settings
 from framedex.ids import is_id, new_id
 from framedex.ingest.keys import thumbnail_key
+from framedex.platform import Platform
 from framedex.services import thumbnails
-from framedex.services.platform import Platform
 from tests.conftest import start_server
 
 

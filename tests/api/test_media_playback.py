@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from framedex.config import Settings
+from framedex.platform import Platform
 from framedex.services import auth, playback
-from framedex.services.platform import Platform
 from tests.conftest import SHARED_MEDIA, Media, start_server
 
 PUBLIC = "https://videos.example.test/framedex"

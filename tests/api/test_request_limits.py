@@ -22,9 +22,9 @@ import pytest
 
 from framedex.api.json_limits import check_response_format
 from framedex.config import Settings
+from framedex.domain_errors import InvalidParameter
 from framedex.ingest.fetch import is_public_address, validate_url
 from framedex.services import indexes
-from framedex.services.errors import InvalidParameter
 from tests.conftest import LiveServer, start_server
 
 MODELS = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]

@@ -30,8 +30,8 @@ from framedex.api.serving import serving_config
 from framedex.config import Settings
 from framedex.models.base import ChatMessage
 from framedex.models.llm import FairScheduler, Generation, OnText, current_tenant
+from framedex.platform import Platform
 from framedex.services import auth
-from framedex.services.platform import Platform
 from tests.analysis.conftest import insert_video
 from tests.conftest import _ThreadedServer, free_port
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from framedex.config import Settings
+from framedex.platform import Platform
 from framedex.services import auth
-from framedex.services.platform import Platform
 from tests.conftest import LiveServer, Media, free_port
 
 MODELS = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
@@ -56,8 +56,8 @@ def test_task_from_missing_url_fails_with_reason(http: httpx.Client, live_server
 
 
 def test_private_urls_are_refused_by_default(tmp_path: Path) -> None:
+    from framedex.domain_errors import InvalidParameter
     from framedex.ingest.fetch import validate_url
-    from framedex.services.errors import InvalidParameter
 
     for url in ("http://127.0.0.1/x.mp4", "http://10.1.2.3/x.mp4", "http://[::1]/a", "ftp://example.com/a",
                 "http://localhost:8000/a"):

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from framedex.config import Settings
+from framedex.platform import Platform
 from framedex.services import auth, webhooks
-from framedex.services.platform import Platform
 from tests.analysis.conftest import FakeLLM, insert_video, wait_for
 from tests.conftest import start_server
 from tests.ingest.test_fetch_safety import RawServer, raw_server, rebinding_dns, silent

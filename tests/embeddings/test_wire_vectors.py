@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framedex.services.embeddings import WIRE_DIM, Span, dynamic_spans, fixed_spans, parse_segmentation, to_wire
-from framedex.services.errors import InvalidParameter
+from framedex.domain_errors import InvalidParameter
+from framedex.services.embed.extract import WIRE_DIM, Span, dynamic_spans, fixed_spans, parse_segmentation, to_wire
 
 
 def test_zero_padding_keeps_cosine() -> None:

@@ -18,11 +18,12 @@ import pytest
 from framedex.ids import new_id
 from framedex.ingest.decode import sample_frames
 from framedex.ingest.probe import probe
+from framedex.platform import Platform
 from framedex.services import entities
-from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, ClipRow, IndexedAssetRow
 from framedex.storage.tables_entities import EntityCollectionRow, EntityRow
-from framedex.storage.vectors import VectorIndex, VectorRecord, open_embedded
+from framedex.storage.vectors import VectorIndex, VectorRecord
+from framedex.storage.vectors_embedded import open_embedded
 from tests.conftest import SHARED_MEDIA, LiveServer, ffmpeg
 
 IMAGES = SHARED_MEDIA / "images"
@@ -201,7 +202,7 @@ def test_reference_photo_of_an_animal_finds_it(tl: Any, live_server: LiveServer,
 
 
 def test_unknown_entity_in_query_is_a_bad_request(live_server: LiveServer, tenant: str, index_id: str) -> None:
-    from framedex.services.errors import InvalidParameter
+    from framedex.domain_errors import InvalidParameter
 
     with pytest.raises(InvalidParameter):
         entities.entity_clips(live_server.platform, tenant, index_id, "0" * 24, {"x"})

@@ -21,12 +21,12 @@ import httpx
 import pytest
 
 from framedex.config import Settings
+from framedex.domain_errors import InvalidParameter
 from framedex.ingest import fetch, safe_http
 from framedex.ingest.fetch import FetchError, download
 from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client
+from framedex.platform import Platform
 from framedex.services import auth
-from framedex.services.errors import InvalidParameter
-from framedex.services.platform import Platform
 from tests.analysis.conftest import wait_for
 from tests.conftest import start_server
 

@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 
 from framedex.config import Settings
+from framedex.domain_errors import ServiceError
 from framedex.ingest.decode import decode_audio, sample_frames
 from framedex.ingest.limits import DecodeBudget, MediaLimitExceeded, MediaRejected
 from framedex.ingest.probe import decode_budget, probe, validate_video
 from framedex.ingest.scan import scan_video
 from framedex.models.audio_io import AudioTooLong, load_audio
 from framedex.models.base import AUDIO_SAMPLE_RATE
-from framedex.services.errors import ServiceError
 from framedex.services.media import MAX_IMAGE_PIXELS, check_image, decode_image
 
 SHARED_VIDEO = Path(__file__).resolve().parents[3] / "shared" / "media" / "video"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from framedex.ingest.modalities import _Runs, same_text
 from framedex.models.base import TextBox
 from framedex.models.ocr import assemble_blocks
-from framedex.services.search_text import fuzzy_coverage, phrase_match
+from framedex.services.search.text import fuzzy_coverage, phrase_match
 
 PARAGRAPH = [
     TextBox("There was plenty to occupy his time,", 1.0, (0.583, 0.064, 0.84, 0.096)),

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from framedex.services.search_text import tokens
+from framedex.services.search.text import tokens
 from framedex.storage.tables import ClipFeatureRow
 from tests.conftest import SHARED_MEDIA, LiveServer, ffmpeg
 

@@ -1,4 +1,4 @@
-"""The search caches (`services.search_cache`) follow the metadata database: a video that becomes ready, is
+"""The search caches (`services.search.cache`) follow the metadata database: a video that becomes ready, is
 edited, re-indexed or deleted is seen by the next search, and text matching gives what it gave uncached."""
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from sqlalchemy import delete, select
 
 from framedex.config import Settings
 from framedex.ids import new_id
-from framedex.services import auth, indexes, search, search_cache, search_text
-from framedex.services.platform import Platform
+from framedex.platform import Platform
+from framedex.services import auth, indexes, search
+from framedex.services.search import cache as search_cache
+from framedex.services.search import text as search_text
 from framedex.storage.tables import AssetRow, ClipFeatureRow, ClipRow, IndexedAssetRow
 
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from framedex import __version__
+from framedex._version import __version__
 from framedex.api.access_log import AccessLog
 from framedex.api.errors import install_error_handlers
 from framedex.api.limits import RequestGuard, WorkPool
@@ -18,8 +18,8 @@ from framedex.api.routers import playground as playground_router
 from framedex.api.routers import responses as responses_router
 from framedex.config import Settings
 from framedex.jobs.worker import WorkerPool
+from framedex.platform import Platform
 from framedex.services import auth
-from framedex.services.platform import Platform
 
 log = logging.getLogger("framedex.api")
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings, *, start_workers: bool = True, playground: bo
         app.state.analysis_pool = WorkPool("analysis", settings.analysis_threads, settings.analysis_queue)
         pool: WorkerPool | None = None
         if start_workers and settings.workers > 0:
-            from framedex.ingest.jobs import start_worker_pool
+            from framedex.platform import start_worker_pool
 
             pool = start_worker_pool(platform, settings.workers)
         app.state.worker_pool = pool  # for /ready

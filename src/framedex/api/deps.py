@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from framedex.api.limits import TENANT_SCOPE_KEY
+from framedex.domain_errors import InvalidParameter
 from framedex.services import auth
-from framedex.services.errors import InvalidParameter
 from framedex.services.paging import PageRequest
 from framedex.services.platform import Platform
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from framedex.services.errors import ServiceError
+from framedex.domain_errors import ServiceError
 
 log = logging.getLogger("framedex.api")
 

@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from framedex.services.errors import InvalidParameter
+from framedex.domain_errors import InvalidParameter
 
 MAX_DEPTH = 64
 MAX_CONTAINER_ITEMS = 10_000

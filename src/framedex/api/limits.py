@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from framedex.api import json_limits, rate_limits
 from framedex.config import Settings
-from framedex.services.errors import ServiceError
+from framedex.domain_errors import ServiceError
 
 log = logging.getLogger("framedex.api")
 

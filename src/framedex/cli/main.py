@@ -78,8 +78,8 @@ def serve(
 
     from framedex.api.app import create_app
     from framedex.api.serving import serving_config
+    from framedex.platform import Platform
     from framedex.services import auth
-    from framedex.services.platform import Platform
 
     if no_auth and not _is_loopback(host):
         console.print("[red]--no-auth is only allowed when binding to a loopback address.[/red]")
@@ -130,8 +130,7 @@ def worker(
     """Run ingest workers only (against the same data dir or DATABASE_URL as the server)."""
     import signal
 
-    from framedex.ingest.jobs import start_worker_pool
-    from framedex.services.platform import Platform
+    from framedex.platform import Platform, start_worker_pool
 
     _logging(log_level)
     platform = Platform(_settings(data_dir))
@@ -164,8 +163,8 @@ def keys_create(
     tenant: Annotated[str | None, typer.Option(help="Add the key to this tenant instead of a new one.")] = None,
 ) -> None:
     """Create an API key. The key is printed once, as the last line."""
+    from framedex.platform import Platform
     from framedex.services import auth
-    from framedex.services.platform import Platform
 
     platform = Platform(_settings(data_dir))
     key, info = auth.create_key(platform, name, tenant)
@@ -176,8 +175,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = Path("./framedex-data")) -> None:
     """List keys (their prefixes; the keys themselves are never stored)."""
+    from framedex.platform import Platform
     from framedex.services import auth
-    from framedex.services.platform import Platform
 
     table = Table("id", "name", "prefix", "tenant", "created", "revoked")
     for k in auth.list_keys(Platform(_settings(data_dir))):
@@ -190,9 +189,9 @@ def keys_list(data_dir: DataDir = Path("./framedex-data")) -> None:
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or prefix.")],
                 data_dir: DataDir = Path("./framedex-data")) -> None:
     """Revoke a key: requests with it get 401 from now on."""
+    from framedex.domain_errors import ServiceError
+    from framedex.platform import Platform
     from framedex.services import auth
-    from framedex.services.errors import ServiceError
-    from framedex.services.platform import Platform
 
     try:
         info = auth.revoke_key(Platform(_settings(data_dir)), key_id)
@@ -206,8 +205,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id or prefix.")]
 def keys_webhook_secret(key_id: Annotated[str, typer.Argument(help="Key id or prefix (of the tenant).")],
                         data_dir: DataDir = Path("./framedex-data")) -> None:
     """Print the secret that signs the webhooks of this key's tenant (the TL-Signature header)."""
+    from framedex.platform import Platform
     from framedex.services import auth, webhooks
-    from framedex.services.platform import Platform
 
     platform = Platform(_settings(data_dir))
     match = [k for k in auth.list_keys(platform) if k.id == key_id or k.prefix.startswith(key_id)]

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from framedex import __version__
+from framedex._version import __version__
 from framedex.errors import ApiError, error_from_response
 
 API_VERSION = "v1.3"

@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from framedex.domain_errors import InvalidParameter
 from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client, is_public_address
-from framedex.services.errors import InvalidParameter
 
 log = logging.getLogger(__name__)
 

@@ -23,5 +23,9 @@ def scan_key(video_id: str) -> str:
     return f"videos/{video_id}/scan.json"
 
 
+def transcript_blob_key(asset_id: str) -> str:
+    return f"assets/{asset_id}/transcript.json"
+
+
 def audio_key(video_id: str) -> str:
     return f"videos/{video_id}/audio.f32"

@@ -25,8 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from framedex.jobs.worker import PermanentJobError
-from framedex.services.errors import ServiceError
+from framedex.domain_errors import PermanentJobError, ServiceError
 
 # No real recording starts this late: MPEG-TS clocks wrap at 2^33/90 kHz (26.5 h) and wall-clock
 # stamped captures (seconds since 1970) are around 1.7e9 s. Beyond this a timestamp is crafted.

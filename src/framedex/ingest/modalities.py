@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from framedex.ingest.pipeline import VideoContext
 from framedex.ingest.segment import ClipSpan
 from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, FrameAnalysis, FrameTags, Label, TextBox
+from framedex.models.textnorm import squash
 from framedex.storage.tables import ClipFeatureRow, SpeechSegmentRow
 from framedex.storage.vectors import VectorRecord
 
@@ -197,8 +198,6 @@ class _Runs:
 
 
 def _squash(text: str) -> str:
-    from framedex.services.search_text import squash
-
     return squash(text)
 
 

@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 from framedex.ids import utcnow
 from framedex.ingest.decode import decode_audio
 from framedex.ingest.keys import audio_key, frame_key, scan_key
+from framedex.ingest.ports import IngestPorts
 from framedex.ingest.probe import MediaInfo
 from framedex.ingest.segment import ClipSpan
 from framedex.jobs.worker import checkpoint
 from framedex.models.base import FloatArray, ImageArray
-from framedex.services.platform import Platform
 from framedex.storage.tables import ClipRow, IndexedAssetRow, IndexRow
 
 log = logging.getLogger("framedex.ingest")
@@ -41,7 +41,7 @@ log = logging.getLogger("framedex.ingest")
 class VideoContext:
     """What stages know about the video being indexed. Loaded fresh for every attempt."""
 
-    platform: Platform
+    platform: IngestPorts
     video_id: str
     tenant_id: str
     index_id: str

@@ -18,13 +18,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from framedex.ingest.decode import SampledFrame, decode_audio
-from framedex.ingest.keys import audio_key, frame_key, frames_prefix, scan_key, thumbnail_key
+from framedex.ingest.keys import audio_key, frame_key, frames_prefix, scan_key, thumbnail_key, transcript_blob_key
 from framedex.ingest.pipeline import Stage, VideoContext
 from framedex.ingest.probe import decode_budget
 from framedex.ingest.scan import scan_video
 from framedex.ingest.segment import clips_from_boundaries
 from framedex.models.base import AUDIO_SAMPLE_RATE, Transcript
-from framedex.services.assets import transcript_blob_key
 from framedex.storage.tables import ClipRow, IndexedAssetRow, SpeechSegmentRow
 
 log = logging.getLogger("framedex.ingest")

@@ -20,14 +20,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from framedex.domain_errors import PermanentJobError
 from framedex.ids import new_id
 from framedex.jobs.queue import Job, JobQueue
 
 log = logging.getLogger("framedex.worker")
-
-
-class PermanentJobError(Exception):
-    """The job can never succeed (bad input); do not retry."""
 
 
 class TransientJobError(Exception):

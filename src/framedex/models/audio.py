@@ -22,7 +22,8 @@ import numpy as np
 from framedex.config import Settings
 from framedex.models import packs
 from framedex.models.base import AUDIO_SAMPLE_RATE, AudioEvents, FloatArray, Label, TextEmbedder
-from framedex.models.text import l2_normalize, label_matrix, ort_session
+from framedex.models.conse import label_matrix
+from framedex.models.onnx import l2_normalize, ort_session
 
 N_FFT = 512
 WIN = 400
@@ -193,7 +194,7 @@ def _session(model_path: Path, threads: int) -> tuple[Any, str | None]:
             model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
             import onnxruntime as ort
 
-            so = ort.SessionOptions()  # as `text.ort_session`, from the edited model's bytes
+            so = ort.SessionOptions()  # as `onnx.ort_session`, from the edited model's bytes
             so.intra_op_num_threads = max(1, threads)
             so.inter_op_num_threads = 1
             so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

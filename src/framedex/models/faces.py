@@ -11,7 +11,7 @@ import numpy as np
 from framedex.config import Settings
 from framedex.models import packs
 from framedex.models.base import Face, ImageArray
-from framedex.models.text import l2_normalize
+from framedex.models.onnx import l2_normalize
 
 DETECTOR = "face_detection_yunet_2023mar_int8bq.onnx"
 RECOGNIZER = "face_recognition_sface_2021dec_int8bq.onnx"

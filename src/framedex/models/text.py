@@ -7,62 +7,19 @@ does not depend on what it was batched with: the same text always gives the iden
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from framedex.config import Settings
 from framedex.models import packs
-from framedex.models.base import FloatArray, TextEmbedder
+from framedex.models.base import FloatArray
+from framedex.models.onnx import l2_normalize, ort_session
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 _BATCH = 64
-
-
-def ort_session(model_path: str | Path, threads: int) -> Any:
-    """An onnxruntime CPU session capped at ``threads`` threads."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = max(1, threads)
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
-
-
-def l2_normalize(x: FloatArray, axis: int = -1) -> FloatArray:
-    n = np.linalg.norm(x, axis=axis, keepdims=True)
-    return (x / np.maximum(n, 1e-12)).astype(np.float32)
-
-
-def label_matrix(groups: list[list[tuple[str, float]]], text: TextEmbedder, cache: Path | None = None) -> FloatArray:
-    """ConSE label vectors: row k is the L2-normalised, weight-summed text vector of the phrases of ``groups[k]``.
-    Read from ``cache`` when it holds a matrix of the right shape; written there atomically otherwise (the caller
-    names the file after everything that shapes it)."""
-    if cache is not None and cache.is_file():
-        arr = np.load(cache)
-        if arr.shape == (len(groups), text.dim):
-            return arr.astype(np.float32)
-    phrases = sorted({p for terms in groups for p, _ in terms})
-    emb = text.embed(phrases)
-    row = {p: i for i, p in enumerate(phrases)}
-    vecs = np.zeros((len(groups), text.dim), dtype=np.float32)
-    for k, terms in enumerate(groups):
-        for p, w in terms:
-            vecs[k] += w * emb[row[p]]
-    vecs = l2_normalize(vecs)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.stem}.{uuid.uuid4().hex[:8]}.npy")
-        np.save(tmp, vecs)
-        os.replace(tmp, cache)
-    return vecs
 
 
 class MiniLMTextEmbedder:

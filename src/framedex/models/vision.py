@@ -45,7 +45,8 @@ from framedex.models.base import (
     TextEmbedder,
     VisionEncoder,
 )
-from framedex.models.text import l2_normalize, label_matrix, ort_session
+from framedex.models.conse import label_matrix
+from framedex.models.onnx import l2_normalize, ort_session
 
 # TensorFlow object-detection COCO label map (ids 1..90 with gaps), as the SSD graph emits them.
 COCO90: dict[int, str] = {

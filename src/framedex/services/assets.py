@@ -13,8 +13,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from framedex.domain_errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
 from framedex.ids import is_id, new_id, parse_rfc3339, utcnow
-from framedex.services.errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
+from framedex.ingest.keys import transcript_blob_key
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge
@@ -28,10 +29,6 @@ _MAX_FILENAME = 255
 
 def asset_blob_key(asset_id: str) -> str:
     return f"assets/{asset_id}/source"
-
-
-def transcript_blob_key(asset_id: str) -> str:
-    return f"assets/{asset_id}/transcript.json"
 
 
 def clean_filename(name: str | None) -> str | None:

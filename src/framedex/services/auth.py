@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from framedex.domain_errors import NotFound, Unauthorized
 from framedex.ids import new_id, utcnow
-from framedex.services.errors import NotFound, Unauthorized
 from framedex.services.platform import Platform
 from framedex.storage.tables import ApiKey, Tenant
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from framedex.domain_errors import InvalidParameter, NotFound, PayloadTooLarge
 from framedex.ids import utcnow
 from framedex.ingest import documents as extract
 from framedex.models.base import FloatArray, ImageArray
-from framedex.services.errors import InvalidParameter, NotFound, PayloadTooLarge
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow
 

@@ -11,6 +11,9 @@ Entity search compares references with what ingest stored per sampled frame: the
 (one vector per detected face) when the entity has face references, else the `visual_image` space
 (one CNN feature per frame). Scores become relevances in [0, 1] per clip; the search service keeps
 only clips where every named entity appears and ranks them, boosted by the rest of the query.
+
+Size (~600 lines): collections, entities, reference embedding (a job) and the entity match used by search
+share one vector space and its thresholds; the reference-embedding job is the first candidate to split.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id, new_id, utcnow
 from framedex.models.base import FloatArray, ImageArray
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.paging import Page, PageRequest, paginate, paginate_list
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, ClipRow
@@ -301,7 +304,7 @@ class ReferencePending(Exception):
 
 def _reference_images(platform: Platform, asset: AssetRow) -> list[ImageArray]:
     from framedex.services.assets import asset_blob_key
-    from framedex.services.embeddings import load_image
+    from framedex.services.media import load_image
 
     key = asset.blob_key or asset_blob_key(asset.id)
     if not platform.blobs.exists(key):
@@ -407,7 +410,7 @@ def give_up_entity(platform: Platform, entity_id: str, reason: str) -> None:
 
 
 def job_handlers(platform: Platform) -> dict[str, Any]:
-    """Job kinds of this module, for the worker (see `ingest/jobs.py`)."""
+    """Job kinds of this module, for the worker (collected by `framedex.platform.job_handlers`)."""
     from framedex.jobs.worker import JobHandler
 
     return {ENTITY_JOB: JobHandler(lambda job: run_entity_job(platform, job.payload["entity_id"]),

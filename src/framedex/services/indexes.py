@@ -10,9 +10,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from framedex.domain_errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from framedex.ids import is_id, parse_rfc3339, utcnow
 from framedex.ingest.keys import video_prefix
-from framedex.services.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.tables import ClipRow, IndexedAssetRow, IndexRow, SpeechSegmentRow

@@ -19,12 +19,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id, new_id, rfc3339, utcnow
 from framedex.services import assets as asset_service
-from framedex.services import indexes, search, search_cache, videos
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
+from framedex.services import indexes, search, videos
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
+from framedex.services.search import cache as search_cache
 from framedex.storage.tables import AssetRow, IndexedAssetRow
 from framedex.storage.tables_knowledge import (
     KnowledgeCollectionRow,

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from framedex.services.errors import InvalidParameter
+from framedex.domain_errors import InvalidParameter
 
 T = TypeVar("T")
 MAX_PAGE_LIMIT = 50

@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from framedex.domain_errors import Forbidden, NotFound, ServiceError
 from framedex.ids import is_id
-from framedex.services.errors import Forbidden, NotFound, ServiceError
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, IndexedAssetRow
 

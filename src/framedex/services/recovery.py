@@ -19,6 +19,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import delete, select
 
@@ -81,7 +82,10 @@ def fail_stuck_assets(platform: Platform, older_than: datetime) -> int:
 def remove_orphan_asset_blobs(platform: Platform, older_than: datetime) -> int:
     """Remove `assets/<id>/` directories without an asset row: a direct upload stores its bytes
     before writing the row, so a kill between the two leaves bytes nobody refers to."""
-    root = platform.blobs.root / "assets"
+    local_root: Path | None = getattr(platform.blobs, "root", None)
+    if local_root is None:  # an object store (S3) has no directories to walk; its orphans stay (noted)
+        return 0
+    root = local_root / "assets"
     if not root.is_dir():
         return 0
     limit = older_than.timestamp()

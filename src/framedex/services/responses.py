@@ -34,11 +34,12 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id, rfc3339, utcnow
-from framedex.services import analysis, search, search_cache
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
+from framedex.services import analysis, search
 from framedex.services.indexes import get_index, index_modalities
 from framedex.services.platform import Platform
+from framedex.services.search import cache as search_cache
 from framedex.storage.tables import IndexedAssetRow
 from framedex.storage.tables_knowledge import KnowledgeStoreItemRow, KnowledgeStoreRow, ResponseSessionRow
 

@@ -35,12 +35,12 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from framedex.domain_errors import NotFound
 from framedex.ids import is_id, rfc3339, utcnow
 from framedex.ingest import renditions
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
 from framedex.services import playback
-from framedex.services.errors import NotFound
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, IndexedAssetRow, IndexRow
 from framedex.storage.tables_streaming import RenditionRow

@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import time
 
+from framedex.domain_errors import NotFound
 from framedex.ids import is_id
 from framedex.ingest.keys import thumbnail_key
-from framedex.services.errors import NotFound
 from framedex.services.platform import Platform
 
 # A thumbnail URL outlives the search that handed it out by a day, then goes stale: a leaked URL, or one

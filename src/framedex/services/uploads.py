@@ -28,9 +28,7 @@ from urllib.parse import urlencode
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from framedex.ids import is_id, new_id, utcnow
-from framedex.services import assets
-from framedex.services.errors import (
+from framedex.domain_errors import (
     Conflict,
     Forbidden,
     InvalidParameter,
@@ -39,6 +37,9 @@ from framedex.services.errors import (
     PayloadTooLarge,
     ServiceError,
 )
+from framedex.ids import is_id, new_id, utcnow
+from framedex.services import assets
+from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge
@@ -49,7 +50,6 @@ URL_TTL = timedelta(hours=1)
 # A session left `completing` this long (the process assembling it died) may be claimed again.
 STALE_COMPLETING = timedelta(minutes=30)
 MAX_URLS_PER_CALL = 50
-MAX_IMAGE_BYTES = 32 * 1024**2
 # A chunk count this large would make the session itself unwieldy; the chunk size grows instead.
 MAX_CHUNKS = 10_000
 UPLOAD_TYPES = ("video", "audio", "image")

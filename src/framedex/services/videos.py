@@ -9,10 +9,10 @@ from typing import Any, BinaryIO
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id, new_id, parse_rfc3339, utcnow
 from framedex.ingest.keys import video_prefix
 from framedex.services import assets as asset_service
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.indexes import get_index
 from framedex.services.paging import Page, PageRequest, paginate, paginate_list
 from framedex.services.platform import Platform

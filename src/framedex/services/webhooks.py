@@ -31,9 +31,9 @@ from typing import Any
 import httpx
 
 from framedex.config import Settings
+from framedex.domain_errors import ServiceError
 from framedex.ids import rfc3339, utcnow
 from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client, read_at_most
-from framedex.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ dialect-specific (SQLite pragmas, FTS5, row locking) lives in this package only.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +20,9 @@ from framedex.storage.tables import Base
 class MetadataStore(Protocol):
     dialect: str
 
-    def session(self) -> Any:  # context manager yielding a Session committed on success
+    def session(self, *, immediate: bool = False) -> AbstractContextManager[Session]:
+        """A Session committed on success, rolled back on error; `immediate` takes the write lock before
+        the first read (read-modify-write)."""
         ...
 
     def create_schema(self) -> None: ...
@@ -37,6 +39,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def register_tables() -> None:
+    """Import every table module so `Base.metadata` holds the whole schema (create_all, migrations)."""
+    # The analyze-task, embed-task, entity, import, knowledge-store, rate-limit and rendition tables.
+    from framedex.storage import (  # noqa: F401
+        tables_analysis,
+        tables_entities,
+        tables_imports,
+        tables_knowledge,
+        tables_limits,
+        tables_streaming,
+    )
 
 
 class SqlMetadataStore:
@@ -62,15 +77,7 @@ class SqlMetadataStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        # Registers the embed-task, entity, import, knowledge-store, rate-limit and rendition tables.
-        from framedex.storage import (  # noqa: F401
-            tables_entities,
-            tables_imports,
-            tables_knowledge,
-            tables_limits,
-            tables_streaming,
-        )
-
+        register_tables()
         Base.metadata.create_all(self.engine)
         if self.dialect == "sqlite":
             from framedex.storage.lexical import SqliteLexicalIndex

@@ -42,7 +42,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -148,10 +147,3 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     np.divide(out, norms, out=out, where=norms > 0)
     return out
-
-
-def open_embedded(root: Path, **options: Any) -> VectorIndex:
-    """The default adapter, rooted at `root` (conventionally ``<data_dir>/vectors``)."""
-    from framedex.storage.vectors_embedded import EmbeddedVectorIndex
-
-    return EmbeddedVectorIndex(root, **options)

@@ -925,3 +925,8 @@ class EmbeddedVectorIndex:
         c = self._collection(tenant_id, index_id, space)
         c.ensure_loaded()
         return "ann" if c._ann is not None else "exact"
+
+
+def open_embedded(root: Path, **options: Any) -> EmbeddedVectorIndex:
+    """The default `VectorIndex`: files under ``root`` (see the module docstring)."""
+    return EmbeddedVectorIndex(root, **options)

@@ -38,7 +38,8 @@ from framedex.api.schemas.analyze import (
 )
 from framedex.api.schemas.common import PageInfo
 from framedex.models.llm import tenant_scope
-from framedex.services import analysis, analysis_tasks
+from framedex.services import analysis
+from framedex.services.analysis import tasks as analysis_tasks
 
 T = TypeVar("T")
 

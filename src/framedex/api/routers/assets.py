@@ -29,8 +29,9 @@ from framedex.api.schemas.assets import (
     UserMetadataBody,
 )
 from framedex.api.schemas.common import PagedResponse, PageInfo
+from framedex.domain_errors import InvalidParameter, MissingParameter, PayloadTooLarge
 from framedex.services import assets, streaming, uploads, videos
-from framedex.services.errors import InvalidParameter, MissingParameter, PayloadTooLarge
+from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.services.paging import PageRequest
 from framedex.services.platform import Platform
 
@@ -39,7 +40,6 @@ router = APIRouter(tags=["assets"])
 METHODS = ("direct", "url")
 ASSET_TYPES = ("image", "video", "audio", "document")
 TRANSCRIPT_VIEWS = ("words", "sentences", "utterances")
-MAX_IMAGE_BYTES = 32 * 1024**2
 # Room for the multipart framing and the text fields around the file part.
 _FORM_OVERHEAD = 1024**2
 # A pause this long between speech segments starts a new utterance (there is no diarisation).

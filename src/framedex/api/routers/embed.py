@@ -31,13 +31,14 @@ from framedex.api.schemas.embed import (
     V1Segment,
     V1VideoEmbedding,
 )
-from framedex.services import embeddings
-from framedex.services.errors import InvalidParameter, PayloadTooLarge
+from framedex.domain_errors import InvalidParameter, PayloadTooLarge
+from framedex.services import embed as embeddings
+from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.storage.tables_entities import EmbedTaskRow
 
 router = APIRouter(tags=["embed"])
 
-_MAX_V1_FILE = 32 * 1024**2
+_MAX_V1_FILE = MAX_IMAGE_BYTES
 
 
 def _unreachable(name: str, exc: Exception) -> InvalidParameter:

@@ -17,7 +17,7 @@ from framedex.api.schemas.imports import (
     TransferLogsResponse,
     TransferStatusResponse,
 )
-from framedex.services.errors import ServiceError
+from framedex.domain_errors import ServiceError
 from framedex.services.imports import transfers
 from framedex.services.paging import MAX_PAGE_LIMIT
 

@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from framedex.api.deps import PlatformDep, TenantDep
 from framedex.api.routers.uploads import public_base_url
+from framedex.domain_errors import InvalidParameter
 from framedex.ids import rfc3339
 from framedex.services import auth, playback
-from framedex.services.errors import InvalidParameter
 
 router = APIRouter(tags=["media"])
 

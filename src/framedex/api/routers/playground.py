@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from framedex.services.errors import NotFound
+from framedex.domain_errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 

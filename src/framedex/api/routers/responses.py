@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from framedex.api.deps import PlatformDep, TenantDep
 from framedex.api.schemas.knowledge import RESPONSE_BODY
+from framedex.domain_errors import InvalidParameter, ServiceError
 from framedex.services import responses
-from framedex.services.errors import InvalidParameter, ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,14 @@ from starlette.datastructures import UploadFile
 from framedex.api import json_limits
 from framedex.api.deps import PlatformDep, TenantDep
 from framedex.api.schemas.search import MAX_QUERY_IMAGES, SEARCH_BODY
+from framedex.domain_errors import InvalidParameter, MissingParameter
 from framedex.services import search, thumbnails
-from framedex.services.errors import InvalidParameter, MissingParameter
+from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.services.platform import Platform
 
 router = APIRouter(tags=["search"])
 
-MAX_QUERY_IMAGE_BYTES = 32 * 1024 * 1024
+MAX_QUERY_IMAGE_BYTES = MAX_IMAGE_BYTES
 
 
 def _bool(name: str, raw: Any) -> bool:

@@ -29,9 +29,9 @@ from framedex.api.schemas.uploads import (
     ReportChunksResponse,
     UploadStatusResponse,
 )
+from framedex.domain_errors import InvalidParameter, PayloadTooLarge
 from framedex.ids import rfc3339, utcnow
 from framedex.services import streaming, uploads
-from framedex.services.errors import InvalidParameter, PayloadTooLarge
 from framedex.services.platform import Platform
 
 router = APIRouter(tags=["multipart uploads"])

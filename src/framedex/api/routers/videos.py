@@ -19,9 +19,9 @@ from framedex.api.schemas.videos import (
     VideoDetail,
     VideoSummary,
 )
+from framedex.domain_errors import InvalidParameter
 from framedex.services import streaming, videos
-from framedex.services.embeddings_view import video_embedding
-from framedex.services.errors import InvalidParameter
+from framedex.services.embed.view import video_embedding
 
 router = APIRouter(tags=["indexed assets"])
 

@@ -149,7 +149,7 @@ class AnalyzeTaskCanceled(WireModel):
 
 
 class AnalyzeTaskResponse(WireModel):
-    """``AnalyzeTaskResponse`` (built by ``services.analysis_tasks.task_view``)."""
+    """``AnalyzeTaskResponse`` (built by ``services.analysis.tasks.task_view``)."""
 
     task_id: str
     custom_id: str | None = None

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
 
 from framedex.config import Settings
-from framedex.services.errors import Forbidden, NotFound, ServiceError
+from framedex.domain_errors import Forbidden, NotFound, ServiceError
 
 # What an import takes from a folder or bucket. The real API indexes videos only; anything else under the
 # prefix (sidecar files, images, documents) is left alone rather than reported as failed.

@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from framedex.domain_errors import Conflict, MissingParameter, ServiceError
 from framedex.ids import new_id, utcnow
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
 from framedex.services import assets as asset_service
-from framedex.services.errors import Conflict, MissingParameter, ServiceError
 from framedex.services.imports.sources import SourceObject, integration_config, open_source
 from framedex.services.indexes import get_index
 from framedex.services.platform import Platform

@@ -1,4 +1,5 @@
-"""Job handlers that drive assets and videos through their status machines.
+"""Job handlers that drive assets and videos through their status machines (the ingest pipeline runs
+inside `video_index`).
 
 asset:  processing → ready | failed                  (jobs `asset_fetch`, `asset_probe`)
 video:  pending → validating → queued → indexing → ready | failed
@@ -12,16 +13,16 @@ import logging
 import tempfile
 from pathlib import Path
 
+from framedex.domain_errors import ServiceError
 from framedex.ids import utcnow
 from framedex.ingest.fetch import FetchError, download
 from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
 from framedex.ingest.probe import MediaInfo, MediaRejected, probe, validate_video
 from framedex.ingest.stages import default_stages
 from framedex.jobs.queue import Job
-from framedex.jobs.worker import JobHandler, PermanentJobError, TransientJobError, Worker, WorkerPool
+from framedex.jobs.worker import JobHandler, PermanentJobError, TransientJobError
 from framedex.services import assets as asset_service
 from framedex.services import streaming
-from framedex.services.errors import ServiceError
 from framedex.services.platform import Platform
 from framedex.services.videos import VALIDATE_JOB
 from framedex.storage.tables import AssetRow, IndexedAssetRow, IndexRow
@@ -192,55 +193,15 @@ class IngestJobs:
         _fail_video(self.platform, job.payload["video_id"], "video_processing_failed", reason)
 
     def handlers(self) -> dict[str, JobHandler]:
-        handlers = {
+        handlers: dict[str, JobHandler] = {
             asset_service.PROBE_JOB: JobHandler(self.probe_asset, self.asset_given_up),
             asset_service.FETCH_JOB: JobHandler(self.probe_asset, self.asset_given_up),
             VALIDATE_JOB: JobHandler(self.validate_video, self.video_given_up),
             INDEX_JOB: JobHandler(self.index_video, self.video_given_up),
         }
-        handlers.update(embedding_job_handlers(self.platform))
-        handlers.update(analysis_job_handlers(self.platform))
-        handlers.update(import_job_handlers(self.platform))
-        handlers.update(streaming_job_handlers(self.platform))
         return handlers
 
 
-def embedding_job_handlers(platform: Platform) -> dict[str, JobHandler]:
-    """Embedding tasks (`/embed/tasks`, `/embed-v2/tasks`) and entity reference embedding."""
-    from framedex.services import embeddings, entities
-
-    return {**embeddings.job_handlers(platform), **entities.job_handlers(platform)}
-
-
-def analysis_job_handlers(platform: Platform) -> dict[str, JobHandler]:
-    """Asynchronous analysis tasks (`/analyze/tasks`, `/analyze/batches`)."""
-    from framedex.services import analysis_tasks
-
-    return analysis_tasks.job_handlers(platform)
-
-
-def import_job_handlers(platform: Platform) -> dict[str, JobHandler]:
-    """Imports from storage (`/tasks/transfers/import/{integration_id}`): copy a file, then validate/index."""
-    from framedex.services.imports import transfers
-
-    return transfers.job_handlers(platform)
-
-
-def streaming_job_handlers(platform: Platform) -> dict[str, JobHandler]:
-    """HLS streams and representative thumbnails of assets (`enable_video_stream`, the thumbnail addon)."""
-    return streaming.job_handlers(platform)
-
-
-def start_worker_pool(platform: Platform, count: int) -> WorkerPool:
-    handlers = IngestJobs(platform).handlers()
-    pool = WorkerPool(
-        lambda i: Worker(platform.queue, handlers, poll_seconds=platform.settings.worker_poll_seconds), count
-    )
-    pool.start()
-    # Whatever a killed predecessor left half-done is finished or cleaned up now, then periodically.
-    from framedex.services.recovery import Maintenance
-
-    maintenance = Maintenance(platform)
-    maintenance.start()
-    pool.on_stop.append(maintenance.stop)
-    return pool
+def job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    """Job kinds of this module (assets and videos), for the worker pool (`framedex.platform.job_handlers`)."""
+    return IngestJobs(platform).handlers()

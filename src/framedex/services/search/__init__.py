@@ -28,13 +28,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import new_id, rfc3339, utcnow
-from framedex.services import entities, search_cache, search_calibration
-from framedex.services.errors import InvalidParameter, MissingParameter, NotFound, ServiceError
+from framedex.services import entities
 from framedex.services.indexes import get_index, index_modalities
 from framedex.services.platform import Platform
-from framedex.services.search_cache import ReadyVideos, VideoInfo
-from framedex.services.search_retrievers import Candidate, QueryContext, decode_images, retrieve
+from framedex.services.search import cache as search_cache
+from framedex.services.search import calibration as search_calibration
+from framedex.services.search.cache import ReadyVideos, VideoInfo
+from framedex.services.search.retrievers import Candidate, QueryContext, decode_images, retrieve
 from framedex.services.videos import metadata_matches
 from framedex.storage.tables import SearchSessionRow
 

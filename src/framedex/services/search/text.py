@@ -7,7 +7,6 @@ Scores are in [0, 1] and are *features*: `search_calibration` turns them into pr
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -15,6 +14,8 @@ from itertools import pairwise
 
 import jellyfish
 import numpy as np
+
+from framedex.models.textnorm import fold, squash
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -29,13 +30,6 @@ il lo gli le uno una e di da nel nella che per con non sono
 o os as um uma e do da dos das no na nos nas em com por para que
 le la les un une et ou de du des au aux en dans sur pour par avec est sont que qui ne pas
 """
-
-
-@lru_cache(maxsize=32768)
-def fold(text: str) -> str:
-    """Lowercase without diacritics (café → cafe), the way the full-text index folds."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 STOP_WORDS = frozenset(fold(w) for w in _STOP_TEXT.split())
@@ -273,15 +267,6 @@ def _fuzzy_coverage(query: str, text: str) -> float:
     glued = _best_ratio(joined_q.replace(" ", ""), ["".join(words)], 0.8) if len(words) <= 2 * n else 0.0
     phrase = phrase_match(query, text) if n >= 2 else 0.0
     return max(word_score, window, glued, phrase)
-
-
-_NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def squash(text: str) -> str:
-    """Folded letters and digits only: "Post-age stamp," → "postagestamp" (OCR splits and glues words and
-    reads punctuation unreliably; a quote compared this way survives that)."""
-    return _NOT_ALNUM.sub("", fold(text))
 
 
 def phrase_match(query: str, text: str) -> float:

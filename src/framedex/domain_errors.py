@@ -56,3 +56,8 @@ class Forbidden(ServiceError):
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "video_filesize_too_large"
+
+
+class PermanentJobError(Exception):
+    """The job can never succeed (bad input); do not retry. Raised by job handlers (and by decode limits,
+    which ingest, services and jobs all meet), caught by the worker loop in `jobs.worker`."""

@@ -29,9 +29,10 @@ import numpy as np
 from sqlalchemy import select
 
 from framedex.models.base import FloatArray, FrameAnalysis, ImageArray
-from framedex.services import search_cache, search_text
 from framedex.services.platform import Platform
-from framedex.services.search_expand import LabelSpace, audio_labels, visual_labels
+from framedex.services.search import cache as search_cache
+from framedex.services.search import text as search_text
+from framedex.services.search.expand import LabelSpace, audio_labels, visual_labels
 from framedex.storage.tables import SpeechSegmentRow
 
 log = logging.getLogger("framedex.search")

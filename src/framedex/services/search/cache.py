@@ -144,7 +144,7 @@ def cache_of(platform: Platform) -> SearchCache:
 def clear(platform: Platform) -> None:
     """Drop every search cache of `platform` and the text-matching memos (benchmarks of the cold path; never
     needed for correctness)."""
-    from framedex.services import search_text
+    from framedex.services.search import text as search_text
 
     with _caches_lock:
         _caches.pop(id(platform), None)
@@ -292,7 +292,7 @@ def ascii_lower(text: str) -> str:
 def ocr_lines(platform: Platform, tenant_id: str, index_id: str, ready: ReadyVideos) -> list[OcrLine]:
     """Every on-screen text line and block (rows and paragraphs reassembled from lines) of the index's ready
     videos (in database order), loading only the videos that are new or changed since the last call."""
-    from framedex.services.search_text import squash
+    from framedex.services.search.text import squash
 
     cache = cache_of(platform)
     with cache.lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from framedex.services.embeddings import to_wire
+from framedex.services.embed import to_wire
 from framedex.services.platform import Platform
 from framedex.storage.tables import IndexedAssetRow, IndexRow
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from framedex.services.search_retrievers import Candidate
+from framedex.services.search.retrievers import Candidate
 
 # Hand-set starting points (used when no fitted parameters exist for a source).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
@@ -32,7 +32,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 
 def params() -> dict[str, dict[str, Any]]:
     try:
-        from framedex.services.search_calibration_params import PARAMS
+        from framedex.services.search.calibration_params import PARAMS
     except ImportError:  # pragma: no cover - the generated module is committed
         return DEFAULT_PARAMS
     return {**DEFAULT_PARAMS, **PARAMS}

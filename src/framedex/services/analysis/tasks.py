@@ -8,6 +8,9 @@ canceled`` event (Part D payload) is POSTed to the task's webhook URLs: ``webhoo
 in the create body (a framedex extension; the real platform registers them in its dashboard) plus
 ``settings.webhook_urls``. A batch is ``pending`` → ``processing`` → ``completed`` (or ``canceling`` →
 ``canceled``; ``expired`` 24 h after creation), never ``failed``.
+
+Size (~650 lines): tasks and batches share one status machine, one job kind and one webhook path;
+batches are split out when they grow (the tables already live in `storage/tables_analysis.py`).
 """
 
 from __future__ import annotations
@@ -20,18 +23,18 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Float, Index, String, delete, func, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
+from framedex.domain_errors import Conflict, InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import new_id, rfc3339, utcnow
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
 from framedex.services import analysis, webhooks
-from framedex.services.errors import Conflict, InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
-from framedex.storage.tables import ID, Base, IndexedAssetRow, Timestamps
-from framedex.storage.types import UTCDateTime
+from framedex.storage.tables import IndexedAssetRow
+from framedex.storage.tables_analysis import AnalyzeBatchRow, AnalyzeTaskRow
 
 log = logging.getLogger(__name__)
 
@@ -47,59 +50,6 @@ MAX_BATCH_ITEMS = 1000
 MAX_ACTIVE_BATCHES = 5
 _CUSTOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _WAIT_POLL_SECONDS = 2.0
-
-
-class AnalyzeTaskRow(Timestamps, Base):
-    __tablename__ = "analyze_tasks"
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(String(24), index=True)
-    batch_id: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)
-    custom_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    analysis_mode: Mapped[str] = mapped_column(String(32), default="general")
-    model_name: Mapped[str] = mapped_column(String(32))
-    request_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as reported on the wire
-    video_source: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    video_id: Mapped[str | None] = mapped_column(String(24), nullable=True)
-    asset_id: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)
-    video_url: Mapped[str | None] = mapped_column(String(4096), nullable=True)
-    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    webhook_urls: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    webhooks: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    __table_args__ = (Index("ix_analyze_tasks_tenant_created", "tenant_id", "created_at"),)
-
-
-class AnalyzeBatchRow(Timestamps, Base):
-    __tablename__ = "analyze_batches"
-    id: Mapped[str] = mapped_column(ID, primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(String(24), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    analysis_mode: Mapped[str] = mapped_column(String(32), default="general")
-    model_name: Mapped[str] = mapped_column(String(32))
-    total_items: Mapped[int] = mapped_column(default=0)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    webhooks: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
-
-
-_schema_lock = threading.Lock()
-_schema_ready: set[int] = set()
-
-
-def ensure_schema(platform: Platform) -> None:
-    """Create the two tables once per database (they live outside ``storage/tables.py``)."""
-    engine = platform.store.engine
-    if id(engine) in _schema_ready:
-        return
-    with _schema_lock:
-        if id(engine) not in _schema_ready:
-            Base.metadata.create_all(engine, tables=[AnalyzeTaskRow.__table__, AnalyzeBatchRow.__table__])  # type: ignore[list-item]
-            _schema_ready.add(id(engine))
 
 
 # --- request checking ----------------------------------------------------------------------------------
@@ -213,7 +163,6 @@ def _new_task(platform: Platform, session: Session, tenant_id: str, *, params: d
 
 
 def create_task(platform: Platform, tenant_id: str, body: dict[str, Any]) -> AnalyzeTaskRow:
-    ensure_schema(platform)
     model_name = analysis.check_model_name(platform, body.get("model_name"))
     params = _params(platform, body)
     custom_id = _custom_id(body.get("custom_id"))
@@ -232,7 +181,6 @@ def _get_task(session: Session, tenant_id: str, task_id: str) -> AnalyzeTaskRow:
 
 
 def retrieve_task(platform: Platform, tenant_id: str, task_id: str) -> AnalyzeTaskRow:
-    ensure_schema(platform)
     with platform.store.session() as s:
         return _get_task(s, tenant_id, task_id)
 
@@ -240,7 +188,6 @@ def retrieve_task(platform: Platform, tenant_id: str, task_id: str) -> AnalyzeTa
 def list_tasks(platform: Platform, tenant_id: str, page: PageRequest, *, status: str | None = None,
                video_url: str | None = None, asset_id: str | None = None,
                analysis_mode: str | None = None) -> Page[AnalyzeTaskRow]:
-    ensure_schema(platform)
     query = select(AnalyzeTaskRow).where(AnalyzeTaskRow.tenant_id == tenant_id)
     if status is not None:
         if status not in TASK_STATUSES:
@@ -258,7 +205,6 @@ def list_tasks(platform: Platform, tenant_id: str, page: PageRequest, *, status:
 
 
 def delete_task(platform: Platform, tenant_id: str, task_id: str) -> None:
-    ensure_schema(platform)
     with platform.store.session() as s:
         row = _get_task(s, tenant_id, task_id)
         if row.status == "processing":
@@ -268,7 +214,6 @@ def delete_task(platform: Platform, tenant_id: str, task_id: str) -> None:
 
 
 def cancel_task(platform: Platform, tenant_id: str, task_id: str) -> AnalyzeTaskRow:
-    ensure_schema(platform)
     with platform.store.session() as s:
         row = _get_task(s, tenant_id, task_id)
         if row.status == "canceled":
@@ -297,7 +242,6 @@ class AnalyzeJobs:
         self.platform = platform
 
     def run(self, job: Job) -> None:
-        ensure_schema(self.platform)
         task_id = job.payload["task_id"]
         platform = self.platform
         with platform.store.session() as s:
@@ -362,7 +306,6 @@ class AnalyzeJobs:
         self._ended(task_id)
 
     def give_up(self, job: Job, reason: str) -> None:
-        ensure_schema(self.platform)
         self._fail(job.payload["task_id"], "internal_error", f"Analysis failed: {reason}")
 
     def _ended(self, task_id: str) -> None:
@@ -374,7 +317,7 @@ class AnalyzeJobs:
 
 
 def job_handlers(platform: Platform) -> dict[str, JobHandler]:
-    """The job kinds of this module, for the worker pool (see ``ingest.jobs.start_worker_pool``)."""
+    """The job kinds of this module, for the worker pool (collected by ``framedex.platform.job_handlers``)."""
     return AnalyzeJobs(platform).handlers()
 
 
@@ -503,7 +446,6 @@ def task_view(task: AnalyzeTaskRow, *, brief: bool = False) -> dict[str, Any]:
 
 def create_batch(platform: Platform, tenant_id: str,
                  body: dict[str, Any]) -> tuple[AnalyzeBatchRow, list[AnalyzeTaskRow]]:
-    ensure_schema(platform)
     if body.get("model_name") is None:
         raise MissingParameter("model_name")
     model_name = analysis.check_model_name(platform, body.get("model_name"))
@@ -632,7 +574,6 @@ def batch_view(batch: AnalyzeBatchRow, counts: dict[str, int]) -> dict[str, Any]
 
 
 def retrieve_batch(platform: Platform, tenant_id: str, batch_id: str) -> dict[str, Any]:
-    ensure_schema(platform)
     with platform.store.session() as s:
         batch = _get_batch(s, tenant_id, batch_id)
         counts = _refresh_batch(s, batch)
@@ -641,7 +582,6 @@ def retrieve_batch(platform: Platform, tenant_id: str, batch_id: str) -> dict[st
 
 def list_batches(platform: Platform, tenant_id: str, page: PageRequest, *, status: list[str] | None = None,
                  analysis_mode: list[str] | None = None) -> tuple[Page[Any], list[dict[str, Any]]]:
-    ensure_schema(platform)
     query = select(AnalyzeBatchRow).where(AnalyzeBatchRow.tenant_id == tenant_id)
     if status:
         bad = [x for x in status if x not in BATCH_STATUSES]
@@ -658,7 +598,6 @@ def list_batches(platform: Platform, tenant_id: str, page: PageRequest, *, statu
 
 
 def cancel_batch(platform: Platform, tenant_id: str, batch_id: str) -> dict[str, Any]:
-    ensure_schema(platform)
     with platform.store.session() as s:
         batch = _get_batch(s, tenant_id, batch_id)
         _refresh_batch(s, batch)
@@ -679,7 +618,6 @@ def cancel_batch(platform: Platform, tenant_id: str, batch_id: str) -> dict[str,
 
 
 def delete_batch(platform: Platform, tenant_id: str, batch_id: str) -> None:
-    ensure_schema(platform)
     with platform.store.session() as s:
         batch = _get_batch(s, tenant_id, batch_id)
         _refresh_batch(s, batch)
@@ -692,7 +630,6 @@ def delete_batch(platform: Platform, tenant_id: str, batch_id: str) -> None:
 
 def batch_results(platform: Platform, tenant_id: str, batch_id: str) -> Iterator[str]:
     """JSON Lines, one ``BatchResultItem`` per task (in submission order)."""
-    ensure_schema(platform)
     with platform.store.session() as s:
         batch = _get_batch(s, tenant_id, batch_id)
         _refresh_batch(s, batch)

@@ -1,0 +1,219 @@
+"""The composition root: reads `Settings`, picks an adapter for each port by URL scheme, and hands
+services the ports. `framedex serve`/`worker`, the API's lifespan, tests and tools build one per process.
+
+| port                         | setting (default)                          | adapters                      |
+|------------------------------|--------------------------------------------|-------------------------------|
+| `storage.MetadataStore`      | `database_url` (``sqlite:///<data>/framedex.db``) | ``sqlite://`` SQLAlchemy   |
+| `jobs.JobQueue`              | `queue_url` (the metadata database)        | ``sqlite://`` rows in it      |
+| `storage.BlobStore`          | `blob_url` (``file://<data>/blobs``)       | ``file://`` local directory   |
+| `storage.VectorIndex`        | `vector_url` (``file://<data>/vectors``)   | ``file://`` embedded (usearch)|
+| `storage.LexicalIndex`       | follows the metadata store's dialect       | SQLite FTS5                   |
+
+``postgresql://``, ``s3://`` and ``redis://`` are refused with `UnsupportedScheme` until the scale-out issue
+wires its adapters (`storage/blobs_s3.py`, `storage/vectors_pgvector.py`, `storage/lexical_postgres.py`,
+`jobs/queue_redis.py`) here: a branch per scheme in the openers below, nothing in services.
+
+Job handlers are declared by the services that own them (`job_handlers(platform)` in each module listed in
+`JOB_OWNERS`); this module only collects them for the worker pool.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from framedex.config import Settings
+from framedex.jobs.queue import JobQueue, SqlJobQueue
+from framedex.jobs.worker import JobHandler, Worker, WorkerPool
+from framedex.storage.blobs import BlobStore, LocalBlobStore
+from framedex.storage.lexical import LexicalIndex, lexical_index_for
+from framedex.storage.metadata import MetadataStore, SqlMetadataStore
+from framedex.storage.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from framedex.models.registry import ModelRegistry
+
+
+class UnsupportedScheme(ValueError):
+    """A setting names a backend this build has no adapter for."""
+
+    def __init__(self, setting: str, url: str, supported: tuple[str, ...]) -> None:
+        scheme = scheme_of(url)
+        later = " (the scale-out adapters are not wired into the composition root yet)" if scheme in _SCALE_OUT else ""
+        super().__init__(f"{setting}: no adapter for the {scheme!r} scheme{later}; "
+                         f"supported: {', '.join(s + '://' for s in supported)}")
+
+
+_SCALE_OUT = ("postgresql", "postgres", "s3", "redis", "rediss")
+
+
+def scheme_of(url: str) -> str:
+    """``postgresql+psycopg://…`` → ``postgresql``; a bare path counts as ``file``."""
+    if "://" not in url:
+        return "file"
+    return url.split("://", 1)[0].split("+", 1)[0].lower()
+
+
+def file_path(url: str) -> Path:
+    """``file:///abs/dir`` or ``file://rel/dir`` or a bare path → the directory."""
+    if "://" not in url:
+        return Path(url)
+    parts = urlsplit(url)
+    return Path(unquote(parts.netloc + parts.path))
+
+
+def open_metadata(settings: Settings) -> SqlMetadataStore:
+    url = settings.db_url
+    if scheme_of(url) != "sqlite":
+        raise UnsupportedScheme("database_url", url, ("sqlite",))
+    return SqlMetadataStore(url)
+
+
+def open_queue(settings: Settings, store: SqlMetadataStore) -> JobQueue:
+    """The embedded queue keeps its jobs in the metadata database, so it can enqueue in a caller's transaction."""
+    url = settings.queue_url or settings.db_url
+    if scheme_of(url) != "sqlite":
+        raise UnsupportedScheme("queue_url", url, ("sqlite",))
+    if url != store.url:
+        raise ValueError("queue_url: the sqlite queue lives in the metadata database; leave queue_url unset "
+                         "or set it to database_url")
+    return SqlJobQueue(store, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts)
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    url = settings.blob_url or str(settings.blob_dir)
+    if scheme_of(url) != "file":
+        raise UnsupportedScheme("blob_url", url, ("file",))
+    return LocalBlobStore(file_path(url))
+
+
+def vector_dir(settings: Settings) -> Path:
+    url = settings.vector_url or str(settings.data_dir / "vectors")
+    if scheme_of(url) != "file":
+        raise UnsupportedScheme("vector_url", url, ("file",))
+    return file_path(url)
+
+
+def open_vectors(settings: Settings) -> VectorIndex:
+    from framedex.storage.vectors_embedded import open_embedded
+
+    return open_embedded(vector_dir(settings))
+
+
+class Platform:
+    """One per process. Implements `services.platform.Platform`; every attribute is typed as its port."""
+
+    store: MetadataStore
+    blobs: BlobStore
+    queue: JobQueue
+    lexical: LexicalIndex
+
+    def __init__(self, settings: Settings) -> None:
+        from framedex.native import preload_native_runtimes
+
+        preload_native_runtimes()
+        self.settings = settings
+        vector_dir(settings)  # refuse an unsupported vector_url now; the index itself opens on first use
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        sql = open_metadata(settings)
+        sql.create_schema()
+        self.store = sql
+        self.blobs = open_blobs(settings)
+        self.queue = open_queue(settings, sql)
+        self.lexical = lexical_index_for(sql.dialect)
+
+    @cached_property
+    def vectors(self) -> VectorIndex:
+        """Opened on first use: the embedded index is owned by one process at a time, and commands
+        that never touch vectors (keys, uploads) must not take it from a running server."""
+        return open_vectors(self.settings)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        from framedex.models.registry import ModelRegistry
+
+        return ModelRegistry(self.settings)
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """Secret for signed URLs (chunk uploads, thumbnails); created once per data dir."""
+        path = self.settings.data_dir / "signing.key"
+        # O_EXCL with mode 0600: the key is never readable by others, not even between create and chmod,
+        # and two processes starting on one data dir cannot both write one (the loser reads the winner's).
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+                f.flush()
+                os.fsync(f.fileno())
+        for _ in range(50):  # a racing creator may not have written its 32 bytes yet
+            key = path.read_bytes()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.01)
+        raise RuntimeError(f"{path.name} in the data dir is truncated; delete it to create a new one")
+
+    def warm_up(self) -> None:
+        """What a long-running process does once at start-up: load the vector collections, then move every
+        object alive so far (modules, vocabularies, loaded vectors' bookkeeping) out of the cyclic garbage
+        collector's reach. A full collection walks every tracked object; with ~130k of them it pauses the
+        process for ~70 ms, which lands in whichever search is running (the p99 of `bench/search_end_to_end.py`)."""
+        import gc
+
+        load_all = getattr(self.vectors, "load_all", None)
+        if load_all is not None:
+            load_all()
+        gc.collect()
+        gc.freeze()
+
+    def close(self) -> None:
+        if "vectors" in self.__dict__:
+            self.vectors.close()
+        if "models" in self.__dict__:
+            self.models.close()
+        self.store.dispose()
+
+
+def _job_owners() -> tuple[ModuleType, ...]:
+    """The services that run work on the queue; each declares its kinds in `job_handlers(platform)`."""
+    from framedex.services import embed, entities, indexing, streaming
+    from framedex.services.analysis import tasks
+    from framedex.services.imports import transfers
+
+    return (indexing, embed, entities, tasks, transfers, streaming)
+
+
+def job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    handlers: dict[str, JobHandler] = {}
+    for owner in _job_owners():
+        declare: Callable[[Platform], dict[str, JobHandler]] = owner.job_handlers
+        for kind, handler in declare(platform).items():
+            if kind in handlers:
+                raise RuntimeError(f"job kind {kind!r} is declared twice (again by {owner.__name__})")
+            handlers[kind] = handler
+    return handlers
+
+
+def start_worker_pool(platform: Platform, count: int) -> WorkerPool:
+    handlers = job_handlers(platform)
+    pool = WorkerPool(
+        lambda i: Worker(platform.queue, handlers, poll_seconds=platform.settings.worker_poll_seconds), count
+    )
+    pool.start()
+    # Whatever a killed predecessor left half-done is finished or cleaned up now, then periodically.
+    from framedex.services.recovery import Maintenance
+
+    maintenance = Maintenance(platform)
+    maintenance.start()
+    pool.on_stop.append(maintenance.stop)
+    return pool
