@@ -76,7 +76,7 @@ def stop(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 def footprint(data_dir: Path, video_id: str) -> dict[str, int]:
     """Everything indexing wrote for one video: SQL rows per table and kind, and vectors per space."""
-    from framedex.storage.vectors import open_embedded
+    from framedex.storage.vectors_embedded import open_embedded
 
     db = sqlite3.connect(data_dir / "framedex.db")
     try:

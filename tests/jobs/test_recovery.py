@@ -24,8 +24,8 @@ from framedex.config import Settings
 from framedex.ids import new_id, utcnow
 from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
 from framedex.ingest.probe import MediaInfo
+from framedex.platform import Platform
 from framedex.services import assets, auth, indexes, uploads, videos
-from framedex.services.platform import Platform
 from framedex.services.recovery import run_maintenance
 from framedex.storage.blobs import LocalBlobStore
 from framedex.storage.tables import AssetRow, IndexedAssetRow, JobRow, MultipartUploadRow, SearchSessionRow

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from framedex.domain_errors import PermanentJobError
 from framedex.jobs.queue import Job, SqlJobQueue
-from framedex.jobs.worker import JobHandler, Worker
+from framedex.jobs.worker import JobHandler, TransientJobError, Worker
 from framedex.storage.metadata import SqlMetadataStore
 from framedex.storage.tables import JobRow
 
@@ -82,8 +82,17 @@ def test_errors_are_retried_then_given_up(queue: SqlJobQueue) -> None:
     row = _row(queue, job_id)
     assert (row.status, row.attempts) == ("failed", 3)
     assert [j.attempts for j in rec.runs] == [1, 2, 3]
-    assert rec.given_up == [(job_id, "internal error: still broken")]
+    assert rec.given_up == [(job_id, f"internal error (job {job_id})")]  # the raw text stays in the log
     assert worker.run_once() is False
+
+
+def test_a_transient_error_gives_its_own_reason_after_the_last_attempt(queue: SqlJobQueue) -> None:
+    rec = Recorder([TransientJobError("the URL timed out")] * 3)
+    job_id = queue.enqueue("work", {})
+    worker = Worker(queue, {"work": rec.handler()})
+    assert worker.run_once() and worker.run_once() and worker.run_once()
+    assert rec.given_up == [(job_id, "the URL timed out")]
+    assert _row(queue, job_id).status == "failed"
 
 
 def test_a_retry_that_succeeds_completes(queue: SqlJobQueue) -> None:
