@@ -57,10 +57,10 @@ def _coco_names() -> list[str]:
     """The detector's COCO labels, read from ``models/vision.py`` without importing it (no numpy here)."""
     tree = ast.parse((HERE.parent / "vision.py").read_text())
     for node in tree.body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (
-            node.targets[0] if isinstance(node, ast.Assign) else None)
-        if isinstance(target, ast.Name) and target.id == "COCO90" and node.value is not None:
-            return sorted(set(ast.literal_eval(node.value).values()))
+        names = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+        value = getattr(node, "value", None)
+        if value is not None and any(isinstance(t, ast.Name) and t.id == "COCO90" for t in names):
+            return sorted(set(ast.literal_eval(value).values()))
     raise SystemExit("COCO90 not found in vision.py")
 
 
