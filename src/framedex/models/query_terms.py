@@ -116,7 +116,7 @@ def widen(space: Labels, text: str, relevance: dict[str, float],
     norm = float(np.linalg.norm(mix))
     if norm == 0:
         return out, expanded
-    mix = mix / norm * max(weights) ** 0.5
+    mix = mix / norm * max(weights)  # a strong link pulls nearly as much as the query itself, a weak one little
     if expanded is not None:
         mix = mix + expanded
     norm = float(np.linalg.norm(mix))

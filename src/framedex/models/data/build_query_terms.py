@@ -13,10 +13,12 @@ to the classifier's own classes through the noun hierarchy instead of only throu
 * **category over classes** (the word's synset lies above at most ``MAX_UNDER`` classes): "bridge" →
   `suspension bridge`, `steel arch bridge`, `viaduct`; the more classes it covers, the less each one is
   worth (specificity); broader words ("animal", "dog") are left to the embedding's own hypernym phrases.
-* **named in the definition** (the word appears in a class's WordNet gloss, when at most ``MAX_GLOSS`` classes
-  mention it): "snow" → `ski`, `snowmobile`, `snowplow`; weight 0.45.
+* **named in the definition** (a natural thing's word appears in a class's WordNet gloss, when at most
+  ``MAX_GLOSS`` classes mention it): "snow" → `ski`, `snowmobile`, `snowplow`; weight 0.45.
 
-Only the first ``SENSES`` noun senses of a word count, the later ones less. A word that is itself a class name is
+Only the word's most common visible (concrete) sense among its first ``SENSES`` noun senses counts, a later one
+less. A word under no class takes the classes of its parent when they are few and living things ("bunny" →
+rabbit → `Angora rabbit`; the kinds of an artifact do not look alike). A word that is itself a class name is
 left out: the runtime gives an exact class name full weight.
 """
 
@@ -41,9 +43,12 @@ SKIP_COCO = {"person"}
 # senses of things one can see; abstract senses ("view" as an opinion, "bunny" as a person) link nothing
 CONCRETE = {"noun.animal", "noun.artifact", "noun.food", "noun.object", "noun.plant", "noun.substance",
             "noun.phenomenon", "noun.location"}
+LIVING = {"noun.animal", "noun.plant", "noun.food"}  # where a parent's kinds look alike (not so for artifacts)
 SIBLING = 0.6  # a word under no class takes its parent's classes at this share ("bunny" -> rabbit -> Angora)
 SIBLING_UNDER = 8
 GLOSS_WEIGHT = 0.4
+# gloss links only for natural things ("snow", "river"): an artifact's word in a gloss is mostly a part ("bars")
+NATURAL = {"noun.phenomenon", "noun.substance", "noun.object", "noun.location"}
 GLOSS_STOP = {"used", "large", "small", "long", "one", "two", "made", "usually", "often", "something", "form",
               "part", "kind", "type", "having", "similar", "body", "head", "water", "side", "top",
               "front", "back", "end", "piece", "device", "person", "people", "color", "colour", "surface"}
@@ -114,7 +119,7 @@ def main() -> None:
                     out[label] = max(out.get(label, 0.0), 0.85 * 0.8 ** (steps - 1))
             if out:
                 break
-        if not out:  # a sibling of classes: the parent's own classes, when it has few
+        if not out and syn.lexname() in LIVING:  # a sibling: the parent's own classes, when it has few
             for parent in _up(syn):
                 below = under.get(parent.name(), {})
                 if 0 < len(below) <= SIBLING_UNDER:
@@ -148,13 +153,16 @@ def main() -> None:
             continue
         found: dict[str, float] = {}
         for rank, syn in enumerate(wn.synsets(word.replace(" ", "_"), pos="n")[:SENSES]):
-            if syn.name() in target or syn.lexname() not in CONCRETE:
+            if syn.lexname() not in CONCRETE:
                 continue
+            if syn.name() in target:
+                break
             for label, w in related(syn).items():
                 found[label] = max(found.get(label, 0.0), w * SENSE_WEIGHT[rank])
+            break  # the word's most common visible sense decides ("bar" is a barroom, not a space bar)
         hits = gloss_hits.get(word, set())
         first = wn.synsets(word.replace(" ", "_"), pos="n")[:1]
-        if " " not in word and 0 < len(hits) <= MAX_GLOSS and first and first[0].lexname() in CONCRETE:
+        if " " not in word and 0 < len(hits) <= MAX_GLOSS and first and first[0].lexname() in NATURAL:
             for label in hits:
                 found[label] = max(found.get(label, 0.0), GLOSS_WEIGHT)
         best = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:KEEP]
