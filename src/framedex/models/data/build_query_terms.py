@@ -19,7 +19,7 @@ to the classifier's own classes through the noun hierarchy instead of only throu
 Only the word's most common visible (concrete) sense among its first ``SENSES`` noun senses counts, a later one
 less. A word under no class takes the classes of its parent when they are few and living things ("bunny" →
 rabbit → `Angora rabbit`; the kinds of an artifact do not look alike). A word that is itself a class name is
-left out: the runtime gives an exact class name full weight.
+left out: the runtime gives an exact class name full weight. An adjective takes its noun's links ("snowy" → snow).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ SKIP_COCO = {"person"}
 CONCRETE = {"noun.animal", "noun.artifact", "noun.food", "noun.object", "noun.plant", "noun.substance",
             "noun.phenomenon", "noun.location"}
 LIVING = {"noun.animal", "noun.plant", "noun.food"}  # where a parent's kinds look alike (not so for artifacts)
-SIBLING = 0.6  # a word under no class takes its parent's classes at this share ("bunny" -> rabbit -> Angora)
+SIBLING = 0.6
+ADJECTIVE = 0.8  # a word under no class takes its parent's classes at this share ("bunny" -> rabbit -> Angora)
 SIBLING_UNDER = 8
 GLOSS_WEIGHT = 0.4
 # gloss links only for natural things ("snow", "river"): an artifact's word in a gloss is mostly a part ("bars")
@@ -171,6 +172,21 @@ def main() -> None:
         elif " " in word:
             # a compound whose words mean something else alone ("fish tank" is no tank): kept, linking nothing
             compounds.append(word)
+    # an adjective takes the links of the thing it is about ("snowy" -> snow, "floral" -> flower), a little weaker
+    for syn in list(wn.all_synsets("a")) + list(wn.all_synsets("s")):
+        for lemma in syn.lemmas():
+            word = _lemma(lemma.name())
+            if word in terms or word in labels or " " in word:
+                continue
+            senses = wn.synsets(lemma.name(), pos="a") + wn.synsets(lemma.name(), pos="s")
+            if not senses or senses[0].name() != syn.name():  # the adjective's first sense only
+                continue
+            for rel in lemma.derivationally_related_forms() + lemma.pertainyms():
+                noun = rel.synset()
+                linked = terms.get(_lemma(noun.lemma_names()[0])) if noun.pos() == "n" else None
+                if linked and noun.lexname() in CONCRETE:
+                    terms[word] = {label: round(w * ADJECTIVE, 2) for label, w in linked.items()}
+                    break
     for word in compounds:
         if any(part in labels or terms.get(part) for part in word.split()):
             terms[word] = {}
