@@ -53,8 +53,8 @@ def label_terms(text: str, labels: Iterable[str]) -> dict[str, float]:
 
     `labels` are the label names of the space (their case kept in the result). Two adjacent words that form a
     label or a WordNet compound ("pool table", "fish tank") are taken together and their words not alone. A
-    one-word query keeps its links at their own weight; in a longer query a link from one of its words counts
-    `PHRASE_WORD` of it (the whole query is more than that word), while an exact label name still counts fully."""
+    one-word query (or a two-word name) keeps its links at their own weight and an exact label name at 1; in a
+    longer query one of its words counts `PHRASE_WORD` of that ("black dog in the forest" is more than a dog)."""
     by_lower: dict[str, str] = {}
     for name in labels:
         by_lower.setdefault(name.lower(), name)
@@ -67,7 +67,7 @@ def label_terms(text: str, labels: Iterable[str]) -> dict[str, float]:
         for form in _singular(part):
             exact = by_lower.get(form)
             if exact is not None:
-                out[exact] = EXACT
+                out[exact] = max(out.get(exact, 0.0), EXACT * scale)
                 return True
             linked = terms.get(form)
             if linked is not None:  # {} for a compound that links nothing ("fish tank")
