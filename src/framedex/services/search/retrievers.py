@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from framedex.models import query_terms
 from framedex.models.base import FloatArray, FrameAnalysis, ImageArray
 from framedex.services.platform import Platform
 from framedex.services.search import cache as search_cache
@@ -256,8 +255,6 @@ def frames(ctx: QueryContext) -> list[Candidate]:
     labels = visual_labels(ctx.platform)
     relevance = label_relevance(labels, ctx) if labels else {}
     expanded = labels.expand(ctx.text_vector) if labels else None
-    if labels:  # labels the query names, or reaches through WordNet (models/query_terms.py)
-        relevance, expanded = query_terms.widen(labels, ctx.text or "", relevance, expanded)
     found = _vector_hits(ctx, "visual", {"cos": ctx.vision_text_vector, "cos_expanded": expanded})
     stored = _features_of(ctx, "visual", set(found))
     words = " ".join(ctx.content_words)
