@@ -165,6 +165,7 @@ class IngestJobs:
                                modalities=modalities, addons=addons)
             self.pipeline.run(ctx)
             _set_video(self.platform, video_id, status="ready", indexed_at=utcnow(), error=None)
+            analysis_after_ready(self.platform, video_id)  # queues its analysis preparation, after ready
         except VideoGone:
             log.info("video %s was deleted while indexing; dropping the job", video_id)
         except MediaRejected as exc:  # decoding hit a limit of the real stream: fail with its own code
@@ -200,10 +201,21 @@ def analysis_job_handlers(platform: Platform) -> dict[str, JobHandler]:
     return analysis_tasks.job_handlers(platform)
 
 
+def analysis_after_ready(platform: Platform, video_id: str) -> None:
+    from framedex.services import analysis_prepared
+
+    analysis_prepared.after_ready(platform, video_id)
+
+
 def start_worker_pool(platform: Platform, count: int) -> WorkerPool:
     handlers = IngestJobs(platform).handlers()
+    from framedex.services import analysis_prepared
+
+    # Analysis preparation gets a worker of its own (its jobs are not in `handlers`): it never holds up indexing.
+    prepare = analysis_prepared.job_handlers(platform)
     pool = WorkerPool(
-        lambda i: Worker(platform.queue, handlers, poll_seconds=platform.settings.worker_poll_seconds), count
+        lambda i: Worker(platform.queue, handlers if i < count else prepare,
+                         poll_seconds=platform.settings.worker_poll_seconds), count + (1 if count else 0)
     )
     pool.start()
     return pool

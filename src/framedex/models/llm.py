@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -166,7 +167,7 @@ class LlamaCppBackend(_BaseBackend):
     prefix, e.g. the same video's timeline, is reused from cache)."""
 
     def __init__(self, model_path: str | Path, *, threads: int = 2, context_size: int = 8192,
-                 name: str | None = None) -> None:
+                 name: str | None = None, states_dir: Path | None = None, states_budget_bytes: int = 0) -> None:
         path = Path(model_path)
         if not path.is_file():
             raise LLMError(f"GGUF model file not found: {path}")
@@ -181,6 +182,10 @@ class LlamaCppBackend(_BaseBackend):
         params.verbosity = 3 if log.isEnabledFor(logging.DEBUG) else -1  # llama.cpp logs to stderr
         params.cpuparams.n_threads = int(threads)
         params.cpuparams_batch.n_threads = int(threads)
+        slot_key = secrets.token_hex(16)
+        if states_dir is not None:  # slot save/restore through the server's loopback listener (llm_state.py)
+            params.slot_save_path = str(states_dir) + os.sep
+            params.api_keys = [slot_key]  # that listener always runs; no other local process may use it
         t0 = time.perf_counter()
         self._server: Any = xllamacpp.Server(params)
         log.info("loaded %s (%d threads, %d ctx) in %.1fs", path.name, threads, context_size,
@@ -189,6 +194,14 @@ class LlamaCppBackend(_BaseBackend):
         self.name = name or path.stem
         self.context_size = int(context_size)
         self.threads = int(threads)
+        self.last_timings: dict[str, Any] = {}
+        self.states: Any = None  # llm_state.SlotStates: saved prompt prefixes, restored before generations
+        if states_dir is not None:
+            from framedex.models.llm_state import SlotStates
+
+            identity = f"{path.resolve()}|{path.stat().st_size}|{path.stat().st_mtime_ns}|kv-f16"
+            self.states = SlotStates(states_dir, states_budget_bytes, identity)
+            self.states.attach(self._server.listening_address, slot_key)
 
     def complete(
         self,
@@ -213,6 +226,8 @@ class LlamaCppBackend(_BaseBackend):
         state: dict[str, Any] = {"finish": None, "usage": None, "timings": None, "first": None, "stop": False,
                                  "error": None}
         t0 = time.perf_counter()
+        if self.states is not None:
+            on_text = self.states.guard(on_text)
 
         def callback(chunk: Any) -> bool:
             if isinstance(chunk, str):
@@ -242,7 +257,7 @@ class LlamaCppBackend(_BaseBackend):
                 state["timings"] = chunk["timings"]
             return bool(state["stop"])
 
-        with self._lock:
+        with self._lock if self.states is None else self.states.turn(self._lock, request["messages"]):
             try:
                 result = self._server.handle_chat_completions(request, callback)
             except Exception as exc:  # the binding raises on context overflow and bad grammars
@@ -253,6 +268,7 @@ class LlamaCppBackend(_BaseBackend):
             err = state["error"]
             raise LLMError(str(err.get("message") if isinstance(err, dict) else err))
         timings = state["timings"] or {}
+        self.last_timings = timings  # llama.cpp's own counts (cache_n: prompt tokens reused from cache)
         usage = state["usage"] or {}
         output_tokens = int(usage.get("completion_tokens") or timings.get("predicted_n") or len(pieces))
         input_tokens = int(usage.get("prompt_tokens") or
@@ -269,6 +285,8 @@ class LlamaCppBackend(_BaseBackend):
         )
 
     def close(self) -> None:
+        if getattr(self, "states", None) is not None:
+            self.states.close()
         server = getattr(self, "_server", None)
         self._server = None
         del server
@@ -398,7 +416,10 @@ def load_llm(settings: Settings) -> LLMBackend:
         path = packs.ensure(settings, pack) / GGUF_FILE
         name = pack
     threads = settings.llm_threads or max(1, min(settings.model_threads, os.cpu_count() or 1))
-    return LlamaCppBackend(path, threads=threads, context_size=settings.llm_context, name=name)
+    budget = settings.llm_state_disk_mib * 2**20
+    return LlamaCppBackend(path, threads=threads, context_size=settings.llm_context, name=name,
+                           states_dir=settings.data_dir / "llm-states" if budget > 0 else None,
+                           states_budget_bytes=budget)
 
 
 class _Slot(Protocol):
