@@ -45,7 +45,8 @@ from framedex.services.platform import Platform
 from framedex.services.timeline import Timeline, load_timeline
 from framedex.storage.tables import IndexedAssetRow, IndexRow
 
-log = logging.getLogger(__name__)
+PREPARED_LOG = __name__  # "analysis of video ... prepared", "served prepared ..."
+log = logging.getLogger(PREPARED_LOG)
 
 PREPARE_JOB = "analysis_prepare"
 # Bump when what a prepared blob holds, or how it is made, changes in a way the templates below do not show.
