@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from framedex.ids import new_id
+from framedex.models import llm_state
+from framedex.models.llm_state import LLMPreempted, SlotStates
 from framedex.services import analysis, analysis_prepared
 from framedex.services.analysis_prepared import PREPARED_LOG
 from framedex.storage.tables import IndexedAssetRow, IndexRow, SpeechSegmentRow
@@ -156,3 +162,82 @@ def test_only_pegasus_indexes_are_prepared(fake_server: FakeServer) -> None:
                          features=features, cuts=cuts)
     analysis_prepared.after_ready(fake_server.platform, plain.id)
     assert analysis_prepared.status(fake_server.platform, plain.id)["status"] == "none"
+
+
+def test_every_question_on_a_video_shares_the_timeline_prefix(fhttp: httpx.Client, fake_server: FakeServer) -> None:
+    """The timeline is rendered to one budget whatever the prompt and max_tokens, so llama.cpp can reuse it."""
+    from framedex.models.llm_state import PREFIX_END
+
+    duration, speech, features, cuts, _ = composite_rows(100.0)  # a timeline longer than some budgets
+    video = insert_video(fake_server.platform, fake_server.tenant, duration=duration, speech=speech,
+                         features=features, cuts=cuts)
+    llm, settings = fake_server.llm, fake_server.platform.settings
+    calls = len(llm.calls)
+    before = settings.llm_context
+    settings.llm_context = 4096  # a small context, where fitting the timeline to each request used to matter
+    try:
+        for prompt, max_tokens in (("Which sport?", 10), ("Describe every scene in detail. " * 40, 1500),
+                                   ("What is cooked?", 90_000)):
+            r = fhttp.post("/analyze", json={"video_id": video.id, "prompt": prompt, "max_tokens": max_tokens,
+                                             "stream": False})
+            assert r.status_code == 200, r.text
+        fhttp.post("/gist", json={"video_id": video.id, "types": ["title"]})
+    finally:
+        settings.llm_context = before
+    calls += sum(1 for c in llm.calls[calls:] if "Write compact notes" in c["messages"][-1].content)
+    prefixes = set()
+    for call in llm.calls[calls:]:
+        system, user = call["messages"][0].content, call["messages"][1].content
+        assert PREFIX_END in user
+        prefixes.add(system + user[: user.index(PREFIX_END)])
+    assert len(llm.calls) - calls == 4 and len(prefixes) == 1
+    assert "Notes on consecutive parts of the video (0s to 300s)" in next(iter(prefixes))  # map-reduced once
+
+
+def test_prompt_states_are_evicted_least_recently_used(tmp_path: Path) -> None:
+    states = SlotStates(tmp_path, budget_bytes=3 * 1000, identity="model")
+    for i, key in enumerate(["old", "used", "new"]):
+        (tmp_path / f"{key}.bin").write_bytes(b"x" * 1000)
+        (tmp_path / f"{key}.json").write_text("{}")
+        os.utime(tmp_path / f"{key}.bin", (1000 + i, 1000 + i))
+    os.utime(tmp_path / "used.bin", (2000, 2000))  # restored lately
+    (tmp_path / "newest.bin").write_bytes(b"x" * 1500)
+    (tmp_path / "newest.json").write_text("{}")
+    states._evict()
+    assert sorted(p.stem for p in tmp_path.glob("*.bin")) == ["newest", "used"]
+    assert not (tmp_path / "old.json").exists() and not (tmp_path / "new.json").exists()
+    assert states.disk_bytes() <= 3000
+
+
+def test_a_background_generation_yields_to_a_waiting_request(tmp_path: Path) -> None:
+    """Preparation runs in llm_state.background(): it stops at its next token when an interactive request waits
+    for the model, and raises LLMPreempted so that it can be retried."""
+    states = SlotStates(tmp_path, budget_bytes=0, identity="model")
+    lock = threading.Lock()
+    messages = [{"role": "user", "content": "hi"}]
+    started, outcome = threading.Event(), []
+
+    def background_generation() -> None:
+        with llm_state.background():
+            on_text = states.guard(None)
+            assert on_text is not None
+            try:
+                with states.turn(lock, messages):
+                    started.set()
+                    for _ in range(2000):  # a long generation, one token every 10 ms
+                        if on_text("token"):
+                            break
+                        time.sleep(0.01)
+                outcome.append("finished")
+            except LLMPreempted:
+                outcome.append("preempted")
+
+    worker = threading.Thread(target=background_generation)
+    worker.start()
+    assert started.wait(10)
+    t0 = time.monotonic()
+    with states.turn(lock, messages):  # the interactive request gets the model at the next token
+        waited = time.monotonic() - t0
+    worker.join(10)
+    assert outcome == ["preempted"] and waited < 5
+    assert states.guard(None) is None  # foreground generations are never stopped by it
