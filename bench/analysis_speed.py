@@ -7,15 +7,27 @@ By default the video is a realistic 10-minute timeline written straight into a f
 of ~150 words a minute over five topics, frame labels every 2 s, on-screen titles, shot cuts), so the
 numbers measure generation, not indexing. Reports: prompt tokens, timeline rendering level or map-reduce,
 time to first token, generation tokens/s, end-to-end seconds (JSON on the last line).
+
+    .venv/bin/python bench/analysis_speed.py --real [--threads 2]
+
+``--real`` measures analysis prepared at index time (``services/analysis_prepared.py``) on a composite of real
+footage from ``shared/media`` (~2.6 min, with an espeak-ng narration), indexed here into an index with a pegasus
+model, all in one run: a custom question, the default summary and chapters before preparation (cold model);
+then the preparation (time per video-minute, while a second copy of the video is indexed alongside, whose
+throughput is reported as indexing with preparation on; disk of the saved prompt state per video-minute); then,
+after the model is unloaded (as after a restart), the same requests plus custom summary/chapters prompts
+through ``/analyze``'s code path, starting from the restored state.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from framedex.config import Settings
@@ -81,6 +93,155 @@ def make_video(platform: Platform, tenant: str, minutes: float) -> str:
     return video_id
 
 
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+COMPOSITE = [("real2/video/earth_at_night_rotating_30s.mp4", 30), ("real2/video/terminal_screencast_xterm_46s.mp4", 46),
+             ("real2/video/document_scroll_wikipedia_en_de_52s.mp4", 52), ("video/tree_hand_30s.avi", 30)]
+NARRATION = ("Here is the Earth at night, seen from space, with the lights of the cities. "
+             "Next, a terminal window where someone types commands. Then a Wikipedia article about optical "
+             "character recognition scrolls by, first in English and then in German. Finally, a hand touches "
+             "the branches of a small tree in a garden.")
+CUSTOM_QUESTION = "What is shown in this video? Answer in one sentence."
+CUSTOM_SUMMARY = "Summarize this video in three sentences."
+CUSTOM_CHAPTERS = "List the chapters of this video, one line each: start time in seconds, then a short title."
+
+
+def make_composite(work: Path) -> Path:
+    """The clips of COMPOSITE one after another at 640x360, 25 fps, with the narration spoken over them."""
+    out, wav = work / "composite.mp4", work / "narration.wav"
+    subprocess.run(["espeak-ng", "-s", "140", "-w", str(wav), NARRATION], check=True)
+    inputs: list[str] = []
+    chains = []
+    for i, (name, seconds) in enumerate(COMPOSITE):
+        inputs += ["-t", str(seconds), "-i", str(MEDIA / name)]
+        chains.append(f"[{i}:v]scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,"
+                      f"setsar=1,fps=25,format=yuv420p[v{i}]")
+    n = len(COMPOSITE)
+    graph = ";".join(chains) + ";" + "".join(f"[v{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-i", str(wav), "-filter_complex", graph,
+                    "-map", "[v]", "-map", f"{n}:a", "-af", "apad", "-t", str(sum(s for _, s in COMPOSITE)),
+                    "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out)], check=True)
+    return out
+
+
+def index_video(platform: Platform, tenant: str, index_id: str, path: Path) -> tuple[str, float]:
+    from framedex.jobs.worker import Worker
+    from framedex.services import videos
+    from framedex.services.indexing import IngestJobs
+
+    worker = Worker(platform.queue, IngestJobs(platform).handlers(), poll_seconds=0.05)
+    t0 = time.perf_counter()
+    with path.open("rb") as f:
+        view = videos.create_task(platform, tenant, index_id=index_id, stream=f, filename=path.name)
+    assert view.video is not None
+    while True:
+        if not worker.run_once():
+            with platform.store.session() as s:
+                row = s.get(IndexedAssetRow, view.video.id)
+                assert row is not None
+                if row.status in ("ready", "failed"):
+                    assert row.status == "ready", row.error
+                    return row.id, time.perf_counter() - t0
+            time.sleep(0.05)
+
+
+def timed(fn: Callable[[Callable[[str], bool]], object]) -> dict[str, float | None]:
+    t0 = time.perf_counter()
+    first: list[float] = []
+
+    def on_text(_piece: str) -> bool:
+        if not first:
+            first.append(time.perf_counter() - t0)
+        return False
+
+    fn(on_text)
+    return {"first_token_s": round(first[0], 2) if first else None, "end_to_end_s": round(time.perf_counter() - t0, 2)}
+
+
+def measure(platform: Platform, tenant: str, video_id: str, *, custom_only: bool = False) -> dict[str, object]:
+    def analyze(prompt: str, max_tokens: int) -> Callable[[Callable[[str], bool]], object]:
+        body = {"video_id": video_id, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0}
+        return lambda on_text: analysis.prepare(platform, tenant, body).run(on_text)
+
+    def summarize(kind: str) -> Callable[[Callable[[str], bool]], object]:
+        return lambda on_text: analysis.summarize(platform, tenant, {"video_id": video_id, "type": kind})
+
+    out: dict[str, object] = {"custom_question": timed(analyze(CUSTOM_QUESTION, 60))}
+    print(json.dumps(out), flush=True)
+    if not custom_only:
+        out["default_summary"] = timed(summarize("summary"))
+        out["default_chapters"] = timed(summarize("chapter"))
+        out["default_gist"] = timed(lambda _t: analysis.gist(platform, tenant, {
+            "video_id": video_id, "types": ["title", "topic", "hashtag"]}))
+        print(json.dumps(out), flush=True)
+    out["custom_summary"] = timed(analyze(CUSTOM_SUMMARY, 200))
+    out["custom_chapters"] = timed(analyze(CUSTOM_CHAPTERS, 300))
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def unload_llm(platform: Platform) -> None:
+    platform.models.llm().slot.unload()  # type: ignore[attr-defined]
+
+
+def real(args: argparse.Namespace) -> int:
+    """Prepared vs. not prepared on a composite of real footage, in one run (see the module docstring)."""
+    import threading
+
+    from framedex.models import llm_state
+    from framedex.services.analysis import indexes
+    from framedex.services.analysis import prepared as analysis_prepared
+
+    work = Path(tempfile.mkdtemp(prefix="framedex-bench-real-"))
+    path = make_composite(work)
+    settings = Settings(data_dir=work / "data", workers=0, llm_threads=args.threads)
+    platform = Platform(settings)
+    tenant = auth.ensure_local_tenant(platform)
+    index = indexes.create(platform, tenant, name="bench", models=[
+        {"model_name": "marengo3.0", "model_options": ["visual", "audio"]},
+        {"model_name": "pegasus1.2", "model_options": ["visual", "audio"]}])
+    video_id, index_s = index_video(platform, tenant, index.id, path)
+    with platform.store.session() as s:
+        row = s.get(IndexedAssetRow, video_id)
+        assert row is not None
+        duration = float(row.duration or 0)
+    minutes = duration / 60
+    report: dict[str, object] = {"video_seconds": round(duration, 1), "threads": args.threads,
+                                 "index_s": round(index_s, 1), "index_x_realtime": round(duration / index_s, 2)}
+    print(json.dumps(report), flush=True)
+    t0 = time.perf_counter()
+    platform.models.llm().complete([ChatMessage("user", "hi")], max_tokens=1)
+    report["model_load_s"] = round(time.perf_counter() - t0, 1)
+    report["not_prepared"] = measure(platform, tenant, video_id)
+
+    # preparation (as its job runs it), while a second copy of the video is being indexed
+    unload_llm(platform)
+    prep: dict[str, float] = {}
+
+    def run_prep() -> None:
+        t = time.perf_counter()
+        with llm_state.background():
+            analysis_prepared.prepare_video(platform, video_id)
+        prep["seconds"] = time.perf_counter() - t
+
+    thread = threading.Thread(target=run_prep)
+    thread.start()
+    _second, index2_s = index_video(platform, tenant, index.id, path)
+    thread.join()
+    state_bytes = sum(p.stat().st_size for p in (settings.data_dir / "llm-states").glob("*.bin"))
+    report["preparation"] = {
+        "seconds": round(prep["seconds"], 1), "seconds_per_video_minute": round(prep["seconds"] / minutes, 1),
+        "state_mib": round(state_bytes / 2**20, 1),
+        "state_mib_per_video_minute": round(state_bytes / 2**20 / minutes, 1),
+        "index_alongside_s": round(index2_s, 1), "index_alongside_x_realtime": round(duration / index2_s, 2)}
+    print(json.dumps(report["preparation"]), flush=True)
+
+    unload_llm(platform)  # as after a restart: the prompt state comes from disk
+    report["prepared"] = measure(platform, tenant, video_id)
+    platform.models.close()
+    print(json.dumps(report))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -89,7 +250,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1, help="later runs reuse the cached prompt prefix")
     ap.add_argument("--data-dir", type=Path)
     ap.add_argument("--video-id")
+    ap.add_argument("--real", action="store_true", help="prepared vs. not prepared on real footage")
     args = ap.parse_args()
+    if args.real:
+        return real(args)
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="framedex-bench-"))
     settings = Settings(data_dir=data_dir, workers=0, llm_threads=args.threads)
     platform = Platform(settings)

@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         default=3072, ge=256, description="Tokens of video timeline per prompt; longer videos are map-reduced."
     )
     llm_timeout_seconds: float = Field(default=600.0, gt=0)
+    llm_state_disk_mib: int = Field(
+        default=2048, ge=0, description="Disk for saved prompt states (a video's timeline read by the local "
+        "model, ~28 KiB a token), least recently used evicted first; 0 = none saved."
+    )
+    analysis_prepare: bool = Field(
+        default=True, description="After a video in an index with a pegasus model is ready, prepare its "
+        "summary, chapters, highlights, gist and prompt state in the background."
+    )
     analyze_media_wait_seconds: float = Field(
         default=300.0, ge=0, description="How long /analyze waits for a url/base64 video to be indexed."
     )

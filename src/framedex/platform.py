@@ -205,9 +205,14 @@ def job_handlers(platform: Platform) -> dict[str, JobHandler]:
 
 
 def start_worker_pool(platform: Platform, count: int) -> WorkerPool:
+    from framedex.services.analysis import prepared as analysis_prepared
+
     handlers = job_handlers(platform)
+    # Analysis preparation gets a worker of its own (its jobs are not in `handlers`): it never holds up indexing.
+    prepare = analysis_prepared.job_handlers(platform)
     pool = WorkerPool(
-        lambda i: Worker(platform.queue, handlers, poll_seconds=platform.settings.worker_poll_seconds), count
+        lambda i: Worker(platform.queue, handlers if i < count else prepare,
+                         poll_seconds=platform.settings.worker_poll_seconds), count + (1 if count else 0)
     )
     pool.start()
     # Whatever a killed predecessor left half-done is finished or cleaned up now, then periodically.

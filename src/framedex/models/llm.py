@@ -28,6 +28,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections import deque
@@ -244,13 +245,33 @@ class FairScheduler:
 # --- local: llama.cpp through xllamacpp -------------------------------------------------------------
 
 
+class _TurnLock:
+    """The fair scheduler's turn as the acquire/release pair that the prompt-state cache holds the model
+    with (`llm_state.PromptStates.turn`)."""
+
+    def __init__(self, turns: FairScheduler) -> None:
+        self._turns = turns
+        self._held: AbstractContextManager[None] | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        held = self._turns.turn()
+        held.__enter__()
+        self._held = held  # set only once this caller holds the turn
+        return True
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.__exit__(None, None, None)
+
+
 class LlamaCppBackend(_BaseBackend):
     """A GGUF model in this process. Calls are serialised (one KV cache slot, so a repeated prompt
     prefix, e.g. the same video's timeline, is reused from cache), in turns that are fair across tenants
     (:class:`FairScheduler`)."""
 
     def __init__(self, model_path: str | Path, *, threads: int = 2, context_size: int = 8192,
-                 name: str | None = None) -> None:
+                 name: str | None = None, states_dir: Path | None = None, states_budget_bytes: int = 0) -> None:
         path = Path(model_path)
         if not path.is_file():
             raise LLMError(f"GGUF model file not found: {path}")
@@ -265,6 +286,10 @@ class LlamaCppBackend(_BaseBackend):
         params.verbosity = 3 if log.isEnabledFor(logging.DEBUG) else -1  # llama.cpp logs to stderr
         params.cpuparams.n_threads = int(threads)
         params.cpuparams_batch.n_threads = int(threads)
+        slot_key = secrets.token_hex(16)
+        if states_dir is not None:  # slot save/restore through the server's loopback listener (llm_state.py)
+            params.slot_save_path = str(states_dir) + os.sep
+            params.api_keys = [slot_key]  # that listener always runs; no other local process may use it
         t0 = time.perf_counter()
         self._server: Any = xllamacpp.Server(params)
         log.info("loaded %s (%d threads, %d ctx) in %.1fs", path.name, threads, context_size,
@@ -273,6 +298,14 @@ class LlamaCppBackend(_BaseBackend):
         self.name = name or path.stem
         self.context_size = int(context_size)
         self.threads = int(threads)
+        self.last_timings: dict[str, Any] = {}
+        self.states: Any = None  # llm_state.SlotStates: saved prompt prefixes, restored before generations
+        if states_dir is not None:
+            from framedex.models.llm_state import SlotStates
+
+            identity = f"{path.resolve()}|{path.stat().st_size}|{path.stat().st_mtime_ns}|kv-f16"
+            self.states = SlotStates(states_dir, states_budget_bytes, identity)
+            self.states.attach(self._server.listening_address, slot_key)
 
     def complete(
         self,
@@ -297,6 +330,8 @@ class LlamaCppBackend(_BaseBackend):
         state: dict[str, Any] = {"finish": None, "usage": None, "timings": None, "first": None, "stop": False,
                                  "error": None}
         t0 = time.perf_counter()
+        if self.states is not None:
+            on_text = self.states.guard(on_text)
 
         def callback(chunk: Any) -> bool:
             if isinstance(chunk, str):
@@ -326,7 +361,9 @@ class LlamaCppBackend(_BaseBackend):
                 state["timings"] = chunk["timings"]
             return bool(state["stop"])
 
-        with self.turns.turn():
+        turn = self.turns.turn() if self.states is None else self.states.turn(_TurnLock(self.turns),
+                                                                              request["messages"])
+        with turn:
             try:
                 result = self._server.handle_chat_completions(request, callback)
             except Exception as exc:  # the binding raises on context overflow and bad grammars
@@ -337,6 +374,7 @@ class LlamaCppBackend(_BaseBackend):
             err = state["error"]
             raise LLMError(str(err.get("message") if isinstance(err, dict) else err))
         timings = state["timings"] or {}
+        self.last_timings = timings  # llama.cpp's own counts (cache_n: prompt tokens reused from cache)
         usage = state["usage"] or {}
         output_tokens = int(usage.get("completion_tokens") or timings.get("predicted_n") or len(pieces))
         input_tokens = int(usage.get("prompt_tokens") or
@@ -353,6 +391,8 @@ class LlamaCppBackend(_BaseBackend):
         )
 
     def close(self) -> None:
+        if getattr(self, "states", None) is not None:
+            self.states.close()
         server = getattr(self, "_server", None)
         self._server = None
         del server
@@ -482,7 +522,10 @@ def load_llm(settings: Settings) -> LLMBackend:
         path = packs.ensure(settings, pack) / GGUF_FILE
         name = pack
     threads = settings.llm_threads or max(1, min(settings.model_threads, os.cpu_count() or 1))
-    return LlamaCppBackend(path, threads=threads, context_size=settings.llm_context, name=name)
+    budget = settings.llm_state_disk_mib * 2**20
+    return LlamaCppBackend(path, threads=threads, context_size=settings.llm_context, name=name,
+                           states_dir=settings.data_dir / "llm-states" if budget > 0 else None,
+                           states_budget_bytes=budget)
 
 
 class _Slot(Protocol):

@@ -183,6 +183,7 @@ class IngestJobs:
                                modalities=modalities, addons=addons)
             self.pipeline.run(ctx)
             _set_video(self.platform, video_id, status="ready", indexed_at=utcnow(), error=None)
+            analysis_after_ready(self.platform, video_id)  # queues its analysis preparation, after ready
         except VideoGone:
             log.info("video %s was deleted while indexing; dropping the job", video_id)
         except MediaRejected as exc:  # decoding hit a limit of the real stream: fail with its own code
@@ -205,3 +206,9 @@ class IngestJobs:
 def job_handlers(platform: Platform) -> dict[str, JobHandler]:
     """Job kinds of this module (assets and videos), for the worker pool (`framedex.platform.job_handlers`)."""
     return IngestJobs(platform).handlers()
+
+
+def analysis_after_ready(platform: Platform, video_id: str) -> None:
+    from framedex.services.analysis import prepared as analysis_prepared
+
+    analysis_prepared.after_ready(platform, video_id)

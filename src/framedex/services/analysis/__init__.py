@@ -541,8 +541,11 @@ def build_context(platform: Platform, timeline: Timeline, start: float, end: flo
 
 
 def _budget(platform: Platform, prompt: str, max_tokens: int) -> int:
+    # The same for every request (never fitted to this prompt or max_tokens): then every question on a video
+    # starts with the same timeline text, and llama.cpp reuses that prefix's KV cache (or its saved state,
+    # models/llm_state.py). Room is kept for the longest prompt; a longer reply ends at the context's end.
     s = platform.settings
-    room = s.llm_context - min(max_tokens, s.llm_context // 2) - estimate_tokens(SYSTEM_PROMPT + prompt) - 200
+    room = s.llm_context - MAX_PROMPT_TOKENS - estimate_tokens(SYSTEM_PROMPT) - 1024
     return max(256, min(s.llm_prompt_budget, room))
 
 
@@ -586,6 +589,12 @@ class Analysis:
     def run(self, on_text: OnText | None = None) -> Result:
         platform, opts = self.platform, self.options
         t0 = time.perf_counter()
+        from framedex.services.analysis import (
+            prepared as analysis_prepared,  # the default summary, prepared at index time
+        )
+
+        if (prepared := analysis_prepared.serve_analysis(self, on_text)) is not None:
+            return prepared
         with platform.store.session() as s:
             row = s.get(IndexedAssetRow, self.video.video_id)
             if row is None:
@@ -743,6 +752,10 @@ def summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[
     if body.get("response_format") is not None and kind != "summary":
         raise InvalidParameter("response_format", "It is only valid when type is summary.")
     extra = check_prompt(body.get("prompt"), None, required=False)
+    from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
+
+    if (prepared := analysis_prepared.serve_summarize(platform, tenant_id, body)) is not None:
+        return prepared
     if kind == "summary":
         prompt = SUMMARY_PROMPT + (f"\nAdditional instructions: {extra}" if extra else "")
         analysis = prepare(platform, tenant_id, {**body, "prompt": prompt})
@@ -843,7 +856,7 @@ def make_highlights(platform: Platform, timeline: Timeline, duration: float, *, 
         candidates = sorted({candidates[int(i * stride)] for i in range(120)})
     count = int(max(1, min(6, len(candidates), duration // 30 + 1)))
     llm = platform.models.llm()
-    ctx = build_context(platform, timeline, 0.0, duration, budget=platform.settings.llm_prompt_budget, llm=llm)
+    ctx = build_context(platform, timeline, 0.0, duration, budget=_budget(platform, "", 0), llm=llm)
     schema = {
         "type": "object",
         "properties": {"highlights": {"type": "array", "minItems": 1, "maxItems": count, "items": {
@@ -907,6 +920,10 @@ def gist(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, 
     if not isinstance(types, list) or not types or any(t not in ("title", "topic", "hashtag") for t in types):
         raise InvalidParameter("types", "Use one or more of title, topic, hashtag.")
     wanted = list(dict.fromkeys(types))
+    from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
+
+    if (prepared := analysis_prepared.serve_gist(platform, tenant_id, body, wanted)) is not None:
+        return prepared
     props: dict[str, Any] = {}
     if "title" in wanted:
         props["title"] = {"type": "string", "minLength": 3, "maxLength": 100}

@@ -1,0 +1,350 @@
+"""Analysis prepared at index time, answered at once.
+
+When a video of an index with a pegasus model becomes ``ready``, ingest enqueues ``analysis_prepare``
+(:func:`after_ready`; never before ``ready``, and on a worker of its own so it never holds up indexing). The job
+(:func:`prepare_video`) runs the default requests once, in the background (``llm_state.background``: each
+generation yields to interactive requests and is retried afterwards):
+
+1. the default summary, through the same path as ``/summarize``: this reads the video's timeline prefix (the
+   system message and "Video timeline ..." text every question on the video starts with) and saves llama.cpp's
+   KV state for it to disk (``llm_state``), so a custom question later starts from the restored state;
+2. the gist (title, topics, hashtags) and highlights, which share that prefix, then the chapters.
+
+The outputs are one blob, ``videos/<id>/analysis/prepared-<key>.json``, where the key hashes the video's
+content (every timeline event, cut and frame feature: :func:`content_digest`), the model (:func:`model_identity`)
+and the prompt templates (:func:`template_version`: the prompts and the code that writes them). A request with
+the default prompts (``/summarize`` with no prompt or schema, ``/gist``, ``/analyze`` with the default summary
+prompt) computes the same key from the timeline it would read anyway and answers from the blob when it exists;
+a re-indexed video, another model or an edited template is another key, so nothing stale is ever served. Deleting
+the video deletes its blobs (``videos/<id>/``); saved prompt states are keyed by the exact prompt text and are
+evicted least recently used.
+
+Status: ``videos/<id>/analysis/prepared-status.json`` (:func:`status`) and the log lines
+``analysis of video ... prepared`` / ``served prepared ...`` (logger ``framedex.services.analysis.prepared``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import inspect
+import json
+import logging
+import struct
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from framedex.ids import utcnow
+from framedex.jobs.queue import Job
+from framedex.jobs.worker import JobHandler
+from framedex.models.llm_state import LLMPreempted
+from framedex.services.analysis.timeline import Timeline, load_timeline
+from framedex.services.platform import Platform
+from framedex.storage.tables import IndexedAssetRow, IndexRow
+
+PREPARED_LOG = __name__  # "analysis of video ... prepared", "served prepared ..."
+log = logging.getLogger(PREPARED_LOG)
+
+PREPARE_JOB = "analysis_prepare"
+# Bump when what a prepared blob holds, or how it is made, changes in a way the templates below do not show.
+VERSION = "1"
+GIST_TYPES = ("title", "topic", "hashtag")
+_PREEMPT_PAUSE_SECONDS = 0.5
+
+
+# --- keys --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def template_version() -> str:
+    """The prompts and the code that writes each default request (their wording is part of the answer)."""
+    from framedex.services import analysis
+
+    parts = [VERSION, analysis.SYSTEM_PROMPT, analysis.SUMMARY_PROMPT]
+    for fn in (analysis.make_chapters, analysis.make_highlights, analysis.gist, analysis._timeline_message,
+               analysis._budget):
+        try:
+            parts.append(inspect.getsource(fn))
+        except (OSError, TypeError):  # no source shipped: the version constant still applies
+            parts.append(fn.__qualname__)
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def content_digest(timeline: Timeline) -> str:
+    """What the model reads about the video: every event (with its scores), cut and frame feature."""
+    h = hashlib.sha256()
+    h.update(f"{timeline.duration:.3f}|{timeline.offset:.3f}".encode())
+    for e in timeline.events:
+        h.update(json.dumps([e.start, e.end, e.kind, e.text, [list(s) for s in e.scores]]).encode())
+    h.update(json.dumps(timeline.cuts).encode())
+    for t, vec in timeline.frames:
+        h.update(struct.pack("<d", t))
+        h.update(vec.tobytes())
+    return h.hexdigest()
+
+
+def model_identity(platform: Platform, model_name: str | None) -> str:
+    from framedex.models.llm import resolve_model
+
+    s = platform.settings
+    return json.dumps([resolve_model(s, model_name), str(s.llm_model_path or ""), s.llm_url or "", s.llm_context,
+                       s.llm_prompt_budget])
+
+
+def prepared_key(platform: Platform, timeline: Timeline, model_name: str | None) -> str:
+    text = "\x00".join([content_digest(timeline), model_identity(platform, model_name), template_version()])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def blob_key(video_id: str, key: str) -> str:
+    return f"videos/{video_id}/analysis/prepared-{key}.json"
+
+
+def status_key(video_id: str) -> str:
+    return f"videos/{video_id}/analysis/prepared-status.json"
+
+
+# --- status ------------------------------------------------------------------------------------------
+
+
+def status(platform: Platform, video_id: str) -> dict[str, Any]:
+    """``{"status": "none" | "queued" | "preparing" | "prepared" | "failed", ...}`` for a video."""
+    try:
+        with platform.blobs.open(status_key(video_id)) as f:
+            value = json.loads(f.read())
+        return value if isinstance(value, dict) else {"status": "none"}
+    except Exception:
+        return {"status": "none"}
+
+
+def _set_status(platform: Platform, video_id: str, state: str, **fields: Any) -> None:
+    body = {"status": state, "updated_at": utcnow().isoformat(), **fields}
+    with contextlib.suppress(Exception):  # a status that cannot be written must not fail the work it reports
+        platform.blobs.put_bytes(status_key(video_id), json.dumps(body).encode())
+
+
+# --- enqueue and the job -----------------------------------------------------------------------------
+
+
+def wants_preparation(index: IndexRow) -> bool:
+    from framedex.services.indexes import PEGASUS_MODELS
+
+    return any(str(m.get("model_name", "")) in PEGASUS_MODELS or str(m.get("model_name", "")).startswith("pegasus")
+               for m in index.models or [] if isinstance(m, dict))
+
+
+def after_ready(platform: Platform, video_id: str) -> None:
+    """Called by ingest once a video is ready: queue its preparation when its index has a pegasus model."""
+    if not platform.settings.analysis_prepare:
+        return
+    try:
+        with platform.store.session() as s:
+            video = s.get(IndexedAssetRow, video_id)
+            index = s.get(IndexRow, video.index_id) if video is not None else None
+            if video is None or index is None or not wants_preparation(index):
+                return
+            platform.queue.enqueue(PREPARE_JOB, {"video_id": video_id}, session=s)
+        _set_status(platform, video_id, "queued")
+    except Exception:  # the video is ready either way; it is answered on the slow path
+        log.exception("could not queue the analysis preparation of video %s", video_id)
+
+
+def _preempted(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, LLMPreempted):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _yielding(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run a step; when an interactive request took the model, wait for it and run the step again."""
+    while True:
+        try:
+            return step()
+        except Exception as exc:
+            if not _preempted(exc):
+                raise
+            log.info("analysis preparation yielded the model to an interactive request")
+            time.sleep(_PREEMPT_PAUSE_SECONDS)
+
+
+def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
+    """Compute and store the default outputs (and the prompt state) of a ready video; idempotent."""
+    from framedex.models import llm_state
+    from framedex.services import analysis
+
+    with platform.store.session() as s:
+        row = s.get(IndexedAssetRow, video_id)
+        if row is None or row.status != "ready":
+            return None  # deleted, or being re-indexed (that run queues its own preparation)
+        tenant_id = row.tenant_id
+        timeline = load_timeline(platform, row)
+    key = prepared_key(platform, timeline, analysis.DEFAULT_MODEL)
+    if platform.blobs.exists(blob_key(video_id, key)):
+        _set_status(platform, video_id, "prepared", key=key)
+        return None
+    _set_status(platform, video_id, "preparing", key=key)
+    t0 = time.perf_counter()
+    body = {"video_id": video_id}
+    outputs: dict[str, Any] = {}
+    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("summary", lambda: analysis.summarize(platform, tenant_id, {**body, "type": "summary"})),
+        ("gist", lambda: analysis.gist(platform, tenant_id, {**body, "types": list(GIST_TYPES)})),
+        ("highlight", lambda: analysis.summarize(platform, tenant_id, {**body, "type": "highlight"})),
+        ("chapter", lambda: analysis.summarize(platform, tenant_id, {**body, "type": "chapter"})),
+    ]
+    try:
+        with llm_state.background():
+            for name, step in steps:
+                if name == "summary":
+                    llm_state.persist_next()  # its prompt is the prefix every question on this video shares
+                outputs[name] = _yielding(step)
+    except Exception as exc:
+        _set_status(platform, video_id, "failed", key=key, error=str(exc)[:500])
+        raise
+    seconds = time.perf_counter() - t0
+    minutes = max(timeline.duration, 1.0) / 60
+    record = {"key": key, "video_id": video_id, "template": template_version(), "outputs": outputs,
+              "seconds": round(seconds, 2), "prepared_at": utcnow().isoformat()}
+    platform.blobs.put_bytes(blob_key(video_id, key), json.dumps(record, ensure_ascii=False).encode())
+    _set_status(platform, video_id, "prepared", key=key, seconds=round(seconds, 2))
+    log.info("analysis of video %s prepared in %.1fs (%.1fs per video-minute): summary, gist, highlights, "
+             "chapters, prompt state", video_id, seconds, seconds / minutes)
+    return record
+
+
+def job_handlers(platform: Platform) -> dict[str, JobHandler]:
+    def run(job: Job) -> None:
+        prepare_video(platform, job.payload["video_id"])
+
+    def give_up(job: Job, reason: str) -> None:
+        _set_status(platform, job.payload["video_id"], "failed", error=reason[:500])
+
+    return {PREPARE_JOB: JobHandler(run, give_up)}
+
+
+# --- answering from prepared outputs ------------------------------------------------------------------
+
+
+def _ready_row(platform: Platform, tenant_id: str, body: dict[str, Any]) -> IndexedAssetRow | None:
+    """The ready video a request names by ``video_id`` or ``video.asset_id``; None for other inputs (they may
+    need indexing first: the slow path handles them) and for every error (the slow path reports it)."""
+    from framedex.services import analysis
+
+    try:
+        if body.get("video_id") is not None and body.get("video") is None:
+            ref = analysis.get_ready_video(platform, tenant_id, body.get("video_id"))
+            video_id = ref.video_id
+        else:
+            video = body.get("video")
+            if body.get("video_id") is not None or not isinstance(video, dict) or not video.get("asset_id") \
+                    or video.get("type", "asset_id") != "asset_id":
+                return None
+            found, _pending = analysis._asset_video(platform, tenant_id, str(video["asset_id"]))
+            if found is None or found.status != "ready":
+                return None
+            video_id = found.id
+    except Exception:
+        return None
+    with platform.store.session() as s:
+        row = s.get(IndexedAssetRow, video_id)
+        if row is not None:
+            s.expunge(row)
+        return row
+
+
+def _prepared(platform: Platform, row: IndexedAssetRow, model_name: str | None) -> dict[str, Any] | None:
+    timeline = load_timeline(platform, row)
+    key = prepared_key(platform, timeline, model_name)
+    try:
+        if not platform.blobs.exists(blob_key(row.id, key)):
+            return None
+        with platform.blobs.open(blob_key(row.id, key)) as f:
+            record = json.loads(f.read())
+        outputs = record["outputs"]
+        return outputs if isinstance(outputs, dict) else None
+    except Exception:  # unreadable: answer on the slow path (the blob is rewritten by the next preparation)
+        log.warning("prepared analysis of video %s is unreadable", row.id, exc_info=True)
+        return None
+
+
+def _fits(value: Any, max_tokens: int | None, output_tokens: Any) -> bool:
+    return max_tokens is None or not isinstance(output_tokens, int) or output_tokens <= max_tokens
+
+
+def serve_summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The prepared ``/summarize`` answer for a default request (no prompt, no schema), else None."""
+    from framedex.services import analysis
+
+    kind = body.get("type")
+    if kind not in ("summary", "chapter", "highlight") or body.get("prompt") or body.get("response_format"):
+        return None
+    model_name = analysis.check_model_name(platform, body.get("model_name"))
+    analysis.check_temperature(body.get("temperature"))
+    max_tokens = body.get("max_tokens")
+    if max_tokens is not None:
+        max_tokens = analysis.check_max_tokens(max_tokens)
+    if body.get("start_time") is not None or body.get("end_time") is not None:
+        return None
+    row = _ready_row(platform, tenant_id, body)
+    outputs = _prepared(platform, row, model_name) if row is not None else None
+    answer = (outputs or {}).get(kind)
+    if row is None or not isinstance(answer, dict):
+        return None
+    if not _fits(answer, max_tokens, (answer.get("usage") or {}).get("output_tokens")):
+        return None
+    log.info("served prepared %s for video %s", kind, row.id)
+    return {**answer, "id": str(uuid.uuid4())}
+
+
+def serve_gist(platform: Platform, tenant_id: str, body: dict[str, Any], wanted: list[str]) -> dict[str, Any] | None:
+    from framedex.services import analysis
+
+    model_name = analysis.check_model_name(platform, body.get("model_name"))
+    row = _ready_row(platform, tenant_id, body)
+    outputs = _prepared(platform, row, model_name) if row is not None else None
+    answer = (outputs or {}).get("gist")
+    if row is None or not isinstance(answer, dict):
+        return None
+    out: dict[str, Any] = {"id": str(uuid.uuid4()), "usage": answer.get("usage", {})}
+    for t, field in (("title", "title"), ("topic", "topics"), ("hashtag", "hashtags")):
+        if t in wanted:
+            if field not in answer:
+                return None
+            out[field] = answer[field]
+    log.info("served prepared gist for video %s", row.id)
+    return out
+
+
+def serve_analysis(job: Any, on_text: Callable[[str], Any] | None) -> Any:
+    """The prepared summary for an ``/analyze`` request with the default summary prompt (an ``Analysis``),
+    as its ``Result``; None for every other request."""
+    from framedex.services import analysis
+
+    opts = job.options
+    if (opts.json_schema is not None or opts.start_time is not None or opts.end_time is not None
+            or opts.prompt.strip() != analysis.SUMMARY_PROMPT):
+        return None
+    with job.platform.store.session() as s:
+        row = s.get(IndexedAssetRow, job.video.video_id)
+        if row is None:
+            return None
+        s.expunge(row)
+    outputs = _prepared(job.platform, row, opts.model_name)
+    answer = (outputs or {}).get("summary")
+    if not isinstance(answer, dict) or not isinstance(answer.get("summary"), str):
+        return None
+    usage = answer.get("usage") or {}
+    if not _fits(answer, opts.max_tokens, usage.get("output_tokens")):
+        return None
+    text = answer["summary"]
+    if on_text is not None:
+        on_text(text)
+    log.info("served prepared summary for video %s", row.id)
+    return analysis.Result(job.generation_id, text, "stop", int(usage.get("input_tokens") or 0),
+                           int(usage.get("output_tokens") or 0), time_to_first_token=0.0)
