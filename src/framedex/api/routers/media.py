@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
 
 from framedex.api.deps import PlatformDep, TenantDep
+from framedex.api.ranges import ranged_blob
 from framedex.api.routers.uploads import public_base_url
 from framedex.domain_errors import InvalidParameter
 from framedex.ids import rfc3339
@@ -51,33 +51,8 @@ def original(
     else:
         tenant = auth.LOCAL_TENANT_ID
     media = playback.locate(platform, video_id, tenant)
-    headers = {
-        "Accept-Ranges": "bytes", "ETag": media.etag,
-        # Private: the URL (or the key) is the authorisation, and shared caches must not keep either.
-        "Cache-Control": "private, max-age=3600",
-        "Content-Disposition": "inline",
-    }
-    if if_none_match and media.etag in [t.strip() for t in if_none_match.split(",")]:
-        return Response(status_code=304, headers=headers)
-    # A stale If-Range (the file changed since the client's partial copy) asks for the whole file.
-    wanted = range_header if not if_range or if_range.strip() == media.etag else None
-    try:
-        byte_range = playback.parse_range(wanted, media.size)
-    except playback.RangeNotSatisfiable as exc:
-        headers["Content-Range"] = f"bytes */{media.size}"
-        return _error(exc, headers)
-    status, start, length = 200, 0, media.size
-    if byte_range is not None:
-        status, start, length = 206, byte_range.start, byte_range.length
-        headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{media.size}"
-    headers["Content-Length"] = str(length)
-    if request.method == "HEAD":
-        return Response(status_code=status, headers=headers, media_type=media.content_type)
-    return StreamingResponse(playback.read_range(platform, media.blob_key, start, length), status_code=status,
-                             headers=headers, media_type=media.content_type)
-
-
-def _error(exc: playback.RangeNotSatisfiable, headers: dict[str, str]) -> Response:
-    """The API's error envelope, with the Content-Range header a 416 must carry."""
-    return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status,
-                        headers={k: v for k, v in headers.items() if k != "Content-Disposition"})
+    return ranged_blob(platform, request, key=media.blob_key, size=media.size, etag=media.etag,
+                       content_type=media.content_type, range_header=range_header, if_range=if_range,
+                       if_none_match=if_none_match, headers={
+                           # Private: the URL (or the key) is the authorisation; shared caches keep neither.
+                           "Cache-Control": "private, max-age=3600", "Content-Disposition": "inline"})
