@@ -118,7 +118,8 @@ def test_cli_flag(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         return real(settings, **kwargs)
 
     monkeypatch.setattr(app_module, "create_app", spy)
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    # `serve` runs `uvicorn.Server(serving_config(...)).run()`: stop it there, the app is built by then.
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **k: None)
     data = tmp_path_factory.mktemp("cli")
     for args, want in ((["--no-playground"], False), ([], True)):
         result = CliRunner().invoke(cli, ["serve", "--data-dir", str(data), "--workers", "0", *args])
