@@ -33,7 +33,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,14 +62,15 @@ class _Lock(Protocol):
 
 
 @contextlib.contextmanager
-def background() -> Iterator[None]:
-    """Generations on this thread yield to interactive requests (see :class:`LLMPreempted`)."""
-    before = getattr(_local, "background", False)
-    _local.background = True
+def background(yield_if: Callable[[], bool] | None = None) -> Iterator[None]:
+    """Generations on this thread yield to interactive requests (see :class:`LLMPreempted`), and to whatever
+    else ``yield_if`` reports (checked at each token; it should be cheap)."""
+    before = getattr(_local, "background", False), getattr(_local, "yield_if", None)
+    _local.background, _local.yield_if = True, yield_if
     try:
         yield
     finally:
-        _local.background = before
+        _local.background, _local.yield_if = before
 
 
 def persist_next() -> None:
@@ -236,8 +237,10 @@ class SlotStates:
         if not getattr(_local, "background", False):
             return on_text
 
+        yield_if = getattr(_local, "yield_if", None)
+
         def guarded(piece: str) -> bool:
-            if self._waiting > 0:
+            if self._waiting > 0 or (yield_if is not None and yield_if()):
                 _local.preempted = True
                 return True
             return bool(on_text(piece)) if on_text is not None else False

@@ -161,15 +161,50 @@ def _preempted(exc: BaseException) -> bool:
     return False
 
 
-def _yielding(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run a step; when an interactive request took the model, wait for it and run the step again."""
+class IngestActivity:
+    """Whether videos are being validated or indexed (read from the queue at most every few seconds).
+
+    Preparation waits for indexing: on 2 cores, llama.cpp's threads next to ingest's made both several times
+    slower (bench/analysis_speed.py --real measured indexing at 0.24x real time beside a preparation, 0.52x alone),
+    and ``ready`` is what users wait for first."""
+
+    def __init__(self, platform: Platform, ttl: float = 2.0) -> None:
+        self.platform, self.ttl = platform, ttl
+        self._at, self._busy = -1e9, False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._at >= self.ttl:
+            from sqlalchemy import func, select
+
+            from framedex.services.indexing import INDEX_JOB
+            from framedex.services.videos import VALIDATE_JOB
+            from framedex.storage.tables import JobRow
+
+            try:
+                with self.platform.store.session() as s:
+                    count = s.execute(select(func.count()).select_from(JobRow).where(
+                        JobRow.kind.in_([VALIDATE_JOB, INDEX_JOB]), JobRow.status.in_(["queued", "running"])
+                    )).scalar_one()
+                self._busy = bool(count)
+            except Exception:  # the queue briefly unavailable: keep the last answer
+                log.debug("could not read the ingest queue", exc_info=True)
+            self._at = now
+        return self._busy
+
+
+def _yielding(step: Callable[[], dict[str, Any]], ingest: Callable[[], bool]) -> dict[str, Any]:
+    """Run a step once indexing is idle; when an interactive request or new indexing took the model, wait for
+    it and run the step again."""
     while True:
+        while ingest():
+            time.sleep(_PREEMPT_PAUSE_SECONDS * 4)
         try:
             return step()
         except Exception as exc:
             if not _preempted(exc):
                 raise
-            log.info("analysis preparation yielded the model to an interactive request")
+            log.info("analysis preparation yielded the model to an interactive request or to indexing")
             time.sleep(_PREEMPT_PAUSE_SECONDS)
 
 
@@ -198,12 +233,13 @@ def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
         ("highlight", lambda: analysis.summarize(platform, tenant_id, {**body, "type": "highlight"})),
         ("chapter", lambda: analysis.summarize(platform, tenant_id, {**body, "type": "chapter"})),
     ]
+    ingest = IngestActivity(platform)
     try:
-        with llm_state.background():
+        with llm_state.background(yield_if=ingest):
             for name, step in steps:
                 if name == "summary":
                     llm_state.persist_next()  # its prompt is the prefix every question on this video shares
-                outputs[name] = _yielding(step)
+                outputs[name] = _yielding(step, ingest)
     except Exception as exc:
         _set_status(platform, video_id, "failed", key=key, error=str(exc)[:500])
         raise
