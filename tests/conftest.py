@@ -37,6 +37,9 @@ from framedex.config import Settings  # noqa: E402
 from framedex.platform import Platform  # noqa: E402
 from framedex.services import auth  # noqa: E402
 
+# The real PostgreSQL, Redis and S3 servers, started on first use by the tests that need them.
+pytest_plugins = ["tests.server_fixtures"]
+
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SPOKEN_TEXT = (
     "Welcome to the framedex demonstration. Today we talk about volcanoes, glaciers and "

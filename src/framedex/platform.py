@@ -1,17 +1,22 @@
 """The composition root: reads `Settings`, picks an adapter for each port by URL scheme, and hands
 services the ports. `framedex serve`/`worker`, the API's lifespan, tests and tools build one per process.
 
-| port                         | setting (default)                          | adapters                      |
-|------------------------------|--------------------------------------------|-------------------------------|
-| `storage.MetadataStore`      | `database_url` (``sqlite:///<data>/framedex.db``) | ``sqlite://`` SQLAlchemy   |
-| `jobs.JobQueue`              | `queue_url` (the metadata database)        | ``sqlite://`` rows in it      |
-| `storage.BlobStore`          | `blob_url` (``file://<data>/blobs``)       | ``file://`` local directory   |
-| `storage.VectorIndex`        | `vector_url` (``file://<data>/vectors``)   | ``file://`` embedded (usearch)|
-| `storage.LexicalIndex`       | follows the metadata store's dialect       | SQLite FTS5                   |
+Port (setting, default) → adapters by scheme:
 
-``postgresql://``, ``s3://`` and ``redis://`` are refused with `UnsupportedScheme` until the scale-out issue
-wires its adapters (`storage/blobs_s3.py`, `storage/vectors_pgvector.py`, `storage/lexical_postgres.py`,
-`jobs/queue_redis.py`) here: a branch per scheme in the openers below, nothing in services.
+* `storage.MetadataStore` (`database_url`, ``sqlite:///<data>/framedex.db``): ``sqlite://``, ``postgresql://``
+  (SQLAlchemy + psycopg 3; schema by the Alembic revisions in `storage/migrations`).
+* `jobs.JobQueue` (`queue_url`, the metadata database): the database's own rows, or ``redis://`` dispatch with
+  the job state still in the database.
+* `storage.BlobStore` (`blob_url`, ``file://<data>/blobs``): ``file://``, ``s3://`` (boto3).
+* `storage.VectorIndex` (`vector_url`, ``file://<data>/vectors``): ``file://`` embedded (usearch),
+  ``postgresql://`` pgvector.
+* `storage.LexicalIndex`: follows the metadata store's dialect (SQLite FTS5, PostgreSQL full-text search).
+
+The embedded stack (every default) is one process's: its vector index is opened by one process at a time.
+With ``postgresql://`` metadata and vectors, ``redis://`` (or the database) as queue and ``s3://`` blobs, a
+process keeps nothing of its own on disk but caches (model files, downloaded media being processed, saved
+LLM states under ``data_dir``), so any number of `framedex serve` and `framedex worker` processes run on
+the same URLs. Services only ever see the ports; a new backend is a branch per scheme in the openers below.
 
 Job handlers are declared by the services that own them (`job_handlers(platform)` in each module listed in
 `JOB_OWNERS`); this module only collects them for the worker pool.
@@ -45,13 +50,12 @@ class UnsupportedScheme(ValueError):
     """A setting names a backend this build has no adapter for."""
 
     def __init__(self, setting: str, url: str, supported: tuple[str, ...]) -> None:
-        scheme = scheme_of(url)
-        later = " (the scale-out adapters are not wired into the composition root yet)" if scheme in _SCALE_OUT else ""
-        super().__init__(f"{setting}: no adapter for the {scheme!r} scheme{later}; "
+        super().__init__(f"{setting}: no adapter for the {scheme_of(url)!r} scheme; "
                          f"supported: {', '.join(s + '://' for s in supported)}")
 
 
-_SCALE_OUT = ("postgresql", "postgres", "s3", "redis", "rediss")
+_POSTGRES = ("postgresql", "postgres")
+_REDIS = ("redis", "rediss")
 
 
 def scheme_of(url: str) -> str:
@@ -71,40 +75,59 @@ def file_path(url: str) -> Path:
 
 def open_metadata(settings: Settings) -> SqlMetadataStore:
     url = settings.db_url
-    if scheme_of(url) != "sqlite":
-        raise UnsupportedScheme("database_url", url, ("sqlite",))
+    if scheme_of(url) not in ("sqlite", *_POSTGRES):
+        raise UnsupportedScheme("database_url", url, ("sqlite", "postgresql"))
     return SqlMetadataStore(url)
 
 
 def open_queue(settings: Settings, store: SqlMetadataStore) -> JobQueue:
-    """The embedded queue keeps its jobs in the metadata database, so it can enqueue in a caller's transaction."""
-    url = settings.queue_url or settings.db_url
-    if scheme_of(url) != "sqlite":
-        raise UnsupportedScheme("queue_url", url, ("sqlite",))
-    if url != store.url:
-        raise ValueError("queue_url: the sqlite queue lives in the metadata database; leave queue_url unset "
-                         "or set it to database_url")
-    return SqlJobQueue(store, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts)
+    """Job *state* always lives in the metadata store (the API reports it from there); `queue_url` chooses
+    what dispatches the jobs: the database itself (unset, or the database's URL) or Redis."""
+    url = settings.queue_url or store.url
+    lease, attempts = settings.job_lease_seconds, settings.job_max_attempts
+    if scheme_of(url) in _REDIS:
+        from framedex.jobs.queue_redis import RedisJobQueue
+
+        return RedisJobQueue(store, url, lease_seconds=lease, max_attempts=attempts)
+    if scheme_of(url) not in ("sqlite", *_POSTGRES):
+        raise UnsupportedScheme("queue_url", url, ("redis", "sqlite", "postgresql"))
+    if SqlMetadataStore.normalize_url(url) != store.url:
+        raise ValueError("queue_url: a database queue lives in the metadata database; leave queue_url unset, "
+                         "set it to database_url, or give a redis:// URL")
+    return SqlJobQueue(store, lease_seconds=lease, max_attempts=attempts)
 
 
 def open_blobs(settings: Settings) -> BlobStore:
     url = settings.blob_url or str(settings.blob_dir)
+    if scheme_of(url) == "s3":
+        from framedex.storage.blobs_s3 import S3BlobStore
+
+        # Media that ffmpeg/PyAV must read as a file is downloaded here, once per process and object version.
+        return S3BlobStore(url, cache_dir=settings.data_dir / "cache" / "blobs")
     if scheme_of(url) != "file":
-        raise UnsupportedScheme("blob_url", url, ("file",))
+        raise UnsupportedScheme("blob_url", url, ("file", "s3"))
     return LocalBlobStore(file_path(url))
 
 
-def vector_dir(settings: Settings) -> Path:
+def vector_url(settings: Settings) -> str:
+    """The vector index's URL, checked: a directory for the embedded index or a PostgreSQL database."""
     url = settings.vector_url or str(settings.data_dir / "vectors")
-    if scheme_of(url) != "file":
-        raise UnsupportedScheme("vector_url", url, ("file",))
-    return file_path(url)
+    if scheme_of(url) not in ("file", *_POSTGRES):
+        raise UnsupportedScheme("vector_url", url, ("file", "postgresql"))
+    return url
 
 
-def open_vectors(settings: Settings) -> VectorIndex:
+def open_vectors(settings: Settings, store: SqlMetadataStore) -> VectorIndex:
+    url = vector_url(settings)
+    if scheme_of(url) in _POSTGRES:
+        from framedex.storage.vectors_pgvector import PgVectorIndex
+
+        if SqlMetadataStore.normalize_url(url) == store.url:  # one pool for both when they share the database
+            return PgVectorIndex(engine=store.engine)
+        return PgVectorIndex(url)
     from framedex.storage.vectors_embedded import open_embedded
 
-    return open_embedded(vector_dir(settings))
+    return open_embedded(file_path(url))
 
 
 class Platform:
@@ -120,10 +143,11 @@ class Platform:
 
         preload_native_runtimes()
         self.settings = settings
-        vector_dir(settings)  # refuse an unsupported vector_url now; the index itself opens on first use
+        vector_url(settings)  # refuse an unsupported vector_url now; the index itself opens on first use
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         sql = open_metadata(settings)
         sql.create_schema()
+        self._sql = sql
         self.store = sql
         self.blobs = open_blobs(settings)
         self.queue = open_queue(settings, sql)
@@ -133,7 +157,7 @@ class Platform:
     def vectors(self) -> VectorIndex:
         """Opened on first use: the embedded index is owned by one process at a time, and commands
         that never touch vectors (keys, uploads) must not take it from a running server."""
-        return open_vectors(self.settings)
+        return open_vectors(self.settings, self._sql)
 
     @cached_property
     def models(self) -> ModelRegistry:
@@ -143,25 +167,12 @@ class Platform:
 
     @cached_property
     def signing_key(self) -> bytes:
-        """Secret for signed URLs (chunk uploads, thumbnails); created once per data dir."""
-        path = self.settings.data_dir / "signing.key"
-        # O_EXCL with mode 0600: the key is never readable by others, not even between create and chmod,
-        # and two processes starting on one data dir cannot both write one (the loser reads the winner's).
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(secrets.token_bytes(32))
-                f.flush()
-                os.fsync(f.fileno())
-        for _ in range(50):  # a racing creator may not have written its 32 bytes yet
-            key = path.read_bytes()
-            if len(key) >= 32:
-                return key
-            time.sleep(0.01)
-        raise RuntimeError(f"{path.name} in the data dir is truncated; delete it to create a new one")
+        """Secret for signed URLs (chunk uploads, thumbnails, playback) and webhook secrets: created once, then
+        the same in every process. The embedded stack keeps it in the data dir; a server database holds it
+        for every API process and worker of a cluster."""
+        if self._sql.dialect == "sqlite":
+            return _file_secret(self.settings.data_dir / "signing.key")
+        return _database_secret(self._sql, "signing_key")
 
     def warm_up(self) -> None:
         """What a long-running process does once at start-up: load the vector collections, then move every
@@ -177,11 +188,45 @@ class Platform:
         gc.freeze()
 
     def close(self) -> None:
+        self.queue.close()
         if "vectors" in self.__dict__:
             self.vectors.close()
         if "models" in self.__dict__:
             self.models.close()
         self.store.dispose()
+
+
+def _file_secret(path: Path) -> bytes:
+    # O_EXCL with mode 0600: the key is never readable by others, not even between create and chmod,
+    # and two processes starting on one data dir cannot both write one (the loser reads the winner's).
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+            f.flush()
+            os.fsync(f.fileno())
+    for _ in range(50):  # a racing creator may not have written its 32 bytes yet
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{path.name} in the data dir is truncated; delete it to create a new one")
+
+
+def _database_secret(store: SqlMetadataStore, name: str) -> bytes:
+    """Insert a fresh secret unless one exists (the first process wins), then read whichever is stored."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    from framedex.storage.tables import PlatformSecretRow
+
+    with store.session() as s:
+        s.execute(insert(PlatformSecretRow).values(name=name, value=secrets.token_bytes(32))
+                  .on_conflict_do_nothing(index_elements=["name"]))
+    with store.session() as s:
+        return bytes(s.get_one(PlatformSecretRow, name).value)
 
 
 def _job_owners() -> tuple[ModuleType, ...]:

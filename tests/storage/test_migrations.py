@@ -18,15 +18,21 @@ from framedex.storage.metadata import SqlMetadataStore, register_tables
 from framedex.storage.tables import Base
 
 
+def _lexical(change: object) -> bool:
+    if not isinstance(change, tuple) or change[0] not in ("remove_table", "remove_index"):
+        return False
+    table = change[1] if change[0] == "remove_table" else change[1].table
+    return str(table.name).startswith("speech_fts")
+
+
 def _diff(url: str) -> list[object]:
     register_tables()
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            # the lexical index's own FTS tables are the adapter's, not the ORM's
-            return [d for d in compare_metadata(context, Base.metadata)
-                    if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name.startswith("speech_fts"))]
+            # the lexical index's own FTS tables (and their indexes) are the adapter's, not the ORM's
+            return [d for d in compare_metadata(context, Base.metadata) if not _lexical(d)]
     finally:
         engine.dispose()
 
@@ -56,3 +62,36 @@ def test_initial_revision_downgrades_to_empty(tmp_path: Path) -> None:
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     finally:
         engine.dispose()
+
+
+def test_an_older_revision_is_upgraded_at_start(tmp_path: Path) -> None:
+    """A database stamped at an earlier revision (a data dir from an older release) is brought to head by the
+    first process that opens it: the later revisions' tables appear, the stamp moves, the data stays."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrations.upgrade(url, "0001")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (id, name, created_at, updated_at) "
+                          "VALUES ('t1', 'kept', '2026-01-01', '2026-01-01')"))
+    engine.dispose()
+    store = SqlMetadataStore(url)
+    store.create_schema()
+    store.dispose()
+    assert _diff(url) == []
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert migrations.current_revision(conn) == migrations.head_revision()
+        assert conn.execute(text("SELECT name FROM tenants")).scalar_one() == "kept"
+    engine.dispose()
+
+
+def test_postgres_schema_comes_from_the_same_revisions(postgres_url: str) -> None:
+    """On PostgreSQL both paths give the ORM's schema too: the revisions replayed, and a fresh start."""
+    migrations.upgrade(postgres_url)
+    assert _diff(postgres_url) == []
+    store = SqlMetadataStore(postgres_url)
+    store.create_schema()  # already at head: nothing to do
+    store.dispose()
+    assert _diff(postgres_url) == []

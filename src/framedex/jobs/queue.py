@@ -60,6 +60,8 @@ class JobQueue(Protocol):
     @property
     def lease_seconds(self) -> float: ...
 
+    def close(self) -> None: ...
+
 
 class SqlJobQueue:
     def __init__(self, store: SqlMetadataStore, *, lease_seconds: float = 60.0, max_attempts: int = 3,
@@ -191,3 +193,6 @@ class SqlJobQueue:
             return int(session.execute(
                 select(func.count()).select_from(JobRow).where(JobRow.status.in_(["queued", "running"]))
             ).scalar_one())
+
+    def close(self) -> None:
+        """Nothing of its own to release: the metadata store's pool belongs to the store."""

@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from framedex.ids import new_id, utcnow
-from framedex.jobs.queue import Job
+from framedex.jobs.queue import Job, SqlJobQueue
 from framedex.storage.metadata import SqlMetadataStore
 from framedex.storage.tables import JobRow
 
@@ -115,20 +114,21 @@ return 1
 """
 
 
-class RedisJobQueue:
-    """`JobQueue` on Redis (dispatch, leases) + the metadata store (state, fencing). `url`: ``redis://...``."""
+class RedisJobQueue(SqlJobQueue):
+    """`JobQueue` on Redis (dispatch, leases) + the metadata store (state, fencing). `url`: ``redis://...``.
+
+    The SQL half (the rows, the owner compare-and-sets, purging, counting) is `SqlJobQueue`'s; this class adds
+    the Redis half: who may claim what next, and the leases that hand a dead worker's job to another."""
 
     def __init__(self, store: SqlMetadataStore, url: str, *, lease_seconds: float = 60.0, max_attempts: int = 3,
                  retry_backoff_seconds: float = 2.0, namespace: str = "framedex:jobs",
                  sweep_seconds: float = 30.0) -> None:
         import redis
 
-        self.store = store
+        super().__init__(store, lease_seconds=lease_seconds, max_attempts=max_attempts,
+                         retry_backoff_seconds=retry_backoff_seconds)
         self.redis = redis.Redis.from_url(url)
-        self.lease = timedelta(seconds=lease_seconds)
         self.lease_ms = max(1, int(lease_seconds * 1000))
-        self.max_attempts = max_attempts
-        self.retry_backoff = retry_backoff_seconds
         # A hash tag keeps every key of the queue in one slot (Redis Cluster runs multi-key scripts only so).
         self.ns = "{" + namespace + "}"
         self.sweep_seconds = sweep_seconds
@@ -204,48 +204,29 @@ class RedisJobQueue:
     def heartbeat(self, job_id: str, owner: str) -> bool:
         if not self._heartbeat(args=[self.ns, job_id, owner, self.lease_ms]):
             return False
-        with self.store.session() as session:  # mirrored for the API and for `recover`
-            result = session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.lease_owner == owner, JobRow.status == "running")
-                .values(lease_expires_at=utcnow() + self.lease)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return super().heartbeat(job_id, owner)  # mirrored for the API and for `recover`
 
-    def complete(self, job_id: str, owner: str) -> None:
-        with self.store.session() as session:
-            result = session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.lease_owner == owner, JobRow.status == "running")
-                .values(status="done", lease_expires_at=None, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            won = bool(result.rowcount)  # type: ignore[attr-defined]
+    def complete(self, job_id: str, owner: str) -> bool:
+        won = super().complete(job_id, owner)
         if won:
             self._release(args=[self.ns, job_id, owner, -1])
+        return won
 
-    def fail(self, job_id: str, owner: str, error: str, *, retry: bool) -> None:
-        delay: float = -1
+    def fail(self, job_id: str, owner: str, error: str, *, retry: bool) -> bool:
+        if not super().fail(job_id, owner, error, retry=retry):
+            return False
         with self.store.session() as session:
-            row = session.get(JobRow, job_id, with_for_update=True)
-            if row is None or row.lease_owner != owner or row.status != "running":
-                return
-            row.last_error = error[:4000]
-            row.lease_expires_at = None
-            if retry and row.attempts < row.max_attempts:
-                delay = self.retry_backoff * row.attempts
-                row.status = "queued"
-                row.available_at = utcnow() + timedelta(seconds=delay)
-            else:
-                row.status = "failed"
-        self._release(args=[self.ns, job_id, owner, int(delay * 1000) if delay >= 0 else -1])
+            row = session.get(JobRow, job_id)
+            queued_at = row.available_at if row is not None and row.status == "queued" else None
+        delay = -1 if queued_at is None else max(0, int((queued_at - utcnow()).total_seconds() * 1000))
+        self._release(args=[self.ns, job_id, owner, delay])
+        return True
 
-    def pending_count(self) -> int:
-        with self.store.session() as session:
-            return int(session.execute(
-                select(func.count()).select_from(JobRow).where(JobRow.status.in_(["queued", "running"]))
-            ).scalar_one())
+    def release(self, job_id: str, owner: str) -> bool:
+        won = super().release(job_id, owner)
+        if won:
+            self._release(args=[self.ns, job_id, owner, 0])
+        return won
 
     def recover(self) -> int:
         """Re-announce to Redis what the metadata store says should be runnable: queued jobs, and running jobs
@@ -274,3 +255,4 @@ class RedisJobQueue:
 
     def close(self) -> None:
         self.redis.close()
+        super().close()

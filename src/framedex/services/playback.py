@@ -102,7 +102,7 @@ def locate(platform: Platform, video_id: str, tenant_id: str | None) -> Original
     if not key or not platform.blobs.exists(key):
         raise NotFound("video file", video_id)
     size = platform.blobs.size(key)
-    with platform.blobs.open(key) as f:
+    with platform.blobs.open_range(key, 0, 511) as f:
         head = f.read(512)
     content_type = (_sniff(head)
                     or (declared if declared and declared.split("/")[0] in ("video", "audio") else None)
@@ -143,8 +143,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 
 def read_range(platform: Platform, key: str, start: int, length: int) -> Iterator[bytes]:
-    with platform.blobs.open(key) as f:
-        f.seek(start)
+    with platform.blobs.open_range(key, start, start + length - 1) as f:
         left = length
         while left > 0:
             chunk = f.read(min(CHUNK_BYTES, left))

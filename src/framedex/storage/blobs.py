@@ -66,6 +66,11 @@ class BlobStore(Protocol):
 
     def open(self, key: str) -> BinaryIO: ...
 
+    def open_range(self, key: str, start: int, end: int | None = None) -> BinaryIO:
+        """Bytes `start`..`end` (inclusive, as HTTP ranges) or to the end of the blob; readers must stop
+        after ``end - start + 1`` bytes (a local file is simply positioned at `start`)."""
+        ...
+
     def local_path(self, key: str) -> Path:
         """A local file path for readers that need one (PyAV, ffmpeg)."""
         ...
@@ -80,6 +85,10 @@ class BlobStore(Protocol):
 
     def sweep_temp(self) -> int:
         """Remove partial writes left by processes that died mid-write; return how many."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether the store can take writes now (the readiness probe)."""
         ...
 
 
@@ -142,6 +151,11 @@ class LocalBlobStore:
     def open(self, key: str) -> BinaryIO:
         return open(self._path(key), "rb")
 
+    def open_range(self, key: str, start: int, end: int | None = None) -> BinaryIO:
+        f = open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+        f.seek(start)
+        return f
+
     def local_path(self, key: str) -> Path:
         return self._path(key)
 
@@ -179,3 +193,6 @@ class LocalBlobStore:
         if removed:
             log.info("removed %d partial blob write(s) left by a stopped process", removed)
         return removed
+
+    def ready(self) -> bool:
+        return os.access(self.root, os.W_OK)

@@ -224,7 +224,7 @@ class S3BlobStore:
         return io.BufferedReader(_Body(body), MIB)
 
     def open_range(self, key: str, start: int, end: int | None = None) -> BinaryIO:
-        """Bytes `start`..`end` inclusive (HTTP Range semantics), streamed."""
+        """Bytes `start`..`end` inclusive (HTTP Range semantics), streamed: playback reads only what it sends."""
         rng = f"bytes={start}-{'' if end is None else end}"
         body = self.s3.get_object(Bucket=self.bucket, Key=self._key(key), Range=rng)["Body"]
         return io.BufferedReader(_Body(body), MIB)
@@ -276,3 +276,31 @@ class S3BlobStore:
             objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if objects:
                 self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+
+    # --- upkeep ------------------------------------------------------------------------------------
+
+    def sweep_temp(self) -> int:
+        """Abort multipart uploads under this store's prefix started over `TMP_MAX_AGE_SECONDS` ago: a process
+        killed mid-upload leaves its parts billed and invisible until then (no object is ever partial)."""
+        from datetime import UTC, datetime, timedelta
+
+        from framedex.storage.blobs import TMP_MAX_AGE_SECONDS
+
+        cutoff = datetime.now(UTC) - timedelta(seconds=TMP_MAX_AGE_SECONDS)
+        aborted = 0
+        paginator = self.s3.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < cutoff:
+                    with contextlib.suppress(Exception):  # finished or aborted meanwhile
+                        self.s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                       UploadId=upload["UploadId"])
+                        aborted += 1
+        return aborted
+
+    def ready(self) -> bool:
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except Exception:
+            return False
+        return True

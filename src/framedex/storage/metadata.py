@@ -11,10 +11,12 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from framedex.storage.tables import Base
+
+_SCHEMA_LOCK = 0x66647873  # PostgreSQL advisory-lock key of schema changes ("fdxs")
 
 
 class MetadataStore(Protocol):
@@ -58,9 +60,7 @@ class SqlMetadataStore:
     """SQLAlchemy adapter: `sqlite:///path` (WAL) or `postgresql+psycopg://...`."""
 
     def __init__(self, url: str) -> None:
-        # Plain `postgresql://` would select psycopg2; the project depends on psycopg 3.
-        if url.startswith(("postgresql://", "postgres://")):
-            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        url = self.normalize_url(url)
         self.url = url
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
@@ -76,9 +76,34 @@ class SqlMetadataStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    @staticmethod
+    def normalize_url(url: str) -> str:
+        """Plain ``postgresql://`` would select psycopg2; the project depends on psycopg 3."""
+        if url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
     def create_schema(self) -> None:
+        """Bring the database to the newest schema revision (see `storage.migrations`): an empty one gets
+        head's tables and stamp, a stamped one is upgraded, an unstamped one (made before migrations existed)
+        gets its missing tables and the stamp. One process at a time: PostgreSQL's advisory lock, SQLite's
+        write lock (``BEGIN IMMEDIATE``), so processes starting together migrate once."""
+        from framedex.storage import migrations
+
         register_tables()
-        Base.metadata.create_all(self.engine)
+        head = migrations.head_revision()
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            current = migrations.current_revision(conn)
+            if current is None:
+                Base.metadata.create_all(conn)
+                migrations.write_stamp(conn, head)
+            elif current != head:
+                migrations.upgrade(self.url, connection=conn)
+            conn.commit()
         if self.dialect == "sqlite":
             from framedex.storage.lexical import SqliteLexicalIndex
 

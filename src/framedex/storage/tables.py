@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -234,3 +235,13 @@ class SearchSessionRow(Base):
     include_user_metadata: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlatformSecretRow(Base):
+    """Process-wide secrets every API process and worker must share (the URL-signing key) when the metadata
+    store is a server database; inserted once by whichever process starts first (`INSERT … ON CONFLICT DO
+    NOTHING`, then read back), so a cluster never runs with two keys."""
+
+    __tablename__ = "platform_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)

@@ -11,7 +11,6 @@ threadpool is saturated, and a hung database reads as "not ready" instead of a h
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import anyio
@@ -62,9 +61,7 @@ async def ready(request: Request) -> JSONResponse:
     checks: dict[str, bool] = {"platform": platform is not None}
     if platform is not None:
         checks["store"] = await _check_store(platform)
-        blob_dir = platform.settings.blob_dir
-        checks["blobs"] = os.access(blob_dir, os.W_OK) if blob_dir.exists() else os.access(
-            platform.settings.data_dir, os.W_OK)
+        checks["blobs"] = await anyio.to_thread.run_sync(platform.blobs.ready)
         pool = getattr(request.app.state, "worker_pool", None)
         if pool is not None:
             checks["workers"] = bool(pool.threads) and all(t.is_alive() for t in pool.threads)

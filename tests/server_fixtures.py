@@ -1,4 +1,5 @@
-"""Session fixtures: the real scale-out servers (PostgreSQL + pgvector, Redis, S3) for the contract tests.
+"""Session fixtures: the real scale-out servers (PostgreSQL + pgvector, Redis, S3) for the contract, platform
+and cluster tests (registered for the whole suite by `pytest_plugins` in tests/conftest.py).
 
 Each server starts once per test session on a free loopback port, in a temp dir, and stops at the end.
 Nothing is skipped: a server that cannot start fails the tests that need it.
