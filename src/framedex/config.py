@@ -27,11 +27,15 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./framedex-data"), description="Database, blobs and indexes.")
     models_dir: Path = Field(default_factory=default_models_dir, description="Assembled model packs.")
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default is SQLite (WAL) inside data_dir."
+        default=None, description="Metadata database: sqlite:///path or postgresql://…; default is SQLite (WAL) "
+        "inside data_dir."
     )
-    queue_url: str | None = Field(default=None, description="Job queue; default: rows in the metadata database.")
-    blob_url: str | None = Field(default=None, description="Blob store, file://<dir>; default is data_dir/blobs.")
-    vector_url: str | None = Field(default=None, description="Vector index, file://<dir>; default is data_dir/vectors.")
+    queue_url: str | None = Field(default=None, description="Job dispatch: redis://… or unset for rows in the metadata "
+                                  "database (the job state is always there).")
+    blob_url: str | None = Field(default=None, description="Blob store: file://<dir> or s3://[KEY:SECRET@]host:port/"
+                                 "bucket[/prefix] (or s3://bucket/prefix on AWS); default is data_dir/blobs.")
+    vector_url: str | None = Field(default=None, description="Vector index: file://<dir> (embedded, one process) or "
+                                   "postgresql://… (pgvector); default is data_dir/vectors.")
     public_url: str | None = Field(
         default=None,
         description="Base URL clients reach this server at; used for upload and thumbnail URLs.",

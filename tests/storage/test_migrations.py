@@ -95,3 +95,19 @@ def test_postgres_schema_comes_from_the_same_revisions(postgres_url: str) -> Non
     store.create_schema()  # already at head: nothing to do
     store.dispose()
     assert _diff(postgres_url) == []
+
+
+def test_db_commands_report_and_upgrade(tmp_path: Path) -> None:
+    """`framedex db current` exits 1 while the database is behind; `framedex db upgrade` brings it to head."""
+    from typer.testing import CliRunner
+
+    from framedex.cli.main import app
+
+    migrations.upgrade(f"sqlite:///{(tmp_path / 'framedex.db').resolve()}", "0001")
+    runner = CliRunner()
+    behind = runner.invoke(app, ["db", "current", "--data-dir", str(tmp_path)])
+    assert behind.exit_code == 1 and behind.stdout.startswith("0001")
+    upgraded = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
+    assert upgraded.exit_code == 0, upgraded.output
+    current = runner.invoke(app, ["db", "current", "--data-dir", str(tmp_path)])
+    assert current.exit_code == 0 and current.stdout.startswith(migrations.head_revision())

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 
 from framedex.cli.commands import register as register_remote_commands
 from framedex.config import Settings
+
+if TYPE_CHECKING:
+    from framedex.storage.metadata import SqlMetadataStore
 
 app = typer.Typer(
     help="framedex: self-hosted video understanding with the Twelve Labs v1.3 API.\n\n"
@@ -30,7 +33,9 @@ keys_app = typer.Typer(help="Create, list and revoke API keys (each new key gets
                        no_args_is_help=True)
 index_app = typer.Typer(help="Create and list indexes through a running server.", no_args_is_help=True)
 models_app = typer.Typer(help="Inspect, assemble and verify the offline model packs.", no_args_is_help=True)
+db_app = typer.Typer(help="The metadata database's schema (Alembic revisions).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
 app.add_typer(index_app, name="index")
 app.add_typer(models_app, name="models")
 
@@ -73,7 +78,8 @@ def serve(
     no_playground: Annotated[bool, typer.Option("--no-playground", help="Do not serve the web playground at /.")]
     = False,
 ) -> None:
-    """Run the API server with in-process workers on the embedded stack (SQLite, local files)."""
+    """Run the API server (with in-process workers unless --workers 0), on the stack the FRAMEDEX_*_URL settings
+    name: the embedded one by default (SQLite, local files), or PostgreSQL/pgvector, Redis and S3."""
     import uvicorn
 
     from framedex.api.app import create_app
@@ -127,7 +133,8 @@ def worker(
     concurrency: Annotated[int, typer.Option(help="Worker threads in this process.")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run ingest workers only (against the same data dir or DATABASE_URL as the server)."""
+    """Run workers only, against the servers the FRAMEDEX_*_URL settings name (the scale-out stack); on the
+    embedded stack a server's own --workers are the only workers."""
     import signal
 
     from framedex.platform import Platform, start_worker_pool
@@ -154,6 +161,49 @@ def worker(
         time.sleep(0.5)
     pool.stop()
     platform.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = Path("./framedex-data")) -> None:
+    """Bring the database (FRAMEDEX_DATABASE_URL, or the data dir's SQLite) to the newest schema revision.
+    Every process also does this at start-up; run it first to migrate before rolling out new processes."""
+    from framedex.platform import open_metadata
+    from framedex.storage import migrations
+
+    store = open_metadata(_settings(data_dir))
+    try:
+        before = _revision(store)
+        store.create_schema()
+        after = _revision(store)
+    finally:
+        store.dispose()
+    console.print(f"schema: {before or 'empty'} -> {after}" if before != after else f"schema: at {after} (newest)")
+    if after != migrations.head_revision():
+        raise typer.Exit(1)
+
+
+@db_app.command("current")
+def db_current(data_dir: DataDir = Path("./framedex-data")) -> None:
+    """Print the database's schema revision and the newest one this release knows; exit 1 when behind."""
+    from framedex.platform import open_metadata
+    from framedex.storage import migrations
+
+    store = open_metadata(_settings(data_dir))
+    try:
+        current = _revision(store)
+    finally:
+        store.dispose()
+    head = migrations.head_revision()
+    out.print(f"{current or 'none'} (newest: {head})")
+    if current != head:
+        raise typer.Exit(1)
+
+
+def _revision(store: SqlMetadataStore) -> str | None:
+    from framedex.storage import migrations
+
+    with store.engine.connect() as conn:
+        return migrations.current_revision(conn)
 
 
 @keys_app.command("create")
