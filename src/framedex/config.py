@@ -34,6 +34,9 @@ class Settings(BaseSettings):
                                   "database (the job state is always there).")
     blob_url: str | None = Field(default=None, description="Blob store: file://<dir> or s3://[KEY:SECRET@]host:port/"
                                  "bucket[/prefix] (or s3://bucket/prefix on AWS); default is data_dir/blobs.")
+    blob_cache_max_bytes: int = Field(
+        default=20 * 1024**3, ge=0, description="With s3:// blobs: the bound of each process's cache of media "
+        "downloaded for decoding (data_dir/cache/blobs), least recently used first out.")
     vector_url: str | None = Field(default=None, description="Vector index: file://<dir> (embedded, one process) or "
                                    "postgresql://… (pgvector); default is data_dir/vectors.")
     public_url: str | None = Field(

@@ -103,7 +103,8 @@ def open_blobs(settings: Settings) -> BlobStore:
         from framedex.storage.blobs_s3 import S3BlobStore
 
         # Media that ffmpeg/PyAV must read as a file is downloaded here, once per process and object version.
-        return S3BlobStore(url, cache_dir=settings.data_dir / "cache" / "blobs")
+        return S3BlobStore(url, cache_dir=settings.data_dir / "cache" / "blobs",
+                           cache_max_bytes=settings.blob_cache_max_bytes)
     if scheme_of(url) != "file":
         raise UnsupportedScheme("blob_url", url, ("file", "s3"))
     return LocalBlobStore(file_path(url))

@@ -194,6 +194,22 @@ def test_blobs_ready_and_sweep_keep_live_writes(blobs: BlobStore) -> None:
     assert blobs.exists("kept")
 
 
+def test_s3_download_cache_stays_bounded(s3_server: Server, tmp_path: Path) -> None:
+    """Media read as files (ffmpeg, PyAV) are downloaded once per process; the least recently used copies go
+    when the cache passes its bound, never the one just fetched."""
+    store = S3BlobStore(f"{s3_server.url}/t{uuid.uuid4().hex[:12]}/pre", cache_dir=tmp_path / "cache",
+                        cache_max_bytes=2500)
+    for name in ("a", "b", "c"):
+        store.put_bytes(name, name.encode() * 1000)
+    first = store.local_path("a")
+    time.sleep(0.01)
+    store.local_path("b")
+    time.sleep(0.01)
+    third = store.local_path("c")  # 3000 bytes cached > 2500: the oldest ("a") goes
+    assert not first.exists() and third.read_bytes() == b"c" * 1000
+    assert store.local_path("a").read_bytes() == b"a" * 1000  # fetched again on demand
+
+
 def test_s3_sweep_aborts_abandoned_multipart_uploads(s3_server: Server, monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
     """A process killed mid-upload leaves an unfinished multipart upload (never a visible object); the sweep

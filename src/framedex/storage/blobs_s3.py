@@ -86,8 +86,8 @@ class _Body(io.RawIOBase):
 
 
 class S3BlobStore:
-    def __init__(self, url: str, *, cache_dir: Path | None = None, part_size: int = 16 * MIB,
-                 multipart_threshold: int = 16 * MIB, create_bucket: bool = True) -> None:
+    def __init__(self, url: str, *, cache_dir: Path | None = None, cache_max_bytes: int = 20 * 1024 * MIB,
+                 part_size: int = 16 * MIB, multipart_threshold: int = 16 * MIB, create_bucket: bool = True) -> None:
         import boto3
         from botocore.config import Config
 
@@ -102,6 +102,7 @@ class S3BlobStore:
         self.s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5}),
                                **conf["client"])
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "framedex-blob-cache"
+        self.cache_max_bytes = cache_max_bytes
         self._cache_lock = threading.Lock()
         if create_bucket:
             self._ensure_bucket()
@@ -235,6 +236,7 @@ class S3BlobStore:
         path = self.cache_dir / name / etag
         with self._cache_lock:
             if path.is_file():
+                os.utime(path)  # recently used: evicted last
                 return path
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -248,7 +250,27 @@ class S3BlobStore:
             for old in path.parent.iterdir():  # earlier versions of the object
                 if old != path and not old.name.startswith(".tmp-"):
                     old.unlink(missing_ok=True)
+            self._evict(keep=path)
         return path
+
+    def _evict(self, keep: Path) -> None:
+        """Keep the download cache under `cache_max_bytes`: least recently used files go first. A file a
+        reader still holds open stays readable (POSIX); the cache is a per-process convenience, never the data."""
+        files = []
+        for dirpath, _dirs, names in os.walk(self.cache_dir):
+            for n in names:
+                if not n.startswith(".tmp-"):
+                    f = Path(dirpath) / n
+                    with contextlib.suppress(FileNotFoundError):
+                        st = f.stat()
+                        files.append((st.st_mtime, st.st_size, f))
+        total = sum(size for _, size, _ in files)
+        for _, size, f in sorted(files, key=lambda x: x[0]):
+            if total <= self.cache_max_bytes:
+                break
+            if f != keep:
+                f.unlink(missing_ok=True)
+                total -= size
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
