@@ -75,7 +75,7 @@ def _framedex(args: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
                                 env=env, cwd=ROOT, start_new_session=True)
 
 
-def _process_env(settings: dict[str, str]) -> dict[str, str]:
+def process_env(settings: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAMEDEX_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p)
     return {**env, **settings}
@@ -155,10 +155,10 @@ def up(state_dir: Path, *, api_count: int = 2, worker_count: int = 2, extra_env:
             settings = {"FRAMEDEX_DATABASE_URL": database, "FRAMEDEX_VECTOR_URL": database,
                         "FRAMEDEX_QUEUE_URL": by_role["redis"].url,
                         "FRAMEDEX_BLOB_URL": f"{by_role['s3'].url}/{BUCKET}", **(extra_env or {})}
-            key = _create_key(_process_env(settings), state_dir)
+            key = _create_key(process_env(settings), state_dir)
             config.touch(mode=0o600)
             config.write_text(json.dumps({"env": settings, "api_key": key}, indent=1))
-        env = _process_env(settings)
+        env = process_env(settings)
         for n in range(len([s for s in servers if s.role == "api"]), api_count):
             servers.append(start_api(state_dir, n + 1, env))
             _save(state_dir, servers)
