@@ -266,6 +266,87 @@ def keys_webhook_secret(key_id: Annotated[str, typer.Argument(help="Key id or pr
     out.print(webhooks.tenant_secret(platform.signing_key, match[0].tenant_id), soft_wrap=True, highlight=False)
 
 
+def _masked(url: str) -> str:
+    """A URL as it may be printed: the password (or S3 secret) replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@app.command()
+def migrate(
+    data_dir: Annotated[Path, typer.Option("--data-dir", "-d", help="The embedded data dir to copy (not in use).")],
+    to_database_url: Annotated[str, typer.Option("--to-database-url", help="The target's metadata database, "
+                                                 "e.g. postgresql://user:pw@host/db (empty).")],
+    to_blob_url: Annotated[str, typer.Option("--to-blob-url", help="The target's blob store, "
+                                             "e.g. s3://KEY:SECRET@host:9000/bucket.")],
+    to_vector_url: Annotated[str | None, typer.Option("--to-vector-url", help="The target's vector index "
+                                                      "(default: the database, with pgvector).")] = None,
+    to_queue_url: Annotated[str | None, typer.Option("--to-queue-url", help="The target's job dispatcher, "
+                                                     "e.g. redis://host:6379/0 (default: the database).")] = None,
+    to_data_dir: Annotated[Path | None, typer.Option("--to-data-dir", help="Data dir of the target's settings: "
+                                                     "caches only on a cluster (default: a temporary one); "
+                                                     "required when the target database is SQLite.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted migration into this "
+                                         "target (already copied data is skipped).")] = False,
+    batch: Annotated[int, typer.Option(help="Rows per transaction.", min=1)] = 1000,
+) -> None:
+    """Copy an embedded data dir into a cluster (PostgreSQL + pgvector, S3, Redis): indexes, videos, vectors,
+    blobs, API keys and the signing key, with the same ids. Stop the server using the data dir first."""
+    import tempfile
+
+    from framedex.platform import Platform, scheme_of
+    from framedex.services import migrate as migration
+
+    if not (data_dir / "framedex.db").is_file():
+        console.print(f"[red]{data_dir} is not a framedex data dir (no framedex.db).[/red]")
+        raise typer.Exit(2)
+    database = scheme_of(to_database_url)
+    if to_vector_url is None:
+        if database not in ("postgresql", "postgres"):
+            console.print("[red]--to-vector-url is required unless the target database is PostgreSQL.[/red]")
+            raise typer.Exit(2)
+        to_vector_url = to_database_url
+    if database == "sqlite" and to_data_dir is None:
+        console.print("[red]--to-data-dir is required when the target database is SQLite (it holds signing.key).[/red]")
+        raise typer.Exit(2)
+    # The source is the data dir alone: FRAMEDEX_*_URL variables in the environment (a cluster's) must not
+    # turn it into the target.
+    source_settings = Settings(data_dir=data_dir, database_url=None, vector_url=None, blob_url=None,
+                               queue_url=None, workers=0)
+    if source_settings.db_url == to_database_url or (to_data_dir is not None
+                                                     and to_data_dir.resolve() == data_dir.resolve()):
+        console.print("[red]The target is the source.[/red]")
+        raise typer.Exit(2)
+    with contextlib.ExitStack() as stack:
+        cache = to_data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="framedex-migrate-")))
+        target_settings = Settings(data_dir=cache, database_url=to_database_url, vector_url=to_vector_url,
+                                   blob_url=to_blob_url, queue_url=to_queue_url, workers=0)
+        console.print(f"migrating {data_dir.resolve()} into database {_masked(to_database_url)}, vectors "
+                      f"{_masked(to_vector_url)}, blobs {_masked(to_blob_url)}, queue "
+                      f"{_masked(to_queue_url or to_database_url)}{' (resuming)' if resume else ''}")
+        source = Platform(source_settings)
+        stack.callback(source.close)
+        target = Platform(target_settings)
+        stack.callback(target.close)
+        started = time.monotonic()
+        try:
+            report = migration.migrate(source, target, resume=resume, batch_rows=batch,
+                                       progress=lambda p: console.print(str(p), highlight=False))
+        except migration.MigrationError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    console.print(f"done in {time.monotonic() - started:.1f}s: {report.summary()}", highlight=False)
+    if report.nothing_copied:
+        console.print("The target already held everything: nothing was copied.")
+    console.print("Start the cluster's servers and workers on the target URLs; API keys, ids, signed URLs and "
+                  "webhook secrets are the same as before.")
+
+
 def _client(url: str, api_key: str | None):  # type: ignore[no-untyped-def]
     from framedex import TwelveLabs
 
