@@ -49,6 +49,13 @@ def _tmp_abandoned(name: str, age: float) -> bool:
     return pid == os.getpid() or not _pid_alive(pid)
 
 
+def _durable(out: BinaryIO) -> None:
+    """On disk before the rename makes it visible: the database row that refers to a blob is committed after
+    the blob is written, so after a power cut a committed row never points at an empty or torn file."""
+    out.flush()
+    os.fsync(out.fileno())
+
+
 class BlobTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"blob exceeds {limit} bytes")
@@ -122,6 +129,7 @@ class LocalBlobStore:
                         raise BlobTooLarge(max_bytes)
                     digest.update(chunk)
                     out.write(chunk)
+                _durable(out)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -142,6 +150,7 @@ class LocalBlobStore:
                 for part in parts:
                     with open(self._path(part), "rb") as src:
                         shutil.copyfileobj(src, out, _CHUNK)
+                _durable(out)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
