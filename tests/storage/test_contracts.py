@@ -194,6 +194,18 @@ def test_blobs_ready_and_sweep_keep_live_writes(blobs: BlobStore) -> None:
     assert blobs.exists("kept")
 
 
+def test_blobs_list_groups_with_their_newest_change(blobs: BlobStore) -> None:
+    before = time.time() - 5
+    blobs.put_bytes("assets/one/original", b"1")
+    blobs.put_bytes("assets/one/thumbs/0.jpg", b"2")
+    blobs.put_bytes("assets/two", b"3")  # a blob directly under the prefix is a group too
+    blobs.put_bytes("other/three/x", b"4")
+    groups = blobs.list_groups("assets")
+    assert set(groups) == {"one", "two"}
+    assert all(before < t < time.time() + 5 for t in groups.values())
+    assert blobs.list_groups("missing") == {}
+
+
 def test_s3_download_cache_stays_bounded(s3_server: Server, tmp_path: Path) -> None:
     """Media read as files (ffmpeg, PyAV) are downloaded once per process; the least recently used copies go
     when the cache passes its bound, never the one just fetched."""

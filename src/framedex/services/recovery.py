@@ -19,7 +19,6 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import delete, select
 
@@ -80,24 +79,19 @@ def fail_stuck_assets(platform: Platform, older_than: datetime) -> int:
 
 
 def remove_orphan_asset_blobs(platform: Platform, older_than: datetime) -> int:
-    """Remove `assets/<id>/` directories without an asset row: a direct upload stores its bytes
-    before writing the row, so a kill between the two leaves bytes nobody refers to."""
-    local_root: Path | None = getattr(platform.blobs, "root", None)
-    if local_root is None:  # an object store (S3) has no directories to walk; its orphans stay (noted)
-        return 0
-    root = local_root / "assets"
-    if not root.is_dir():
-        return 0
+    """Remove `assets/<id>/` blobs without an asset row: a direct upload stores its bytes before writing the
+    row, so a kill between the two leaves bytes nobody refers to. Only groups untouched since `older_than`
+    are candidates: a live upload's row may not be committed yet."""
     limit = older_than.timestamp()
-    dirs = [d for d in root.iterdir() if d.is_dir() and d.stat().st_mtime < limit]
-    if not dirs:
+    stale = [name for name, modified in platform.blobs.list_groups("assets").items() if modified < limit]
+    if not stale:
         return 0
     with platform.store.session() as s:
-        known = set(s.scalars(select(AssetRow.id).where(AssetRow.id.in_([d.name for d in dirs]))))
+        known = set(s.scalars(select(AssetRow.id).where(AssetRow.id.in_(stale))))
     removed = 0
-    for d in dirs:
-        if d.name not in known:
-            platform.blobs.delete_prefix(f"assets/{d.name}")
+    for name in stale:
+        if name not in known:
+            platform.blobs.delete_prefix(f"assets/{name}")
             removed += 1
     return removed
 

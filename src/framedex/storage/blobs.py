@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -92,6 +93,11 @@ class BlobStore(Protocol):
 
     def sweep_temp(self) -> int:
         """Remove partial writes left by processes that died mid-write; return how many."""
+        ...
+
+    def list_groups(self, prefix: str) -> dict[str, float]:
+        """The names directly under ``prefix/`` that hold blobs (``assets/<id>/…`` → ``<id>``), each with the
+        newest modification time (Unix seconds) of anything under it: what the orphan sweep walks."""
         ...
 
     def ready(self) -> bool:
@@ -202,6 +208,22 @@ class LocalBlobStore:
         if removed:
             log.info("removed %d partial blob write(s) left by a stopped process", removed)
         return removed
+
+    def list_groups(self, prefix: str) -> dict[str, float]:
+        base = self._path(prefix.rstrip("/"))
+        if not base.is_dir():
+            return {}
+        groups: dict[str, float] = {}
+        for child in base.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                newest = child.stat().st_mtime
+                if child.is_dir():
+                    for dirpath, _dirs, files in os.walk(child):
+                        for name in files:
+                            with contextlib.suppress(FileNotFoundError):
+                                newest = max(newest, (Path(dirpath) / name).stat().st_mtime)
+                groups[child.name] = newest
+        return groups
 
     def ready(self) -> bool:
         return os.access(self.root, os.W_OK)

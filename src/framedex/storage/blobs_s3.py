@@ -301,6 +301,16 @@ class S3BlobStore:
 
     # --- upkeep ------------------------------------------------------------------------------------
 
+    def list_groups(self, prefix: str) -> dict[str, float]:
+        base = self._key(prefix.rstrip("/")) + "/"
+        groups: dict[str, float] = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(base):].split("/", 1)[0]
+                if name:
+                    groups[name] = max(groups.get(name, 0.0), obj["LastModified"].timestamp())
+        return groups
+
     def sweep_temp(self) -> int:
         """Abort multipart uploads under this store's prefix started over `TMP_MAX_AGE_SECONDS` ago: a process
         killed mid-upload leaves its parts billed and invisible until then (no object is ever partial)."""
