@@ -151,7 +151,9 @@ def test_stranded_processing_assets_fail_and_orphan_bytes_go(platform: Platform,
     for asset_id in (orphan_id, kept_id):
         platform.blobs.put_bytes(assets.asset_blob_key(asset_id), b"bytes")
         then = old.timestamp()
-        os.utime(platform.blobs.root / "assets" / asset_id, (then, then))
+        group = platform.blobs.root / "assets" / asset_id
+        for path in (*group.rglob("*"), group):  # written two hours ago, nothing touched since
+            os.utime(path, (then, then))
 
     report = run_maintenance(platform)
     assert (report.assets_failed, report.orphan_blobs, report.errors) == (1, 1, [])
