@@ -17,7 +17,6 @@ import binascii
 import contextlib
 import io
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 
 from framedex.domain_errors import InvalidParameter, MissingParameter, PayloadTooLarge, ServiceError
 from framedex.ingest.fetch import FetchError, download, validate_url
+from framedex.ingest.safe_http import Deadline
 from framedex.models.base import ImageArray
 from framedex.services.platform import Platform
 
@@ -92,13 +92,13 @@ def decode_image(data: bytes, parameter: str = "image", *, max_side: int | None 
 def fetch_query_images(platform: Platform, urls: list[str]) -> list[bytes]:
     # These run on a request thread: all of a request's URLs share one deadline, not one each.
     budget = platform.settings.url_download_timeout_seconds
-    ends = time.monotonic() + budget
+    clock = Deadline(budget)
     images = []
     for url in urls:
-        validate_url(url, allow_private=platform.settings.allow_private_urls)
+        validate_url(url, allow_private=platform.settings.allow_private_urls, deadline=clock)
         buf = io.BytesIO()
         try:
-            left = ends - time.monotonic()
+            left = clock.remaining()
             if left <= 0:
                 raise FetchError(f"the images did not download within {budget:g} s")
             download(url, buf, max_bytes=MAX_IMAGE_BYTES, timeout=budget, deadline=left,

@@ -106,7 +106,7 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
                                       f"; this event's delivery time ({budget.seconds:g} s) was spent")
                 break
             try:
-                validate_url(url, allow_private=settings.allow_private_urls)
+                validate_url(url, allow_private=settings.allow_private_urls, deadline=budget)
             except ServiceError as exc:
                 info["last_error"] = f"refused: {exc.message}"
                 break
