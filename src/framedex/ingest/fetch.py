@@ -28,9 +28,10 @@ from framedex.ingest.safe_http import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_REDIRECTS", "FetchError", "download", "is_public_address", "validate_url"]
+__all__ = ["MAX_REDIRECTS", "REFUSED", "FetchError", "download", "is_public_address", "validate_url"]
 
 MAX_REDIRECTS = 5
+REFUSED = "refused: the URL leads to a private or local address, which is not allowed"
 # The most a request-time host check waits for the resolver: it runs on a request thread.
 LOOKUP_SECONDS = 5.0
 
@@ -102,7 +103,9 @@ def download(url: str, out: BinaryIO, *, max_bytes: int, timeout: float, deadlin
                     return _copy_body(response, out, max_bytes=max_bytes, clock=clock, grace=timeout,
                                       min_rate=min_rate)
     except BlockedAddress as exc:
-        raise FetchError(f"refused: {exc}") from exc
+        # Which address a name resolves to stays in the log: echoed, it would map this network's DNS.
+        log.info("download of %s refused: %s", url, exc)
+        raise FetchError(REFUSED) from exc
     except httpx.TimeoutException as exc:
         if clock.expired:  # not a slow moment but the whole budget: retrying would only repeat it
             raise FetchError(f"the download did not finish within {deadline:g} s") from exc

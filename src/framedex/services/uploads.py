@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import math
 import secrets
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge
 from framedex.storage.tables import AssetRow, MultipartUploadRow, UploadChunkRow
+
+log = logging.getLogger(__name__)
 
 SESSION_TTL = timedelta(hours=24)
 URL_TTL = timedelta(hours=1)
@@ -467,7 +470,8 @@ def _assemble(platform: Platform, upload_id: str) -> None:
     try:
         size = platform.blobs.concat(assets.asset_blob_key(asset_id), parts)
     except OSError as exc:
-        _fail(platform, upload_id, f"The chunks could not be assembled ({exc}).")
+        log.exception("upload %s: the chunks could not be assembled", upload_id)  # names the server's paths
+        _fail(platform, upload_id, "The chunks could not be assembled.")
         raise ServiceError("The uploaded chunks could not be assembled.", code="upload_failed",
                            status=500) from exc
     if size != total_size:
