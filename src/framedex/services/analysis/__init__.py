@@ -34,14 +34,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
 from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id
 from framedex.models.base import ChatMessage
-from framedex.models.llm import API_MODEL_NAMES, Generation, LLMError, OnText, estimate_tokens, resolve_model
+from framedex.models.llm import (
+    API_MODEL_NAMES,
+    Generation,
+    LLMError,
+    OnText,
+    estimate_tokens,
+    resolve_model,
+    tenant_scope,
+)
 from framedex.services import assets as asset_service
 from framedex.services.analysis import timeline as timeline_service
 from framedex.services.analysis.timeline import Timeline, load_timeline, spans_from_boundaries
@@ -82,6 +90,22 @@ class VideoNotReady(ServiceError):
 class AnalysisFailed(ServiceError):
     status = 500
     code = "internal_error"
+
+
+T = TypeVar("T")
+
+
+def as_tenant(tenant_id: str, fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn``, with the generations it starts queued as ``tenant_id``'s: the model takes tenants'
+    generations in fair turns (``models.llm.FairScheduler``), and work outside any tenant (preparation
+    jobs) shares one anonymous turn. The scope is set where ``fn`` runs, so the wrapper can be handed
+    to another thread (a work pool, the stream's generator thread)."""
+
+    def scoped(*args: Any, **kwargs: Any) -> T:
+        with tenant_scope(tenant_id):
+            return fn(*args, **kwargs)
+
+    return scoped
 
 
 # What a client is told when the language model fails: the backend's own words name model files, endpoint
