@@ -77,7 +77,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("fairness"), workers=1, worker_poll_seconds=0.1,
                         llm_url=f"http://127.0.0.1:{endpoint.server_address[1]}", llm_model="remote-model")
     live, thread, url = start_server(settings)
-    yield Server(f"{url}/v1.3", live.config.app.state.platform, model)  # type: ignore[attr-defined]
+    app: Any = live.config.app
+    yield Server(f"{url}/v1.3", app.state.platform, model)
     live.should_exit = True
     thread.join(30)
     endpoint.shutdown()

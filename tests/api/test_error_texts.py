@@ -108,7 +108,8 @@ def crashed_llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cra
     settings = Settings(data_dir=tmp_path_factory.mktemp("crashed-llm"), workers=1, worker_poll_seconds=0.2,
                         llm_url=f"http://127.0.0.1:{llm_port}", llm_model="remote-model")
     server, thread, url = start_server(settings)
-    platform: Platform = server.config.app.state.platform  # type: ignore[attr-defined]
+    app: Any = server.config.app
+    platform: Platform = app.state.platform
     key, info = auth.create_key(platform, "crashed-llm")
     yield CrashedLLMServer(f"{url}/v1.3", platform, key, info.tenant_id, llm_port)
     server.should_exit = True
