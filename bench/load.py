@@ -15,9 +15,7 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,31 +25,14 @@ from typing import Any
 
 import httpx
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the shared `framedex serve` helper lives in tests/
+
+from tests.serve_process import start_serve  # noqa: E402
+
+MEDIA = ROOT.parent / "shared" / "media"
 QUERIES = ["a toy motor turning", "a ball thrown in the air", "a person talking", "music", "engine noise",
            "a tree moving in the wind", "someone speaking", "a machine"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "framedex.cli.main", "serve", "--data-dir", str(data_dir), "--port", str(port),
-         "--no-auth", "--log-level", "warning", "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1.3/indexes", timeout=2).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -90,9 +71,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="framedex-load-"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/v1.3"
-    proc = start_server(data_dir, port, args.workers)
+    # The per-key rate limit of POST /search (50 a minute) would answer most of this load 429: off, so that
+    # the bench measures what the server can serve, not the limit.
+    server = start_serve(data_dir, workers=args.workers, env={"FRAMEDEX_RATE_LIMIT_SEARCH": "0"})
+    base, proc = server.api, server.proc
     failures: list[str] = []
     lock = threading.Lock()
     try:
@@ -174,11 +156,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "server_peak_rss_mb": peak_rss_mb(proc.pid), "server_alive": alive,
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

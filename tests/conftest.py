@@ -18,7 +18,6 @@ for _field in ("SEARCH", "ANALYZE", "ANALYZE_BATCHES", "EMBED_V2", "EMBED_V2_TAS
 
 import contextlib  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -36,6 +35,7 @@ from framedex.api.app import create_app  # noqa: E402
 from framedex.config import Settings  # noqa: E402
 from framedex.platform import Platform  # noqa: E402
 from framedex.services import auth  # noqa: E402
+from tests.serve_process import free_port  # noqa: E402
 
 # The real PostgreSQL, Redis and S3 servers, started on first use by the tests that need them.
 pytest_plugins = ["tests.server_fixtures"]
@@ -46,11 +46,6 @@ SPOKEN_TEXT = (
     "the migration of humpback whales across the Pacific Ocean."
 )
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -4,11 +4,8 @@ without spending an attempt; concurrent metadata PATCHes all survive."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,26 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SHARED_MEDIA, LiveServer, free_port
+from tests.conftest import SHARED_MEDIA, LiveServer
+from tests.serve_process import ServeProcess, free_port, start_serve
 
 VIDEO = SHARED_MEDIA / "video" / "lego_motor_6s.mp4"  # 5.6 s, H.264 + AAC
 MODELS = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
 
 
-def start(data_dir: Path, port: int, lease_seconds: float) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FRAMEDEX_JOB_LEASE_SECONDS": str(lease_seconds), "FRAMEDEX_WORKER_POLL_SECONDS": "0.2"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "framedex.cli.main", "serve", "--data-dir", str(data_dir), "--port", str(port),
-         "--no-auth", "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1.3/indexes", timeout=2).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
+def start(data_dir: Path, port: int, lease_seconds: float) -> ServeProcess:
+    return start_serve(data_dir, port=port, env={"FRAMEDEX_JOB_LEASE_SECONDS": str(lease_seconds),
+                                                 "FRAMEDEX_WORKER_POLL_SECONDS": "0.2"})
 
 
 def upload(api: str, index: str) -> dict[str, Any]:
@@ -69,9 +56,8 @@ def wait_ready(api: str, task_id: str) -> None:
     assert task.get("status") == "ready", task
 
 
-def stop(proc: subprocess.Popen[bytes], sig: int) -> None:
-    proc.send_signal(sig)
-    proc.wait(60)
+def stop(proc: ServeProcess, sig: int) -> None:
+    proc.stop(sig)
 
 
 def footprint(data_dir: Path, video_id: str) -> dict[str, int]:

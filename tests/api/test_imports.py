@@ -154,6 +154,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             "linked": {"type": "local", "path": str(roots / "linked")},
             "bucket": {**s3_common, "prefix": "clips/", "secret_access_key": S3_SECRET},
             "wrong-secret": {**s3_common, "prefix": "clips/", "secret_access_key": S3_SECRET + "-wrong"},
+            # a storage endpoint that is down: its address is the operator's, never the client's business
+            "unreachable": {**s3_common, "endpoint": f"http://127.0.0.1:{_free_port()}", "prefix": "clips/",
+                            "secret_access_key": S3_SECRET},
         }
         settings = Settings(data_dir=base / "data", workers=1, worker_poll_seconds=0.2,
                             integrations=integrations, import_roots=[roots])
@@ -340,6 +343,15 @@ def test_s3_errors_do_not_echo_credentials(env: Env) -> None:
     assert response.json()["code"] == "integration_unavailable"
     assert S3_SECRET not in response.text and S3_KEY not in response.text
     assert "wrong-secret" in response.json()["message"]
+
+
+def test_an_unreachable_bucket_is_reported_without_its_endpoint(env: Env) -> None:
+    index_id = new_index(env, "unreachable")
+    response = env.http.post("/tasks/transfers/import/unreachable", json={"index_id": index_id})
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "code": "integration_unavailable",
+        "message": "The bucket of integration 'unreachable' cannot be read: its storage could not be reached."}
 
 
 def test_data_connectors_answer_a_clear_403(env: Env) -> None:

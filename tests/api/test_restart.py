@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ffmpeg, free_port, speak
+from tests.conftest import ffmpeg, speak
+from tests.serve_process import ServeProcess, free_port, start_serve
 
 LONG_TEXT = " ".join(
     f"Paragraph {i}. The committee discussed the harbour bridge, the railway timetable and the budget."
@@ -21,20 +19,9 @@ LONG_TEXT = " ".join(
 )
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FRAMEDEX_JOB_LEASE_SECONDS": "3", "FRAMEDEX_WORKER_POLL_SECONDS": "0.2"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "framedex.cli.main", "serve", "--data-dir", str(data_dir), "--port", str(port),
-         "--no-auth", "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1.3/indexes", timeout=2).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start: " + (proc.stderr.read() if proc.stderr else b"").decode())
+def start(data_dir: Path, port: int) -> ServeProcess:
+    return start_serve(data_dir, port=port,
+                       env={"FRAMEDEX_JOB_LEASE_SECONDS": "3", "FRAMEDEX_WORKER_POLL_SECONDS": "0.2"})
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +38,7 @@ def test_killed_server_resumes_and_finishes(tmp_path: Path, long_video: Path) ->
     data_dir = tmp_path / "data"
     port = free_port()
     proc = start(data_dir, port)
-    api = f"http://127.0.0.1:{port}/v1.3"
+    api = proc.api
     try:
         index = httpx.post(f"{api}/indexes", json={
             "index_name": "restart", "models": [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
@@ -69,8 +56,7 @@ def test_killed_server_resumes_and_finishes(tmp_path: Path, long_video: Path) ->
             pytest.fail("the video never reached the speech stage")
         assert "speech" not in (video.get("stage_timings") or {})
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.stop(signal.SIGKILL)
 
     db = sqlite3.connect(data_dir / "framedex.db")
     status = db.execute("SELECT status FROM indexed_assets WHERE id = ?", (task["video_id"],)).fetchone()[0]
@@ -91,8 +77,7 @@ def test_killed_server_resumes_and_finishes(tmp_path: Path, long_video: Path) ->
                           params={"transcription": "true"}).json()
         assert "harbo" in " ".join(t["value"] for t in video["transcription"]).lower()  # harbour or harbor
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        proc.stop(signal.SIGTERM)
 
     db = sqlite3.connect(data_dir / "framedex.db")
     clips = db.execute("SELECT seq FROM clips WHERE video_id = ? ORDER BY seq", (task["video_id"],)).fetchall()

@@ -10,11 +10,8 @@ configures it, with short timeouts so that the tests run in seconds.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +31,7 @@ from framedex.platform import Platform
 from framedex.services import auth
 from tests.analysis.conftest import insert_video
 from tests.conftest import _ThreadedServer, free_port
+from tests.serve_process import start_serve
 
 HEAD_TIMEOUT = 1.5
 BODY_GRACE = 1.5
@@ -361,32 +359,19 @@ def test_framedex_serve_drops_silent_connections_and_logs_requests_without_the_k
     platform = Platform(Settings(data_dir=data_dir))
     key, info = auth.create_key(platform, "cli")  # made here, so that `serve` has no first-start key to print
     platform.close()
-    port = free_port()
-    env = {**os.environ, "FRAMEDEX_HTTP_HEADER_TIMEOUT_SECONDS": "1", "FRAMEDEX_WORKERS": "0"}
     log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "framedex.cli.main", "serve", "--data-dir", str(data_dir),
-                                 "--port", str(port), "--workers", "0", "--log-level", "info"],
-                                env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            silent = SlowClient(("127.0.0.1", port), b"", b"")
-            t0 = time.monotonic()
-            silent.run(t0, t0 + 6)
-            assert silent.closed_after is not None and silent.closed_after < 3.0, silent.closed_after
-            ok = httpx.get(f"http://127.0.0.1:{port}/v1.3/indexes", headers={"x-api-key": key}, timeout=10)
-            assert ok.status_code == 200, ok.text
-            time.sleep(0.3)
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    server = start_serve(data_dir, workers=0, no_auth=False, log_level="info", log=log_path,
+                         env={"FRAMEDEX_HTTP_HEADER_TIMEOUT_SECONDS": "1", "FRAMEDEX_WORKERS": "0"})
+    try:
+        silent = SlowClient(("127.0.0.1", server.port), b"", b"")
+        t0 = time.monotonic()
+        silent.run(t0, t0 + 6)
+        assert silent.closed_after is not None and silent.closed_after < 3.0, silent.closed_after
+        ok = httpx.get(f"{server.api}/indexes", headers={"x-api-key": key}, timeout=10)
+        assert ok.status_code == 200, ok.text
+        time.sleep(0.3)
+    finally:
+        server.stop(timeout=30)
     log = log_path.read_text()
     assert "GET /v1.3/indexes 200" in log and f"tenant={info.tenant_id}" in log, log[-2000:]
     assert key not in log

@@ -3,10 +3,13 @@ protocol's edge cases (signatures, sizes, reporting, expiry, tenants) over plain
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,11 @@ def create(client: httpx.Client, total_size: int, **extra: Any) -> dict[str, Any
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def chunk_key(live_server: Any, upload_id: str, index: int) -> str:
+    with live_server.platform.store.session() as s:
+        return uploads.stored_chunk_keys(s, upload_id)[index]
 
 
 def sdk_uploads(tl: TwelveLabs) -> Any:
@@ -331,8 +339,10 @@ def test_expired_session(client: httpx.Client, live_server: Any, small_chunks: i
         {"chunk_index": 1, "proof": "x", "proof_type": "etag", "chunk_size": 10}]}), 400, "upload_expired")
 
     # Housekeeping fails the asset and drops the chunks.
+    chunk = chunk_key(live_server, upload_id, 1)
+    assert live_server.platform.blobs.exists(chunk)
     assert uploads.expire_stale(live_server.platform) >= 1
-    assert not live_server.platform.blobs.exists(uploads.chunk_blob_key(upload_id, 1))
+    assert not live_server.platform.blobs.exists(chunk)
     asset = client.get(f"/assets/{session['asset_id']}").json()
     assert asset["status"] == "failed" and "expired" in asset["error"]["message"]
 
@@ -341,8 +351,59 @@ def test_deleting_the_asset_ends_the_session(client: httpx.Client, live_server: 
     session = create(client, 10)
     upload_id = session["upload_id"]
     assert put(session["upload_urls"][0]["url"], b"0123456789").status_code == 200
-    assert live_server.platform.blobs.exists(uploads.chunk_blob_key(upload_id, 1))
+    chunk = chunk_key(live_server, upload_id, 1)
+    assert live_server.platform.blobs.exists(chunk)
     assert client.delete(f"/assets/{session['asset_id']}").status_code == 204
     assert_error(client.get(f"/assets/multipart-uploads/{upload_id}"), 404)
-    assert not live_server.platform.blobs.exists(uploads.chunk_blob_key(upload_id, 1))
+    assert not live_server.platform.blobs.exists(chunk)
     assert_error(put(session["upload_urls"][0]["url"], b"0123456789"), 404)
+
+
+def test_a_chunk_sent_twice_at_once_is_stored_whole_and_matches_its_proof(
+        client: httpx.Client, small_chunks: int, live_server: Any) -> None:
+    """Two PUTs of chunk 1 with different bytes, their bodies held mid-stream until both are in flight
+    and then finished together (a client retrying a PUT it believes timed out): both succeed, exactly
+    one of the two ETags is the chunk's proof, and the assembled file holds that PUT's bytes, whole."""
+    for _round in range(6):
+        _race_chunk_one(client, live_server, small_chunks)
+
+
+def _race_chunk_one(client: httpx.Client, live_server: Any, small_chunks: int) -> None:
+    tail = os.urandom(10)
+    session = create(client, small_chunks + len(tail))
+    upload_id, asset_id = session["upload_id"], session["asset_id"]
+    url1, url2 = (u["url"] for u in session["upload_urls"])
+    assert put(url2, tail).status_code == 200
+    bodies = [os.urandom(small_chunks), os.urandom(small_chunks)]
+    both_in_flight = threading.Barrier(2, timeout=30)
+
+    def held(body: bytes) -> Iterator[bytes]:
+        yield body[:small_chunks // 2]
+        both_in_flight.wait()
+        yield body[small_chunks // 2:]
+
+    def send(body: bytes) -> httpx.Response:
+        return httpx.put(url1, content=held(body), timeout=60,
+                         headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(body))})
+
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(send, bodies))
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    etags = [r.headers["ETag"].strip('"') for r in responses]
+    assert etags == [hashlib.md5(b, usedforsecurity=False).hexdigest() for b in bodies]
+
+    # One stored blob per chunk: the replaced PUT's bytes are gone, not left beside the winner's.
+    stored = [p.name for p in (live_server.platform.blobs.root / "uploads" / upload_id).iterdir()
+              if not p.name.startswith(".tmp-")]
+    assert len(stored) == 2, stored
+
+    def report(index: int, etag: str, size: int) -> httpx.Response:
+        return client.post(f"/assets/multipart-uploads/{upload_id}", json={"completed_chunks": [
+            {"chunk_index": index, "proof": etag, "proof_type": "etag", "chunk_size": size}]})
+
+    accepted = [i for i, etag in enumerate(etags) if report(1, etag, small_chunks).status_code == 200]
+    assert len(accepted) == 1, accepted
+    done = report(2, hashlib.md5(tail, usedforsecurity=False).hexdigest(), len(tail))
+    assert done.status_code == 200 and done.json()["url"], done.text
+    with live_server.platform.blobs.open(asset_blob_key(asset_id)) as assembled:
+        assert assembled.read() == bodies[accepted[0]] + tail

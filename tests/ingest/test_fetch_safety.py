@@ -214,10 +214,64 @@ def rebinding_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_dns_rebinding_is_refused_at_connect_time(rebinding_dns: list[str]) -> None:
     with raw_server(answer(b"INTERNAL-ONLY")) as internal:
-        with pytest.raises(FetchError, match=r"refused: .*127\.0\.0\.1"):
+        with pytest.raises(FetchError) as caught:
             fetch_bytes(f"http://rebind.example:{internal.port}/latest/meta-data/", allow_private=False)
+        # The client is told why, not where the name leads (that would map this network's DNS).
+        assert str(caught.value) == fetch.REFUSED
+        assert isinstance(caught.value.__cause__, BlockedAddress)
+        assert caught.value.__cause__.address == "127.0.0.1"
         assert len(rebinding_dns) == 2  # the pre-check saw the public answer, the connect the loopback one
         assert internal.connections == 0
+
+
+@pytest.fixture()
+def hanging_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """`hang.example` gets no answer from the resolver until the test ends (a dead DNS server with long
+    retries); every other name resolves as usual."""
+    real = socket.getaddrinfo
+    release = threading.Event()
+    lookups: list[str] = []
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "hang.example":
+            lookups.append(host)
+            release.wait(60)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield lookups
+    release.set()
+    # The next test starts with every lookup slot free.
+    for thread in threading.enumerate():
+        if thread.name == "dns-lookup":
+            thread.join(5)
+
+
+def test_a_hanging_resolver_fails_the_download_at_its_deadline(hanging_dns: list[str]) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="did not finish within 1 s"):
+        fetch_bytes("http://hang.example/v.mp4", timeout=30, deadline=1)
+    assert time.monotonic() - started < 2
+    assert hanging_dns == ["hang.example"]
+
+
+def test_a_hanging_resolver_fails_the_request_time_check_in_time(hanging_dns: list[str]) -> None:
+    started = time.monotonic()
+    with pytest.raises(InvalidParameter, match="did not resolve in time"):
+        fetch.validate_url("https://hang.example/v.mp4", allow_private=False, deadline=Deadline(0.5))
+    assert time.monotonic() - started < 1.5
+
+
+def test_hung_lookups_hold_a_bounded_number_of_threads(hanging_dns: list[str]) -> None:
+    before = threading.active_count()
+    for _ in range(safe_http.MAX_LOOKUPS + 4):
+        with pytest.raises(safe_http.LookupTimeout):
+            safe_http.getaddrinfo_within("hang.example", 80, 0.05)
+    assert len(hanging_dns) == safe_http.MAX_LOOKUPS  # the rest found no free slot and were not started
+    assert threading.active_count() - before <= safe_http.MAX_LOOKUPS
+    # A literal address needs no resolver, so it still answers while every slot is held.
+    assert safe_http.getaddrinfo_within("127.0.0.1", 80, 0.05)
 
 
 @pytest.fixture()

@@ -17,20 +17,32 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from framedex.domain_errors import InvalidParameter
-from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client, is_public_address
+from framedex.ingest.safe_http import (
+    BlockedAddress,
+    Deadline,
+    LookupTimeout,
+    getaddrinfo_within,
+    guarded_client,
+    is_public_address,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_REDIRECTS", "FetchError", "download", "is_public_address", "validate_url"]
+__all__ = ["MAX_REDIRECTS", "REFUSED", "FetchError", "download", "is_public_address", "validate_url"]
 
 MAX_REDIRECTS = 5
+REFUSED = "refused: the URL leads to a private or local address, which is not allowed"
+# The most a request-time host check waits for the resolver: it runs on a request thread.
+LOOKUP_SECONDS = 5.0
 
 
 class FetchError(Exception):
     pass
 
 
-def validate_url(url: str, *, allow_private: bool) -> None:
+def validate_url(url: str, *, allow_private: bool, deadline: Deadline | None = None) -> None:
+    """Refuse a URL that is malformed or, unless ``allow_private``, whose host resolves to a private address
+    now. The lookup waits at most ``LOOKUP_SECONDS``, and no longer than ``deadline`` has left."""
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -45,8 +57,11 @@ def validate_url(url: str, *, allow_private: bool) -> None:
         raise InvalidParameter("video_url", "The URL has an invalid port.") from exc
     if allow_private:
         return
+    seconds = LOOKUP_SECONDS if deadline is None else min(LOOKUP_SECONDS, deadline.remaining())
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+        infos = getaddrinfo_within(parts.hostname, port or (443 if parts.scheme == "https" else 80), seconds)
+    except LookupTimeout as exc:
+        raise InvalidParameter("video_url", f"The host {parts.hostname[:100]!r} did not resolve in time.") from exc
     except (socket.gaierror, UnicodeError, ValueError) as exc:  # idna rejects empty or >63-char labels
         raise InvalidParameter("video_url", f"The host {parts.hostname[:100]!r} cannot be resolved.") from exc
     for info in infos:
@@ -71,7 +86,7 @@ def download(url: str, out: BinaryIO, *, max_bytes: int, timeout: float, deadlin
     try:
         with guarded_client(allow_private=allow_private, deadline=clock, timeout=timeout) as client:
             for _ in range(MAX_REDIRECTS + 1):
-                validate_url(current, allow_private=allow_private)
+                validate_url(current, allow_private=allow_private, deadline=clock)
                 with client.stream("GET", current) as response:
                     if response.is_redirect:
                         current = urljoin(current, response.headers.get("location", ""))
@@ -88,7 +103,9 @@ def download(url: str, out: BinaryIO, *, max_bytes: int, timeout: float, deadlin
                     return _copy_body(response, out, max_bytes=max_bytes, clock=clock, grace=timeout,
                                       min_rate=min_rate)
     except BlockedAddress as exc:
-        raise FetchError(f"refused: {exc}") from exc
+        # Which address a name resolves to stays in the log: echoed, it would map this network's DNS.
+        log.info("download of %s refused: %s", url, exc)
+        raise FetchError(REFUSED) from exc
     except httpx.TimeoutException as exc:
         if clock.expired:  # not a slow moment but the whole budget: retrying would only repeat it
             raise FetchError(f"the download did not finish within {deadline:g} s") from exc

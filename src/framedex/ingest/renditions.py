@@ -109,8 +109,10 @@ def make_hls(src: Path, out_dir: Path, *, has_audio: bool, timeout_seconds: floa
         proc.communicate()
         raise RenditionError(f"Streaming rendition took longer than {timeout_seconds:.0f} s.") from None
     if proc.returncode != 0:
-        message = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["unknown error"]
-        raise RenditionError(f"ffmpeg could not render the stream: {message[0][:300]}")
+        # ffmpeg's own words name the server's paths: they go to the log, the client gets the outcome.
+        log.info("ffmpeg failed on %s (exit %d): %s", src, proc.returncode,
+                 err.decode("utf-8", "replace").strip()[-2000:])
+        raise RenditionError("The media could not be decoded into a stream.")
     playlist = out_dir / PLAYLIST_NAME
     segments = sorted(out_dir.glob("seg_*.ts"))
     if not playlist.exists() or not segments:
@@ -159,7 +161,8 @@ def sample_candidates(src: Path, duration: float, count: int = THUMBNAIL_CANDIDA
     try:
         container = av.open(str(src), metadata_errors="ignore")
     except (av.error.FFmpegError, ValueError) as exc:
-        raise RenditionError(f"The media could not be opened ({exc}).") from exc
+        log.info("could not open %s for a thumbnail: %s", src, exc)  # the text names the server's path
+        raise RenditionError("The media could not be opened.") from exc
     with container:
         if not container.streams.video:
             raise RenditionError("The media has no video track to take a thumbnail from.")

@@ -12,6 +12,12 @@ httpx timeouts bound each read, not the exchange: a server that sends one byte e
 10 s read timeout. Every socket operation here is given ``min(timeout, time left)`` of a
 :class:`Deadline`, so the whole exchange ends when the deadline does.
 
+Name lookups are bounded too: ``socket.getaddrinfo`` has no timeout of its own, and a resolver that
+does not answer (or answers after the resolv.conf retries, tens of seconds later) would hold the calling
+thread past any deadline. :func:`getaddrinfo_within` runs the lookup on a daemon thread and waits at most
+the time given; at most ``MAX_LOOKUPS`` lookups are in flight at once, so hung resolvers cannot pile up
+threads either (a lookup that finds no free slot in its time fails like one that timed out).
+
 Environment proxies are not used (``trust_env=False``): through a proxy the address connected to would
 be the proxy's, and the check would mean nothing.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import typing
 
@@ -119,10 +126,60 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
-    """The addresses to connect to for ``host``, in resolver order; all of them checked, once."""
+MAX_LOOKUPS = 16
+_lookup_slots = threading.BoundedSemaphore(MAX_LOOKUPS)
+
+AddrInfo = list[tuple[typing.Any, ...]]
+
+
+class LookupTimeout(TimeoutError):
+    """The resolver did not answer within the time given."""
+
+    def __init__(self, host: str, seconds: float) -> None:
+        super().__init__(f"the host {host[:100]!r} did not resolve within {max(seconds, 0):.3g} s")
+        self.host = host
+
+
+def getaddrinfo_within(host: str, port: int | None, seconds: float, **kwargs: typing.Any) -> AddrInfo:
+    """``socket.getaddrinfo(host, port, **kwargs)``, waiting at most ``seconds``: :class:`LookupTimeout`
+    after that, while the lookup itself finishes (or not) on its own daemon thread."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    else:  # a literal address needs no resolver, so no thread
+        return list(socket.getaddrinfo(host, port, **kwargs))
+    ends = time.monotonic() + seconds
+    if seconds <= 0 or not _lookup_slots.acquire(timeout=seconds):
+        raise LookupTimeout(host, seconds)
+    done = threading.Event()
+    outcome: list[AddrInfo | BaseException] = []
+
+    def lookup() -> None:
+        try:
+            outcome.append(list(socket.getaddrinfo(host, port, **kwargs)))
+        except BaseException as exc:  # handed to the caller, whatever it is
+            outcome.append(exc)
+        finally:
+            _lookup_slots.release()
+            done.set()
+
+    threading.Thread(target=lookup, name="dns-lookup", daemon=True).start()
+    if not done.wait(max(0.0, ends - time.monotonic())):
+        raise LookupTimeout(host, seconds)
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def resolve(host: str, port: int, *, allow_private: bool, seconds: float) -> list[str]:
+    """The addresses to connect to for ``host``, in resolver order; all of them checked, once. The lookup
+    gets at most ``seconds``."""
+    try:
+        infos = getaddrinfo_within(host, port, seconds, type=socket.SOCK_STREAM)
+    except LookupTimeout as exc:
+        raise httpcore.ConnectTimeout(str(exc)) from exc
     except (socket.gaierror, UnicodeError, ValueError) as exc:  # idna rejects empty or >63-char labels
         raise httpcore.ConnectError(f"the host {host[:100]!r} cannot be resolved") from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -144,7 +201,8 @@ class GuardedBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: typing.Iterable[tuple[typing.Any, ...]] | None = None) -> httpcore.NetworkStream:
-        addresses = resolve(host, port, allow_private=self._allow_private)
+        addresses = resolve(host, port, allow_private=self._allow_private,
+                            seconds=self._deadline.clamp(timeout, httpcore.ConnectTimeout))
         failure: Exception = httpcore.ConnectError(f"the host {host[:100]!r} has no address")
         for address in addresses:
             try:

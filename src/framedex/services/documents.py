@@ -165,7 +165,10 @@ def open_source(platform: Platform, tenant_id: str, source: dict[str, Any], name
         except (binascii.Error, ValueError) as exc:
             raise InvalidParameter(name, "base64_string is not valid base64.") from exc
     elif source.get("url"):
+        import httpx
+
         from framedex.ingest.fetch import FetchError, download
+        from framedex.services.media import connection_failed
 
         url = str(source["url"])
         settings = platform.settings
@@ -179,6 +182,8 @@ def open_source(platform: Platform, tenant_id: str, source: dict[str, Any], name
             except FetchError as exc:
                 raise InvalidParameter(name, f"The document could not be downloaded: {exc}.",
                                        code="media_unavailable") from exc
+            except httpx.HTTPError as exc:
+                raise connection_failed(name, "document", url, exc, code="media_unavailable") from exc
     else:
         raise InvalidParameter(name, "Provide exactly one of base64_string, url or asset_id.")
     try:

@@ -16,8 +16,8 @@ import base64
 import binascii
 import contextlib
 import io
+import logging
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,8 +29,11 @@ import numpy as np
 
 from framedex.domain_errors import InvalidParameter, MissingParameter, PayloadTooLarge, ServiceError
 from framedex.ingest.fetch import FetchError, download, validate_url
+from framedex.ingest.safe_http import Deadline
 from framedex.models.base import ImageArray
 from framedex.services.platform import Platform
+
+log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 32 * 1024**2
 # The real API's per-image limit (width x height), see reference A (analyze images).
@@ -89,22 +92,33 @@ def decode_image(data: bytes, parameter: str = "image", *, max_side: int | None 
         raise InvalidParameter(parameter, "The file could not be read as an image.", code=code) from exc
 
 
+def connection_failed(parameter: str, what: str, url: str, exc: BaseException,
+                      code: str = "parameter_invalid") -> InvalidParameter:
+    """A URL whose server refuses, drops or never answers the connection is the caller's input: a 400 that
+    says so. The socket error's own words (errno, address, port, protocol state) go to the log only."""
+    log.info("%s %s could not be downloaded: %r", what, url, exc)
+    return InvalidParameter(parameter, f"The {what} could not be downloaded: the connection to its server failed.",
+                            code=code)
+
+
 def fetch_query_images(platform: Platform, urls: list[str]) -> list[bytes]:
     # These run on a request thread: all of a request's URLs share one deadline, not one each.
     budget = platform.settings.url_download_timeout_seconds
-    ends = time.monotonic() + budget
+    clock = Deadline(budget)
     images = []
     for url in urls:
-        validate_url(url, allow_private=platform.settings.allow_private_urls)
+        validate_url(url, allow_private=platform.settings.allow_private_urls, deadline=clock)
         buf = io.BytesIO()
         try:
-            left = ends - time.monotonic()
+            left = clock.remaining()
             if left <= 0:
                 raise FetchError(f"the images did not download within {budget:g} s")
             download(url, buf, max_bytes=MAX_IMAGE_BYTES, timeout=budget, deadline=left,
                      allow_private=platform.settings.allow_private_urls)
-        except (FetchError, httpx.HTTPError, OSError) as exc:
+        except FetchError as exc:
             raise InvalidParameter("query_media_url", f"The image could not be downloaded: {exc}.") from exc
+        except (httpx.HTTPError, OSError) as exc:  # refused, unreachable, reset: the caller's URL, so a 400
+            raise connection_failed("query_media_url", "image", url, exc) from exc
         data = buf.getvalue()
         check_image(data, "query_media_url")
         images.append(data)
@@ -212,6 +226,9 @@ def open_media(platform: Platform, tenant_id: str, source: dict[str, Any], name:
             except FetchError as exc:
                 raise InvalidParameter(f"{name}.media_source", f"The media could not be downloaded: {exc}.",
                                        code="media_unavailable") from exc
+            except httpx.HTTPError as exc:
+                raise connection_failed(f"{name}.media_source", "media", url, exc,
+                                        code="media_unavailable") from exc
         yield Media(path, url, url.rsplit("/", 1)[-1].split("?")[0] or None)
 
 

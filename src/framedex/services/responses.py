@@ -517,6 +517,8 @@ def create(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str
 
 
 def failure_message(exc: BaseException) -> str:
+    """What a client is told about a failed response: a service error's own message; for anything else
+    (whose text can name paths, SQL or internal hosts) a fixed one, the details being in the log."""
     if isinstance(exc, ServiceError):
         return exc.message
-    return f"The response failed: {exc}"
+    return "The response failed because of an internal error."

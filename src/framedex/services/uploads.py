@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import math
 import secrets
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge
 from framedex.storage.tables import AssetRow, MultipartUploadRow, UploadChunkRow
+
+log = logging.getLogger(__name__)
 
 SESSION_TTL = timedelta(hours=24)
 URL_TTL = timedelta(hours=1)
@@ -75,8 +78,36 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def chunk_blob_key(upload_id: str, chunk_index: int) -> str:
-    return f"uploads/{upload_id}/{chunk_index}"
+def chunk_blob_key(upload_id: str, chunk_index: int, token: str | None) -> str:
+    """Where one PUT of a chunk is stored. Every PUT writes a blob of its own (``token``), so two PUTs of
+    the same chunk, concurrent or not, never write the same file; the chunk's row names the blob whose
+    bytes its ETag describes. Rows stored before tokens existed (``None``) name the chunk's one blob."""
+    return f"uploads/{upload_id}/{chunk_index}" + (f".{token}" if token else "")
+
+
+# `UploadChunkRow.etag` holds the ETag the client proves (md5 hex) and, after a dot, the token of the blob
+# holding those bytes: one column, so that the pair is always written, and read, together.
+def _stored_etag(etag: str, token: str) -> str:
+    return f"{etag}.{token}"
+
+
+def _etag_and_token(stored: str) -> tuple[str, str | None]:
+    etag, _, token = stored.partition(".")
+    return etag, token or None
+
+
+def stored_chunk_keys(session: Session, upload_id: str) -> dict[int, str]:
+    """The blob of each chunk stored so far, by chunk index."""
+    return {r.chunk_index: chunk_blob_key(upload_id, r.chunk_index, _etag_and_token(r.etag)[1])
+            for r in session.scalars(select(UploadChunkRow).where(UploadChunkRow.upload_id == upload_id))}
+
+
+def _locked_upload(session: Session, upload_id: str) -> MultipartUploadRow | None:
+    """The session row, locked until the transaction ends (with `session(immediate=True)` on SQLite):
+    chunk PUTs, reports and the completion claim of one upload run their bookkeeping one at a time."""
+    return session.scalars(
+        select(MultipartUploadRow).where(MultipartUploadRow.id == upload_id).with_for_update()
+    ).one_or_none()
 
 
 def expected_chunk_size(upload: MultipartUploadRow, chunk_index: int) -> int:
@@ -316,8 +347,15 @@ def authorize_chunk(platform: Platform, upload_id: str, chunk_index: int, expire
 
 def store_chunk(platform: Platform, upload_id: str, chunk_index: int, stream: BinaryIO,
                 expected_size: int) -> str:
-    """Store one chunk's bytes (exactly `expected_size`) and return its ETag (md5 hex)."""
-    key = chunk_blob_key(upload_id, chunk_index)
+    """Store one chunk's bytes (exactly `expected_size`) and return its ETag (md5 hex).
+
+    The same chunk may arrive twice at once (a client retrying a PUT it thinks timed out). Each PUT
+    streams into its own blob, then, with the session row locked, points the chunk's row at it and
+    drops the blob it replaces: whichever PUT commits last wins whole, and the row's ETag always
+    describes the bytes that will be assembled. A PUT that fails (wrong size, session gone or being
+    completed) leaves the chunk as it was."""
+    token = secrets.token_hex(8)
+    key = chunk_blob_key(upload_id, chunk_index, token)
     try:
         size, etag = platform.blobs.put_stream(key, stream, max_bytes=expected_size)
     except BlobTooLarge as exc:
@@ -325,26 +363,34 @@ def store_chunk(platform: Platform, upload_id: str, chunk_index: int, stream: Bi
             f"Chunk {chunk_index} is larger than its expected size of {expected_size} bytes.",
             code="chunk_too_large",
         ) from exc
-    if size != expected_size:
-        platform.blobs.delete(key)
-        with platform.store.session() as s:
+    try:
+        if size != expected_size:
+            raise InvalidParameter(
+                "chunk", f"Chunk {chunk_index} has {size} bytes; it must have exactly {expected_size} bytes.",
+                code="chunk_size_mismatch",
+            )
+        with platform.store.session(immediate=True) as s:
+            upload = _locked_upload(s, upload_id)
+            if upload is None:  # the asset (and with it the session) was deleted meanwhile
+                raise NotFound("upload session", upload_id)
+            _require_active(upload)
+            if upload.status != ACTIVE:  # a report claimed the assembly while these bytes arrived
+                raise Conflict(f"The upload session {upload.id!r} is being completed.", code="upload_completed")
             row = s.get(UploadChunkRow, (upload_id, chunk_index))
-            if row is not None:
-                s.delete(row)
-        raise InvalidParameter(
-            "chunk", f"Chunk {chunk_index} has {size} bytes; it must have exactly {expected_size} bytes.",
-            code="chunk_size_mismatch",
-        )
-    with platform.store.session() as s:
-        upload = s.get(MultipartUploadRow, upload_id)
-        if upload is None:  # the asset (and with it the session) was deleted meanwhile
-            platform.blobs.delete_prefix(f"uploads/{upload_id}")
-            raise NotFound("upload session", upload_id)
-        row = s.get(UploadChunkRow, (upload_id, chunk_index))
-        if row is None:
-            s.add(UploadChunkRow(upload_id=upload_id, chunk_index=chunk_index, size=size, etag=etag))
-        elif row.etag != etag or row.size != size:
-            row.etag, row.size, row.reported, row.created_at = etag, size, False, utcnow()
+            if row is None:
+                s.add(UploadChunkRow(upload_id=upload_id, chunk_index=chunk_index, size=size,
+                                     etag=_stored_etag(etag, token)))
+                unused = None
+            elif _etag_and_token(row.etag)[0] == etag and row.size == size:
+                unused = key  # the same bytes again: the stored blob (and its report) stay
+            else:
+                unused = chunk_blob_key(upload_id, chunk_index, _etag_and_token(row.etag)[1])
+                row.etag, row.size, row.reported, row.created_at = _stored_etag(etag, token), size, False, utcnow()
+    except BaseException:
+        platform.blobs.delete(key)  # no row names it: the transaction did not commit
+        raise
+    if unused is not None:  # named by no row now, and never again: tokens are not reused
+        platform.blobs.delete(unused)
     return etag
 
 
@@ -394,8 +440,11 @@ def asset_url(base_url: str, asset_id: str) -> str:
 
 def report_chunks(platform: Platform, tenant_id: str, upload_id: str, completed_chunks: Any, *,
                   base_url: str) -> ReportResult:
-    with platform.store.session() as s:
+    # Under the session row's lock: a chunk PUT cannot swap a chunk between its proof being checked and
+    # its being counted, nor after the assembly is claimed.
+    with platform.store.session(immediate=True) as s:
         upload = get_upload(s, tenant_id, upload_id)
+        s.refresh(upload, with_for_update=True)
         entries = _parse_reported(completed_chunks, upload.total_chunks)
         if upload.status == COMPLETED:
             # Reporting again after completion is harmless: everything is a duplicate.
@@ -414,7 +463,7 @@ def report_chunks(platform: Platform, tenant_id: str, upload_id: str, completed_
             if row is None:
                 raise InvalidParameter("completed_chunks", f"Chunk {index} has not been uploaded.",
                                        code="chunk_not_uploaded")
-            if not hmac.compare_digest(row.etag, proof):
+            if not hmac.compare_digest(_etag_and_token(row.etag)[0], proof):
                 raise InvalidParameter("completed_chunks",
                                        f"The proof of chunk {index} does not match the uploaded bytes.",
                                        code="chunk_proof_mismatch")
@@ -463,11 +512,13 @@ def _assemble(platform: Platform, upload_id: str) -> None:
         upload = s.get(MultipartUploadRow, upload_id)
         assert upload is not None
         total_chunks, total_size, asset_id = upload.total_chunks, upload.total_size, upload.asset_id
-    parts = [chunk_blob_key(upload_id, i) for i in range(1, total_chunks + 1)]
+        stored = stored_chunk_keys(s, upload_id)  # fixed now: no chunk PUT changes a `completing` session
     try:
+        parts = [stored[i] for i in range(1, total_chunks + 1)]
         size = platform.blobs.concat(assets.asset_blob_key(asset_id), parts)
-    except OSError as exc:
-        _fail(platform, upload_id, f"The chunks could not be assembled ({exc}).")
+    except (OSError, KeyError) as exc:
+        log.exception("upload %s: the chunks could not be assembled", upload_id)  # names the server's paths
+        _fail(platform, upload_id, "The chunks could not be assembled.")
         raise ServiceError("The uploaded chunks could not be assembled.", code="upload_failed",
                            status=500) from exc
     if size != total_size:

@@ -33,6 +33,7 @@ import httpx
 from framedex.config import Settings
 from framedex.domain_errors import ServiceError
 from framedex.ids import rfc3339, utcnow
+from framedex.ingest.fetch import REFUSED
 from framedex.ingest.safe_http import BlockedAddress, Deadline, guarded_client, read_at_most
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
                                       f"; this event's delivery time ({budget.seconds:g} s) was spent")
                 break
             try:
-                validate_url(url, allow_private=settings.allow_private_urls)
+                validate_url(url, allow_private=settings.allow_private_urls, deadline=budget)
             except ServiceError as exc:
                 info["last_error"] = f"refused: {exc.message}"
                 break
@@ -115,12 +116,16 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
                 status = _post(settings, url, payload, min(settings.webhook_timeout_seconds, budget.remaining()),
                                secret)
             except BlockedAddress as exc:  # the name moved to a private address after the check above
-                info["last_error"] = f"refused: {exc}"
+                # Where the name leads stays in the log: in the task it would map this network's DNS.
+                log.info("webhook %s to %s refused: %s", payload.get("id"), url, exc)
+                info["last_error"] = REFUSED
                 break
             except _AttemptTimedOut as exc:
                 info["last_error"] = str(exc)
             except httpx.HTTPError as exc:
-                info["last_error"] = f"{type(exc).__name__}: {exc}"[:300]
+                # httpx's text names addresses, ports and protocol internals (review #18): the log keeps it.
+                log.info("webhook %s to %s: %r", payload.get("id"), url, exc)
+                info["last_error"] = _describe(exc)
             else:
                 if 200 <= status < 300:
                     info["delivered"] = True
@@ -141,6 +146,15 @@ def deliver(settings: Settings, urls: list[str], payload: dict[str, Any], *,
 
 class _AttemptTimedOut(Exception):
     pass
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """What a task's delivery info says about a failed attempt."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return "the receiver could not be connected to"
+    if isinstance(exc, httpx.TimeoutException):
+        return "the receiver did not answer in time"
+    return "the connection to the receiver failed"
 
 
 def _post(settings: Settings, url: str, payload: dict[str, Any], limit: float, secret: str | None = None) -> int:

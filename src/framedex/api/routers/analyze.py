@@ -5,13 +5,13 @@ The sync analyses may wait minutes (for a url/base64 video to be indexed, then f
 they are ``async`` routes that run their blocking work on the app's analysis pool (``limits.WorkPool``):
 bounded threads of their own with a bounded queue, answering 429 when both are full, instead of pinning
 the request threadpool that every other route shares (security review #6). The work runs in the caller's
-``tenant_scope``, so the model takes tenants' requests in fair turns.
+tenant's turn (``analysis.as_tenant``), so the model takes tenants' requests in fair turns.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
@@ -37,11 +37,8 @@ from framedex.api.schemas.analyze import (
     SummarizeRequest,
 )
 from framedex.api.schemas.common import PageInfo
-from framedex.models.llm import tenant_scope
 from framedex.services import analysis
 from framedex.services.analysis import tasks as analysis_tasks
-
-T = TypeVar("T")
 
 router = APIRouter(tags=["analyze"])
 
@@ -68,20 +65,13 @@ def _pool(request: Request) -> WorkPool:
     return pool
 
 
-def _as_tenant(tenant: str, fn: Callable[..., T]) -> Callable[..., T]:
-    def scoped(*args: Any) -> T:
-        with tenant_scope(tenant):
-            return fn(*args)
-    return scoped
-
-
 async def _stream(request: Request, tenant: str, run: analysis.Analysis) -> StreamingResponse:
     """The NDJSON stream, read on an analysis thread. The pool admits the stream once, for its whole length
     (it holds a thread while it waits for the model); a full pool answers 429 before the stream starts."""
     pool = _pool(request)
     pool.admit()
     # `events()` generates on a thread of its own, which does not inherit this context: name the tenant there.
-    run.run = _as_tenant(tenant, run.run)  # type: ignore[method-assign]
+    run.run = analysis.as_tenant(tenant, run.run)  # type: ignore[method-assign]
     lines: Iterator[str] = run.events()
     done = object()
 
@@ -124,13 +114,13 @@ async def analyze(request: Request, body: AnalyzeRequest, platform: PlatformDep,
     params = _bounded(body.body())
     pool = _pool(request)
     if body.stream is True:
-        run = await pool.call(_as_tenant(tenant, analysis.prepare), platform, tenant, params)
+        run = await pool.call(analysis.as_tenant(tenant, analysis.prepare), platform, tenant, params)
         return await _stream(request, tenant, run)
 
     def sync() -> dict[str, Any]:
         return analysis.response_body(analysis.prepare(platform, tenant, params).run())
 
-    return AnalyzeResponse.model_validate(await pool.call(_as_tenant(tenant, sync)))
+    return AnalyzeResponse.model_validate(await pool.call(analysis.as_tenant(tenant, sync)))
 
 
 @router.post("/generate", response_model=AnalyzeResponse, response_model_exclude_none=True)
@@ -139,25 +129,26 @@ async def generate(request: Request, body: AnalyzeRequest, platform: PlatformDep
     params = _bounded(body.body())
     pool = _pool(request)
     if body.stream is not False:
-        run = await pool.call(_as_tenant(tenant, analysis.generate), platform, tenant, params)
+        run = await pool.call(analysis.as_tenant(tenant, analysis.generate), platform, tenant, params)
         return await _stream(request, tenant, run)
 
     def sync() -> dict[str, Any]:
         return analysis.response_body(analysis.generate(platform, tenant, params).run())
 
-    return AnalyzeResponse.model_validate(await pool.call(_as_tenant(tenant, sync)))
+    return AnalyzeResponse.model_validate(await pool.call(analysis.as_tenant(tenant, sync)))
 
 
 @router.post("/summarize", response_model_exclude_none=True)
 async def summarize(request: Request, body: SummarizeRequest, platform: PlatformDep,
                     tenant: TenantDep) -> dict[str, Any]:
-    return await _pool(request).call(_as_tenant(tenant, analysis.summarize), platform, tenant,
+    return await _pool(request).call(analysis.as_tenant(tenant, analysis.summarize), platform, tenant,
                                      _bounded(body.body()))
 
 
 @router.post("/gist", response_model=GistResponse, response_model_exclude_none=True)
 async def gist(request: Request, body: GistRequest, platform: PlatformDep, tenant: TenantDep) -> GistResponse:
-    result = await _pool(request).call(_as_tenant(tenant, analysis.gist), platform, tenant, _bounded(body.body()))
+    result = await _pool(request).call(analysis.as_tenant(tenant, analysis.gist), platform, tenant,
+                                       _bounded(body.body()))
     return GistResponse.model_validate(result)
 
 

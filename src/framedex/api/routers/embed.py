@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
@@ -41,11 +40,6 @@ router = APIRouter(tags=["embed"])
 _MAX_V1_FILE = MAX_IMAGE_BYTES
 
 
-def _unreachable(name: str, exc: Exception) -> InvalidParameter:
-    """A media URL that refuses the connection, times out or breaks off is the caller's input: a 400."""
-    return InvalidParameter(name, f"The media could not be downloaded from its URL: {type(exc).__name__}.")
-
-
 def _nested_413(exc: PayloadTooLarge) -> JSONResponse:
     return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=413)
 
@@ -57,8 +51,6 @@ def create_embeddings_v2(body: EmbedV2Request, platform: PlatformDep,
         out = embeddings.create_v2(platform, tenant, body.model_dump(exclude_none=True))
     except PayloadTooLarge as exc:
         return _nested_413(exc)
-    except httpx.HTTPError as exc:
-        raise _unreachable("media_source.url", exc) from exc
     return EmbeddingSuccessResponse.model_validate(out)
 
 
@@ -154,15 +146,13 @@ async def create_embedding_v1(
     json_limits.finite(audio_start_offset_sec, "audio_start_offset_sec")
     image_bytes, image_name = await _file_bytes(image_file, "image_file")
     audio_bytes, audio_name = await _file_bytes(audio_file, "audio_file")
-    try:
-        result: dict[str, Any] = await run_in_threadpool(
-            lambda: embeddings.create_v1(
-                platform, tenant, model_name=model_name, text=text, image_bytes=image_bytes,
-                image_filename=image_name, image_url=image_url or None, audio_bytes=audio_bytes,
-                audio_filename=audio_name, audio_url=audio_url or None,
-                audio_start_offset_sec=audio_start_offset_sec))
-    except httpx.HTTPError as exc:
-        raise _unreachable("image_url" if image_url else "audio_url", exc) from exc
+    # A URL that cannot be reached is a 400 from the service (services/media.connection_failed).
+    result: dict[str, Any] = await run_in_threadpool(
+        lambda: embeddings.create_v1(
+            platform, tenant, model_name=model_name, text=text, image_bytes=image_bytes,
+            image_filename=image_name, image_url=image_url or None, audio_bytes=audio_bytes,
+            audio_filename=audio_name, audio_url=audio_url or None,
+            audio_start_offset_sec=audio_start_offset_sec))
     return result
 
 

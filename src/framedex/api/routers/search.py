@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
@@ -164,11 +163,8 @@ async def create_search(request: Request, platform: PlatformDep, tenant: TenantD
     fields, images, urls = await _read_body(request)
     search_request = _request_from(fields, images)  # everything but the URLs checked before any download
     if urls:
-        try:
+        try:  # an unreachable URL is a 400 from the service (services/media.connection_failed)
             search_request.query_images += await run_in_threadpool(fetch_query_images, platform, urls)
-        except (httpx.HTTPError, OSError) as exc:  # refused, unreachable, timed out
-            raise InvalidParameter("query_media_url", "The image could not be downloaded: "
-                                   f"{type(exc).__name__}.") from exc
         except InvalidParameter as exc:
             if exc.parameter != "video_url":
                 raise

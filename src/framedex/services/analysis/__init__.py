@@ -34,14 +34,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
 from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id
 from framedex.models.base import ChatMessage
-from framedex.models.llm import API_MODEL_NAMES, Generation, LLMError, OnText, estimate_tokens, resolve_model
+from framedex.models.llm import (
+    API_MODEL_NAMES,
+    Generation,
+    LLMError,
+    OnText,
+    estimate_tokens,
+    resolve_model,
+    tenant_scope,
+)
 from framedex.services import assets as asset_service
 from framedex.services.analysis import timeline as timeline_service
 from framedex.services.analysis.timeline import Timeline, load_timeline, spans_from_boundaries
@@ -82,6 +90,32 @@ class VideoNotReady(ServiceError):
 class AnalysisFailed(ServiceError):
     status = 500
     code = "internal_error"
+
+
+T = TypeVar("T")
+
+
+def as_tenant(tenant_id: str, fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn``, with the generations it starts queued as ``tenant_id``'s: the model takes tenants'
+    generations in fair turns (``models.llm.FairScheduler``), and work outside any tenant (preparation
+    jobs) shares one anonymous turn. The scope is set where ``fn`` runs, so the wrapper can be handed
+    to another thread (a work pool, the stream's generator thread)."""
+
+    def scoped(*args: Any, **kwargs: Any) -> T:
+        with tenant_scope(tenant_id):
+            return fn(*args, **kwargs)
+
+    return scoped
+
+
+# What a client is told when the language model fails: the backend's own words name model files, endpoint
+# hosts and binding internals, so they go to the log (`_generation_failed`).
+GENERATION_FAILED = "Generation failed: the language model could not produce an answer."
+
+
+def _generation_failed(exc: BaseException) -> AnalysisFailed:
+    log.warning("generation failed: %s", exc)
+    return AnalysisFailed(GENERATION_FAILED)
 
 
 # --- parameters --------------------------------------------------------------------------------------
@@ -628,7 +662,7 @@ class Analysis:
             gen = llm.complete(messages, max_tokens=opts.max_tokens, temperature=opts.temperature, model=model,
                                on_text=relay)
         except LLMError as exc:
-            raise AnalysisFailed(f"Generation failed: {exc}") from exc
+            raise _generation_failed(exc) from exc
         return Result(self.generation_id, gen.text.strip() if not gen.stopped else gen.text, gen.finish_reason,
                       gen.input_tokens, gen.output_tokens, first[0] if first else None, gen.tokens_per_second,
                       time.perf_counter() - t0)
@@ -648,9 +682,10 @@ class Analysis:
                 pieces.put(("end", self.run(on_text)))
             except ServiceError as exc:
                 pieces.put(("error", {"code": exc.code, "message": exc.message}))
-            except Exception as exc:
+            except Exception:
                 log.exception("streamed analysis failed")
-                pieces.put(("error", {"code": "internal_error", "message": f"Generation failed: {exc}"}))
+                pieces.put(("error", {"code": "internal_error",
+                                      "message": "Generation failed because of an internal error."}))
 
         threading.Thread(target=work, name="framedex-analyze-stream", daemon=True).start()
         try:
@@ -782,7 +817,7 @@ def summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[
                                             max_tokens=max_tokens, model_name=body.get("model_name"))
         return {"id": gid, "summarize_type": "highlight", "highlights": highlights, "usage": usage}
     except LLMError as exc:
-        raise AnalysisFailed(f"Generation failed: {exc}") from exc
+        raise _generation_failed(exc) from exc
 
 
 def chapter_boundaries(platform: Platform, timeline: Timeline, duration: float) -> list[float]:

@@ -265,6 +265,12 @@ class AnalyzeJobs:
                 return
             else:
                 failed = False
+                deferrals = int(job.payload.get("deferrals", 0))
+                if task.status != "processing" and deferrals < MAX_DEFERRALS:  # not a restart: it may wait
+                    owed = _owed_turn(s, task.tenant_id)
+                    if owed is not None:
+                        _yield_turn(platform, s, job, task_id, owed, deferrals)
+                        return
                 if not _transition(s, task_id, "processing", duration=video.duration):
                     return  # canceled meanwhile
                 params, model_name, tenant_id, video_id = (dict(task.request_params), task.model_name,
@@ -286,7 +292,8 @@ class AnalyzeJobs:
                 model_name=model_name, start_time=start, end_time=end)
             runner = analysis.Analysis(platform, ref, options)
             canceled = _CancelWatch(platform, task_id)
-            result = runner.run(on_text=canceled)
+            # In the tenant's own turn on the model, not the one turn all background work shares.
+            result = analysis.as_tenant(tenant_id, runner.run)(on_text=canceled)
         except ServiceError as exc:
             self._fail(task_id, exc.code, exc.message)
             return
@@ -327,6 +334,83 @@ def _transition(session: Session, task_id: str, status: str, **values: Any) -> b
         update(AnalyzeTaskRow).where(AnalyzeTaskRow.id == task_id, AnalyzeTaskRow.status.in_(ACTIVE))
         .values(status=status, updated_at=utcnow(), **values).execution_options(synchronize_session=False))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- fair turns across tenants ---------------------------------------------------------------------------
+#
+# The job queue is first come, first served: a tenant that queues a thousand tasks would have every worker
+# for hours while another tenant's one task waits behind them. So a worker about to start a task first
+# asks whether another tenant is owed the turn: one with a task waiting (its video ready) and fewer tasks
+# running, or as many running and a less recent start or end. If so, the task steps back behind that
+# tenant's oldest waiting task, which is moved up to the task's place in the queue (on the SQL queue; on
+# another queue the task goes to the back, and the workers reach the owed task after the ones before it).
+# A task steps back at most MAX_DEFERRALS times, so no tenant waits forever either.
+
+MAX_DEFERRALS = 20
+# How long a task that stepped back waits when the owed task's job could not be moved up: the workers
+# then reach it in queue order, and this keeps them from cycling through the same few jobs meanwhile.
+_DEFER_SECONDS = 0.5
+_SERVED = ("processing", "ready", "failed")
+
+
+def _waiting_ready(query: Any) -> Any:
+    return (query.join(IndexedAssetRow, IndexedAssetRow.id == AnalyzeTaskRow.video_id)
+            .where(AnalyzeTaskRow.status.in_(("queued", "pending")), IndexedAssetRow.status == "ready"))
+
+
+def _owed_turn(session: Session, tenant_id: str) -> str | None:
+    """The task to run before ``tenant_id``'s next one: the oldest waiting task of the tenant owed the turn
+    most, or None when ``tenant_id`` is owed it as much as anyone waiting."""
+    waiting = [row[0] for row in session.execute(
+        _waiting_ready(select(AnalyzeTaskRow.tenant_id)).where(AnalyzeTaskRow.tenant_id != tenant_id).distinct())]
+    if not waiting:
+        return None
+    tenants = [*waiting, tenant_id]
+    running: dict[str, int] = {tenant: n for tenant, n in session.execute(
+        select(AnalyzeTaskRow.tenant_id, func.count()).where(AnalyzeTaskRow.tenant_id.in_(tenants),
+                                                             AnalyzeTaskRow.status == "processing")
+        .group_by(AnalyzeTaskRow.tenant_id))}
+    last: dict[str, datetime | None] = {tenant: at for tenant, at in session.execute(
+        select(AnalyzeTaskRow.tenant_id, func.max(AnalyzeTaskRow.updated_at)).where(
+            AnalyzeTaskRow.tenant_id.in_(tenants), AnalyzeTaskRow.status.in_(_SERVED))
+        .group_by(AnalyzeTaskRow.tenant_id))}
+
+    def served(tenant: str) -> tuple[int, float]:  # smaller: owed more
+        at = last.get(tenant)
+        return int(running.get(tenant, 0)), _aware(at).timestamp() if at is not None else float("-inf")
+
+    mine = served(tenant_id)
+    owed = min(waiting, key=served)
+    if served(owed) >= mine:
+        return None
+    first: str | None = session.scalars(
+        _waiting_ready(select(AnalyzeTaskRow.id)).where(AnalyzeTaskRow.tenant_id == owed)
+        .order_by(AnalyzeTaskRow.created_at, AnalyzeTaskRow.id).limit(1)).first()
+    return first
+
+
+def _yield_turn(platform: Platform, session: Session, job: Job, task_id: str, owed_task_id: str,
+                deferrals: int) -> None:
+    """Put ``task_id`` back in the queue behind ``owed_task_id`` (see above)."""
+    from framedex.storage.tables import JobRow
+
+    current = session.get(JobRow, job.id)
+    place = current.available_at if current is not None else utcnow()
+    again = platform.queue.enqueue(JOB_KIND, {"task_id": task_id, "deferrals": deferrals + 1}, session=session,
+                                   max_attempts=2)
+    session.flush()
+    owed_job = session.scalars(
+        select(JobRow).where(JobRow.kind == JOB_KIND, JobRow.status == "queued",
+                             JobRow.payload["task_id"].as_string() == owed_task_id)
+        .order_by(JobRow.available_at).limit(1)).first()
+    requeued = session.get(JobRow, again)
+    if owed_job is not None and requeued is not None:
+        owed_job.available_at = min(_aware(owed_job.available_at), _aware(place) - timedelta(milliseconds=1))
+        requeued.available_at = place
+    else:
+        _delay_job(session, again, _DEFER_SECONDS)
+    log.info("analysis task %s steps back for task %s of a tenant owed the turn (%d)", task_id, owed_task_id,
+             deferrals + 1)
 
 
 def _delay_job(session: Session, job_id: str, seconds: float) -> None:

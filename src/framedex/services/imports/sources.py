@@ -7,6 +7,7 @@ integration, not its secrets.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any, BinaryIO, Protocol
 
 from framedex.config import Settings
 from framedex.domain_errors import Forbidden, NotFound, ServiceError
+
+log = logging.getLogger(__name__)
 
 # What an import takes from a folder or bucket. The real API indexes videos only; anything else under the
 # prefix (sidecar files, images, documents) is left alone rather than reported as failed.
@@ -146,9 +149,17 @@ class S3Source:
         )
 
     def _unavailable(self, exc: Exception) -> SourceUnavailable:
-        # botocore messages name the operation and the error code, never the credentials
-        return SourceUnavailable(f"The bucket of integration {self.name!r} cannot be read: "
-                                 f"{type(exc).__name__}: {str(exc)[:300]}")
+        # botocore's messages never name the credentials, but a connection error's names the endpoint, an
+        # address the operator keeps from clients: the client gets S3's error code at most, the log the rest.
+        log.warning("integration %s: %s", self.name, exc)
+        from botocore.exceptions import ClientError
+
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))[:64]
+            detail = f"the storage answered {code}" if code.replace(".", "").isalnum() else "the storage refused"
+        else:
+            detail = "its storage could not be reached"
+        return SourceUnavailable(f"The bucket of integration {self.name!r} cannot be read: {detail}.")
 
     def list(self, limit: int) -> list[SourceObject]:
         from botocore.exceptions import BotoCoreError, ClientError
