@@ -85,20 +85,9 @@ def chunk_blob_key(upload_id: str, chunk_index: int, token: str | None) -> str:
     return f"uploads/{upload_id}/{chunk_index}" + (f".{token}" if token else "")
 
 
-# `UploadChunkRow.etag` holds the ETag the client proves (md5 hex) and, after a dot, the token of the blob
-# holding those bytes: one column, so that the pair is always written, and read, together.
-def _stored_etag(etag: str, token: str) -> str:
-    return f"{etag}.{token}"
-
-
-def _etag_and_token(stored: str) -> tuple[str, str | None]:
-    etag, _, token = stored.partition(".")
-    return etag, token or None
-
-
 def stored_chunk_keys(session: Session, upload_id: str) -> dict[int, str]:
     """The blob of each chunk stored so far, by chunk index."""
-    return {r.chunk_index: chunk_blob_key(upload_id, r.chunk_index, _etag_and_token(r.etag)[1])
+    return {r.chunk_index: chunk_blob_key(upload_id, r.chunk_index, r.blob_token)
             for r in session.scalars(select(UploadChunkRow).where(UploadChunkRow.upload_id == upload_id))}
 
 
@@ -378,14 +367,15 @@ def store_chunk(platform: Platform, upload_id: str, chunk_index: int, stream: Bi
                 raise Conflict(f"The upload session {upload.id!r} is being completed.", code="upload_completed")
             row = s.get(UploadChunkRow, (upload_id, chunk_index))
             if row is None:
-                s.add(UploadChunkRow(upload_id=upload_id, chunk_index=chunk_index, size=size,
-                                     etag=_stored_etag(etag, token)))
+                s.add(UploadChunkRow(upload_id=upload_id, chunk_index=chunk_index, size=size, etag=etag,
+                                     blob_token=token))
                 unused = None
-            elif _etag_and_token(row.etag)[0] == etag and row.size == size:
+            elif row.etag == etag and row.size == size:
                 unused = key  # the same bytes again: the stored blob (and its report) stay
             else:
-                unused = chunk_blob_key(upload_id, chunk_index, _etag_and_token(row.etag)[1])
-                row.etag, row.size, row.reported, row.created_at = _stored_etag(etag, token), size, False, utcnow()
+                unused = chunk_blob_key(upload_id, chunk_index, row.blob_token)
+                row.etag, row.blob_token, row.size, row.reported = etag, token, size, False
+                row.created_at = utcnow()
     except BaseException:
         platform.blobs.delete(key)  # no row names it: the transaction did not commit
         raise
@@ -463,7 +453,7 @@ def report_chunks(platform: Platform, tenant_id: str, upload_id: str, completed_
             if row is None:
                 raise InvalidParameter("completed_chunks", f"Chunk {index} has not been uploaded.",
                                        code="chunk_not_uploaded")
-            if not hmac.compare_digest(_etag_and_token(row.etag)[0], proof):
+            if not hmac.compare_digest(row.etag, proof):
                 raise InvalidParameter("completed_chunks",
                                        f"The proof of chunk {index} does not match the uploaded bytes.",
                                        code="chunk_proof_mismatch")

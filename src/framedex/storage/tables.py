@@ -217,7 +217,9 @@ class UploadChunkRow(Base):
     )
     chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    etag: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str] = mapped_column(String(64))  # what the client proves: the md5 hex of the bytes
+    # Which PUT's blob holds those bytes (`services.uploads.chunk_blob_key`); None for rows of older releases.
+    blob_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reported: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
