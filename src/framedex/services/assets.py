@@ -8,6 +8,7 @@ system metadata and decides the final status.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
@@ -16,10 +17,13 @@ from sqlalchemy.orm import Session
 from framedex.domain_errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
 from framedex.ids import is_id, new_id, parse_rfc3339, utcnow
 from framedex.ingest.keys import transcript_blob_key
+from framedex.services import entities
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge
 from framedex.storage.tables import AssetRow, IndexedAssetRow
+
+log = logging.getLogger("framedex.assets")
 
 PROBE_JOB = "asset_probe"
 FETCH_JOB = "asset_fetch"
@@ -177,6 +181,9 @@ def delete_asset(platform: Platform, tenant_id: str, asset_id: str) -> None:
                 "The asset is indexed in at least one index; delete its indexed assets first.",
                 code="asset_in_use",
             )
+        unlinked = entities.unlink_asset(s, tenant_id, asset.id)
+        if unlinked:
+            log.info("asset %s deleted: unlinked from entities %s", asset_id, unlinked)
         s.delete(asset)
     platform.blobs.delete_prefix(f"assets/{asset_id}")
 
