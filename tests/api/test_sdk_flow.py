@@ -140,8 +140,12 @@ def test_assets_then_indexed_assets(tl: TwelveLabs, indexed: dict[str, str], med
             break
         time.sleep(0.5)
     assert status == "ready"
-    by_asset = [ia.id for ia in tl.indexes.indexed_assets.list_by_asset(asset.id)]
-    assert by_asset == [created.id]
+    by_asset = list(tl.indexes.indexed_assets.list_by_asset(asset.id))
+    assert [ia.id for ia in by_asset] == [created.id]
+    # `IndexedAssetSummary.index{_id, name}`: the SDK reads the index from here, not from `index_id`.
+    assert by_asset[0].index is not None
+    assert by_asset[0].index.id == indexed["index_id"]
+    assert by_asset[0].index.name == tl.indexes.retrieve(indexed["index_id"]).index_name
     tl.indexes.indexed_assets.update(indexed["index_id"], created.id, user_metadata={"topic": "nature", "n": 3})
     found = [ia.id for ia in tl.indexes.indexed_assets.list(indexed["index_id"], user_metadata={"topic": "nature"})]
     assert found == [created.id]

@@ -94,6 +94,38 @@ def test_collections_and_entities_crud(tl: Any, http: httpx.Client) -> None:
     assert http.get(f"/entity-collections/{coll.id}").status_code == 404
 
 
+def test_deleting_an_asset_unlinks_it_from_entities(tl: Any, http: httpx.Client, live_server: LiveServer) -> None:
+    """`DELETE /assets/{id}`: "The platform unlinks any entity associations"; the entities stay."""
+    from sqlalchemy import select
+
+    from framedex.storage.tables_entities import EntityReferenceRow
+
+    coll = tl.entity_collections.create(name=f"unlink {time.time()}")
+    gone, kept = upload_image(tl, "jesper.jpg"), upload_image(tl, "jesper_2.jpg")
+    both = tl.entity_collections.entities.create(coll.id, name="Jesper", asset_ids=[gone, kept])
+    only = tl.entity_collections.entities.create(coll.id, name="Jesper alone", asset_ids=[gone])
+    wait_ready(tl, coll.id, both.id)
+    wait_ready(tl, coll.id, only.id)
+
+    def referenced(entity_id: str) -> set[str]:
+        with live_server.platform.store.session() as s:
+            return set(s.scalars(select(EntityReferenceRow.asset_id)
+                                 .where(EntityReferenceRow.entity_id == entity_id)))
+
+    assert referenced(both.id) == {gone, kept} and referenced(only.id) == {gone}
+    assert sorted(e.name for e in tl.entity_collections.entities.list_by_asset(gone)) == ["Jesper", "Jesper alone"]
+
+    tl.assets.delete(gone)
+    assert http.get(f"/assets/{gone}").status_code == 404
+    assert tl.entity_collections.entities.retrieve(coll.id, both.id).asset_ids == [kept]
+    assert http.get(f"/entity-collections/{coll.id}/entities/{only.id}").json()["asset_ids"] == []
+    assert referenced(both.id) == {kept} and referenced(only.id) == set()
+    assert [e.name for e in tl.entity_collections.entities.list_by_asset(kept)] == ["Jesper"]
+    # the entity left with no assets takes new ones
+    again = tl.entity_collections.entities.create_assets(coll.id, only.id, asset_ids=[kept])
+    assert again.asset_ids == [kept]
+
+
 def test_parse_entity_query() -> None:
     ids, rest = entities.split_entity_query("<@66f1a2b3c4d5e6f708192a3b> is walking")
     assert ids == ["66f1a2b3c4d5e6f708192a3b"] and rest == "is walking"

@@ -20,7 +20,9 @@ One ASGI middleware (`RequestGuard`), in front of FastAPI's routing, does in ord
    (`tenant_max_concurrent` in flight, waiting up to `tenant_queue_seconds` for a turn); past it the answer
    is 429 `too_many_requests` before the body is read, so one tenant cannot take every thread, model turn
    and connection of the server.
-8. An unexpected error is a 500 in the envelope that keeps the connection open (Starlette's own handler
+8. `Idempotency-Key` on the routes the real API reads it (`idempotency`): once the JSON body is read, a
+   repeat of the same request gets the first answer again instead of running twice.
+9. An unexpected error is a 500 in the envelope that keeps the connection open (Starlette's own handler
    re-raises, and uvicorn then drops the kept-alive connection).
 """
 
@@ -38,7 +40,7 @@ import anyio
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from framedex.api import json_limits, rate_limits
+from framedex.api import idempotency, json_limits, rate_limits
 from framedex.config import Settings
 from framedex.domain_errors import ServiceError
 
@@ -394,7 +396,84 @@ class RequestGuard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        key = _Headers(scope).get(idempotency.HEADER).strip()
+        method = str(scope.get("method", "GET")).upper()
+        route = route_path(str(scope.get("path", "/")))
+        if key and scope.get(TENANT_SCOPE_KEY) and idempotency.applies(method, route):
+            await self._idempotent(scope, replay, send, key, f"{method} {route}", body)
+            return
         await self.app(scope, replay, send)
+
+    async def _idempotent(self, scope: Scope, receive: Receive, send: Send, key: str, route: str,
+                          body: bytes) -> None:
+        """Run the request once per `Idempotency-Key` (see `idempotency`): replay the kept answer of the same
+        request, refuse the key's reuse for another one."""
+        problem = idempotency.key_problem(key)
+        if problem:
+            await send_error(send, 400, "parameter_invalid", problem)
+            return
+        platform = scope["app"].state.platform
+        store = platform.store
+        tenant = str(scope[TENANT_SCOPE_KEY])
+
+        def take() -> idempotency.Claim:
+            return idempotency.claim(store, tenant, key, route, idempotency.fingerprint(body),
+                                     platform.settings.idempotency_ttl_seconds)
+
+        claimed = await anyio.to_thread.run_sync(take, limiter=self._threads())
+        if claimed.outcome == "replay":
+            await send({"type": "http.response.start", "status": claimed.status,
+                        "headers": [(b"content-type", claimed.content_type.encode("latin-1")),
+                                    (b"content-length", str(len(claimed.body)).encode()),
+                                    (b"idempotent-replayed", b"true")]})
+            await send({"type": "http.response.body", "body": claimed.body})
+            return
+        if claimed.outcome == "mismatch":
+            await send_error(send, 422, "idempotency_key_mismatch",
+                             "This Idempotency-Key was already used with a different request. Use a new key for "
+                             "a new request.")
+            return
+        if claimed.outcome == "in_progress":
+            await send_error(send, 409, "idempotency_key_in_use",
+                             "A request with this Idempotency-Key is still in progress. Retry when it has "
+                             "finished to get its answer.", headers=[(b"retry-after", b"1")])
+            return
+        status = 0
+        content_type = ""
+        chunks: list[bytes] = []
+        size = 0
+        settled = False
+
+        async def keeping_send(message: Message) -> None:
+            nonlocal status, content_type, size, settled
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                for name, value in message.get("headers", []):
+                    if bytes(name).lower() == b"content-type":
+                        content_type = bytes(value).decode("latin-1")
+            elif message["type"] == "http.response.body" and not settled:
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size <= idempotency.MAX_STORED_BODY:
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    # Keep the answer before the client has it: a retry it sends at once is then a replay.
+                    settled = True
+                    if 200 <= status < 300 and size <= idempotency.MAX_STORED_BODY:
+                        await anyio.to_thread.run_sync(idempotency.finish, store, claimed, status,
+                                                       content_type or "application/json", b"".join(chunks),
+                                                       limiter=self._threads())
+                    else:
+                        await anyio.to_thread.run_sync(idempotency.release, store, claimed,
+                                                       limiter=self._threads())
+            await send(message)
+
+        try:
+            await self.app(scope, receive, keeping_send)
+        finally:
+            if not settled:  # the app failed or the client left: a retry with the key must run
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(idempotency.release, store, claimed, limiter=self._threads())
 
     async def _streamed(self, scope: Scope, receive: Receive, send: Send, cap: int, too_large: tuple[str, str],
                         policy: RoutePolicy) -> None:

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from framedex.ingest.decode import SampledFrame, decode_audio
 from framedex.ingest.keys import audio_key, frame_key, frames_prefix, scan_key, thumbnail_key, transcript_blob_key
 from framedex.ingest.pipeline import Stage, VideoContext
+from framedex.ingest.ports import IngestPorts
 from framedex.ingest.probe import decode_budget
 from framedex.ingest.scan import scan_video
 from framedex.ingest.segment import clips_from_boundaries
-from framedex.models.base import AUDIO_SAMPLE_RATE, Transcript
-from framedex.storage.tables import ClipRow, IndexedAssetRow, SpeechSegmentRow
+from framedex.models.base import AUDIO_SAMPLE_RATE, FloatArray, Transcript
+from framedex.storage.tables import AssetRow, ClipRow, IndexedAssetRow, SpeechSegmentRow
 
 log = logging.getLogger("framedex.ingest")
 
@@ -116,7 +117,7 @@ class ThumbnailsStage:
 LANGUAGE_METADATA_KEYS = ("language", "transcription_language")
 
 
-def spoken_language_hint(video: IndexedAssetRow | None) -> str | None:
+def spoken_language_hint(video: IndexedAssetRow | AssetRow | None) -> str | None:
     """The spoken language an upload declares in its user_metadata (e.g. ``{"language": "de"}``), if any.
     The recognizer ignores a value it does not know, so "German" or "auto" fall back to detection."""
     metadata = (video.user_metadata or {}) if video is not None else {}
@@ -125,6 +126,23 @@ def spoken_language_hint(video: IndexedAssetRow | None) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def transcribe(platform: IngestPorts, audio: FloatArray, language: str | None) -> Transcript:
+    """Whisper over 16 kHz mono audio; under a quarter second there is nothing to recognise."""
+    if audio.size < AUDIO_SAMPLE_RATE // 4:
+        return Transcript(language=None, language_probability=0.0, segments=[])
+    return platform.models.speech().transcribe(audio, language)
+
+
+def transcript_document(transcript: Transcript) -> dict[str, object]:
+    """What `GET /assets/{id}/transcription` serves (stored at `transcript_blob_key`): the non-empty
+    segments with their words."""
+    return {
+        "language": transcript.language,
+        "segments": [{"start": s.start, "end": s.end, "text": s.text.strip(), "words": [asdict(w) for w in s.words]}
+                     for s in transcript.segments if s.text.strip()],
+    }
 
 
 class SpeechStage:
@@ -138,10 +156,7 @@ class SpeechStage:
     def run(self, ctx: VideoContext, session: Session) -> None:
         audio = ctx.audio
         video = session.get(IndexedAssetRow, ctx.video_id)
-        if audio.size < AUDIO_SAMPLE_RATE // 4:
-            transcript = Transcript(language=None, language_probability=0.0, segments=[])
-        else:
-            transcript = ctx.platform.models.speech().transcribe(audio, spoken_language_hint(video))
+        transcript = transcribe(ctx.platform, audio, spoken_language_hint(video))
         platform = ctx.platform
         platform.lexical.delete_video(session, ctx.video_id)
         session.execute(delete(SpeechSegmentRow).where(SpeechSegmentRow.video_id == ctx.video_id))
@@ -158,11 +173,7 @@ class SpeechStage:
                                  video_id=ctx.video_id, segment_id=row.id, content=row.text)
         if video is not None:
             video.language = transcript.language
-        document = {
-            "language": transcript.language,
-            "segments": [{"start": s.start, "end": s.end, "text": s.text.strip(), "words": [asdict(w) for w in s.words]}
-                         for s in segments],
-        }
+        document = transcript_document(transcript)
         platform.blobs.put_bytes(transcript_blob_key(ctx.asset_id), json.dumps(document).encode())
 
 

@@ -8,6 +8,7 @@ system metadata and decides the final status.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
@@ -16,12 +17,16 @@ from sqlalchemy.orm import Session
 from framedex.domain_errors import Conflict, InvalidParameter, NotFound, PayloadTooLarge
 from framedex.ids import is_id, new_id, parse_rfc3339, utcnow
 from framedex.ingest.keys import transcript_blob_key
+from framedex.services import entities
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.blobs import BlobTooLarge
-from framedex.storage.tables import AssetRow, IndexedAssetRow
+from framedex.storage.tables import AssetRow, IndexedAssetRow, JobRow
+
+log = logging.getLogger("framedex.assets")
 
 PROBE_JOB = "asset_probe"
+TRANSCRIBE_JOB = "asset_transcribe"
 FETCH_JOB = "asset_fetch"
 FILE_TYPES = ("video", "audio", "image", "document")
 _MAX_FILENAME = 255
@@ -177,6 +182,9 @@ def delete_asset(platform: Platform, tenant_id: str, asset_id: str) -> None:
                 "The asset is indexed in at least one index; delete its indexed assets first.",
                 code="asset_in_use",
             )
+        unlinked = entities.unlink_asset(s, tenant_id, asset.id)
+        if unlinked:
+            log.info("asset %s deleted: unlinked from entities %s", asset_id, unlinked)
         s.delete(asset)
     platform.blobs.delete_prefix(f"assets/{asset_id}")
 
@@ -220,13 +228,39 @@ def mark_failed(session: Session, asset_id: str, message: str) -> None:
 TRANSCRIPT_PENDING = ("pending", "validating", "queued", "indexing")
 
 
+def _transcribing(session: Session, asset_id: str) -> bool:
+    # Job payloads are JSON: match the asset here rather than with dialect-specific JSON SQL.
+    return any(str(payload.get("asset_id")) == asset_id for payload in session.scalars(
+        select(JobRow.payload).where(JobRow.kind == TRANSCRIBE_JOB, JobRow.status.in_(["queued", "running"]))))
+
+
+def _audio_transcription_state(platform: Platform, asset: AssetRow) -> str:
+    """An audio asset is transcribed by its own job (`TRANSCRIBE_JOB`, queued once the probe makes it ready;
+    it cannot be indexed). `pending` until it is ready, `processing` while the job is queued or running."""
+    if asset.status != "ready":
+        return "pending"
+    with platform.store.session() as s:
+        if not _transcribing(s, asset.id):
+            # Ready, no transcript and no job: an asset from before audio transcripts. Transcribe it now.
+            platform.queue.enqueue(TRANSCRIBE_JOB, {"asset_id": asset.id}, session=s)
+    return "processing"
+
+
+def queue_transcription(platform: Platform, asset_id: str) -> None:
+    """Queue the transcription of an audio asset the probe has just made ready."""
+    with platform.store.session() as s:
+        if not _transcribing(s, asset_id):
+            platform.queue.enqueue(TRANSCRIBE_JOB, {"asset_id": asset_id}, session=s)
+
+
 def transcription_state(platform: Platform, tenant_id: str, asset_id: str
                         ) -> tuple[str, dict[str, Any] | None, str | None]:
     """(status, transcript document or None, error message or None) for `GET /assets/{id}/transcription`.
 
-    The transcript exists once an index has transcribed the asset. Before that the status is
+    A video asset's transcript exists once an index has transcribed it. Before that the status is
     `processing` while an indexing job runs and `pending` otherwise; an asset whose indexing finished
-    without a transcript (no audio track) has none: 404, as the reference says.
+    without a transcript (no audio track) has none: 404, as the reference says. An audio asset (which no
+    index takes) is transcribed by a job of its own once it is ready.
     """
     with platform.store.session() as s:
         asset = get_asset(s, tenant_id, asset_id)
@@ -238,9 +272,13 @@ def transcription_state(platform: Platform, tenant_id: str, asset_id: str
                 document = json.load(fh)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 return "failed", None, "The stored transcription is unreadable."
+        if isinstance(document, dict) and document.get("error") and not document.get("segments"):
+            return "failed", None, str(document["error"])
         return "ready", document if isinstance(document, dict) else {}, None
     if asset.status == "failed":
         return "failed", None, str((asset.error or {}).get("message") or "The asset could not be processed.")
+    if asset.file_type == "audio":
+        return _audio_transcription_state(platform, asset), None, None
     if statuses & set(TRANSCRIPT_PENDING):
         return "processing", None, None
     if "ready" in statuses:

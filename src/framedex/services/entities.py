@@ -295,6 +295,23 @@ def remove_assets(platform: Platform, tenant_id: str, collection_id: str, entity
         return row
 
 
+def unlink_asset(session: Session, tenant_id: str, asset_id: str) -> list[str]:
+    """Drop a deleted asset from every entity of the tenant that lists it, with its reference vectors
+    ("The platform unlinks any entity associations", `DELETE /assets/{id}`). Runs in the caller's
+    session so that the asset and its associations go together. Returns the ids of the entities changed.
+    An entity may be left with no assets: it stays, and matches nothing until assets are added."""
+    # asset_ids is JSON: filter here rather than with dialect-specific JSON SQL.
+    changed = [r for r in session.scalars(select(EntityRow).where(EntityRow.tenant_id == tenant_id))
+               if asset_id in (r.asset_ids or [])]
+    for row in changed:
+        row.asset_ids = [a for a in row.asset_ids if a != asset_id]
+        row.updated_at = utcnow()
+    if changed:
+        session.execute(delete(EntityReferenceRow).where(EntityReferenceRow.entity_id.in_([r.id for r in changed]),
+                                                         EntityReferenceRow.asset_id == asset_id))
+    return [r.id for r in changed]
+
+
 # --- reference embeddings -----------------------------------------------------------------------
 
 

@@ -9,16 +9,19 @@ video:  pending → validating → queued → indexing → ready | failed
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import tempfile
 from pathlib import Path
 
 from framedex.domain_errors import ServiceError
 from framedex.ids import utcnow
+from framedex.ingest.decode import decode_audio
 from framedex.ingest.fetch import FetchError, download
+from framedex.ingest.keys import transcript_blob_key
 from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
 from framedex.ingest.probe import MediaInfo, MediaRejected, probe, validate_video
-from framedex.ingest.stages import default_stages
+from framedex.ingest.stages import default_stages, spoken_language_hint, transcribe, transcript_document
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler, PermanentJobError, TransientJobError
 from framedex.services import assets as asset_service
@@ -122,14 +125,50 @@ class IngestJobs:
     # -- assets --
     def probe_asset(self, job: Job) -> None:
         try:
-            ensure_asset_ready(self.platform, job.payload["asset_id"])
+            _path, info = ensure_asset_ready(self.platform, job.payload["asset_id"])
         except DocumentAsset:  # ready or failed already, with the document's own reason
             pass
         except AssetUnavailable as exc:
             with self.platform.store.session() as session:
                 asset_service.mark_failed(session, job.payload["asset_id"], str(exc))
             return
+        else:
+            if info.has_audio and not info.has_video:  # no index takes it: transcribe the asset itself
+                asset_service.queue_transcription(self.platform, job.payload["asset_id"])
         streaming.on_asset_ready(self.platform, job.payload["asset_id"])
+
+    def asset_transcribe(self, job: Job) -> None:
+        """The transcript of an audio asset (`GET /assets/{id}/transcription`), as indexing writes a video's."""
+        asset_id = job.payload["asset_id"]
+        key = transcript_blob_key(asset_id)
+        with self.platform.store.session() as session:
+            asset = session.get(AssetRow, asset_id)
+            if asset is None or asset.status != "ready" or self.platform.blobs.exists(key):
+                return
+            hint = spoken_language_hint(asset)
+        path = self.platform.blobs.local_path(asset_service.asset_blob_key(asset_id))
+        try:
+            audio = decode_audio(path)
+        except MediaRejected as exc:
+            self._transcript_failed(asset_id, exc.message)
+            return
+        document = transcript_document(transcribe(self.platform, audio, hint))
+        self.platform.blobs.put_bytes(key, json.dumps(document).encode())
+        with self.platform.store.session() as session:
+            gone = session.get(AssetRow, asset_id) is None
+        if gone:  # deleted while transcribing: leave nothing behind
+            self.platform.blobs.delete(key)
+
+    def transcription_given_up(self, job: Job, reason: str) -> None:
+        self._transcript_failed(job.payload["asset_id"], reason)
+
+    def _transcript_failed(self, asset_id: str, reason: str) -> None:
+        with self.platform.store.session() as session:
+            if session.get(AssetRow, asset_id) is None:
+                return
+        log.info("asset %s: transcription failed: %s", asset_id, reason)
+        self.platform.blobs.put_bytes(transcript_blob_key(asset_id), json.dumps(
+            {"error": f"The audio could not be transcribed: {reason}", "segments": []}).encode())
 
     def asset_given_up(self, job: Job, reason: str) -> None:
         with self.platform.store.session() as session:
@@ -197,6 +236,7 @@ class IngestJobs:
         handlers: dict[str, JobHandler] = {
             asset_service.PROBE_JOB: JobHandler(self.probe_asset, self.asset_given_up),
             asset_service.FETCH_JOB: JobHandler(self.probe_asset, self.asset_given_up),
+            asset_service.TRANSCRIBE_JOB: JobHandler(self.asset_transcribe, self.transcription_given_up),
             VALIDATE_JOB: JobHandler(self.validate_video, self.video_given_up),
             INDEX_JOB: JobHandler(self.index_video, self.video_given_up),
         }

@@ -16,7 +16,7 @@ from framedex.services import assets as asset_service
 from framedex.services.indexes import get_index
 from framedex.services.paging import Page, PageRequest, paginate, paginate_list
 from framedex.services.platform import Platform
-from framedex.storage.tables import AssetRow, IndexedAssetRow, SpeechSegmentRow, TaskRow
+from framedex.storage.tables import AssetRow, IndexedAssetRow, IndexRow, SpeechSegmentRow, TaskRow
 
 VALIDATE_JOB = "video_validate"
 VIDEO_STATUSES = ("pending", "validating", "queued", "indexing", "ready", "failed")
@@ -143,13 +143,21 @@ def list_videos(platform: Platform, tenant_id: str, index_id: str, page: PageReq
         return paginate(s, query, page)
 
 
-def list_by_asset(platform: Platform, tenant_id: str, asset_id: str, page: PageRequest) -> Page[IndexedAssetRow]:
+def list_by_asset(platform: Platform, tenant_id: str, asset_id: str,
+                  page: PageRequest) -> Page[tuple[IndexedAssetRow, str]]:
+    """The indexed assets made from one asset, each with the name of its index: the real API's
+    `IndexedAssetSummary` carries `index{_id, name}`."""
     with platform.store.session() as s:
         asset_service.get_asset(s, tenant_id, asset_id)
         query = (select(IndexedAssetRow)
                  .where(IndexedAssetRow.tenant_id == tenant_id, IndexedAssetRow.asset_id == asset_id)
                  .order_by(IndexedAssetRow.created_at.desc(), IndexedAssetRow.id))
-        return paginate(s, query, page)
+        result: Page[IndexedAssetRow] = paginate(s, query, page)
+        wanted = {r.index_id for r in result.items}
+        names: dict[str, str] = {}
+        if wanted:
+            names = {i: n for i, n in s.execute(select(IndexRow.id, IndexRow.name).where(IndexRow.id.in_(wanted)))}
+        return Page([(r, names.get(r.index_id, "")) for r in result.items], result.request, result.total)
 
 
 def retrieve(platform: Platform, tenant_id: str, index_id: str, video_id: str) -> IndexedAssetRow:

@@ -205,7 +205,7 @@ def delete_asset(asset_id: str, platform: PlatformDep, tenant: TenantDep, force:
             refs = videos.list_by_asset(platform, tenant, asset_id, PageRequest(page=1, page_limit=50))
             if not refs.items:
                 break
-            for video in refs.items:
+            for video, _ in refs.items:
                 videos.delete_video(platform, tenant, video.index_id, video.id)
     pending_uploads = uploads.upload_ids_for_asset(platform, asset_id)
     assets.delete_asset(platform, tenant, asset_id)

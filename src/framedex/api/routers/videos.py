@@ -12,6 +12,7 @@ from framedex.api.query import repeated, video_filter
 from framedex.api.routers.uploads import public_base_url
 from framedex.api.schemas.common import PagedResponse, PageInfo
 from framedex.api.schemas.videos import (
+    IndexedAssetByAsset,
     IndexedAssetCreate,
     IndexedAssetCreated,
     TranscriptionItem,
@@ -51,10 +52,12 @@ def list_indexed_assets(index_id: str, request: Request, platform: PlatformDep, 
     return _page(videos.list_videos(platform, tenant, index_id, page, flt))
 
 
-@router.get("/assets/{asset_id}/indexed-assets", response_model=PagedResponse[VideoSummary])
+@router.get("/assets/{asset_id}/indexed-assets", response_model=PagedResponse[IndexedAssetByAsset])
 def list_indexed_assets_by_asset(asset_id: str, platform: PlatformDep, tenant: TenantDep,
-                                 page: PageDep) -> PagedResponse[VideoSummary]:
-    return _page(videos.list_by_asset(platform, tenant, asset_id, page))
+                                 page: PageDep) -> PagedResponse[IndexedAssetByAsset]:
+    result = videos.list_by_asset(platform, tenant, asset_id, page)
+    return PagedResponse[IndexedAssetByAsset](data=[IndexedAssetByAsset.of_pair(r, name) for r, name in result.items],
+                                              page_info=PageInfo(**result.page_info))
 
 
 @router.get("/indexes/{index_id}/indexed-assets/{video_id}", response_model=VideoDetail,

@@ -51,6 +51,22 @@ class VideoSummary(WireModel):
         )
 
 
+class IndexRef(WireModel):
+    id: str = Field(serialization_alias="_id")
+    name: str
+
+
+class IndexedAssetByAsset(VideoSummary):
+    """`IndexedAssetSummary`: a `GET /assets/{id}/indexed-assets` item, `_id` plus `index{_id, name}`.
+    The rest of `VideoSummary` rides along for clients that read the status or metadata."""
+
+    index: IndexRef
+
+    @classmethod
+    def of_pair(cls, row: IndexedAssetRow, index_name: str) -> IndexedAssetByAsset:
+        return cls(**VideoSummary.of(row).model_dump(), index=IndexRef(id=row.index_id, name=index_name))
+
+
 class VideoDetail(VideoSummary):
     """`IndexedAssetDetailed` / `VideosRetrieveResponse`."""
 
