@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.local_cluster import Cluster, down, process_env, start_worker, up
+from tests.local_cluster import Cluster, down, up
 from twelvelabs import TwelveLabs
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "video"
@@ -65,7 +65,7 @@ def main() -> None:
             client = TwelveLabs(api_key=cluster.api_key, base_url=f"{cluster.api_urls[0]}/v1.3")
             run(client, args.videos[:1], 1)  # warm-up: model packs loaded in the worker, caches filled
             one = run(client, args.videos, args.copies)
-            cluster.servers.append(start_worker(state, 2, process_env(cluster.env)))
+            cluster = up(state, api_count=1, worker_count=2)  # adds the second worker (and records it for `down`)
             run(client, args.videos[:2], 1)  # two at once: the new worker most likely takes one and loads its models
             two = run(client, args.videos, args.copies)
         finally:
