@@ -77,6 +77,9 @@ def test_good_video_still_indexes_after_bad_ones(http: httpx.Client, live_server
         ("post", "/tasks", {"data": {"index_id": "0123456789abcdef01234567"},
                             "files": {"video_file": ("a.mp4", b"1234")}}, 404, "resource_not_exists"),
         ("get", "/nowhere", {}, 404, "endpoint_not_exists"),
+        # longer than its column: refused alike on SQLite and PostgreSQL (which would fail the INSERT)
+        ("post", "/indexes", {"json": {"index_name": "n" * 501, "models": MODELS}}, 400, "parameter_invalid"),
+        ("post", "/entity-collections", {"json": {"name": "e" * 501}}, 400, "parameter_invalid"),
         ("post", "/search", {"data": {"query_text": "x", "search_options": "transcription"}},
          400, "parameter_not_provided"),
     ],

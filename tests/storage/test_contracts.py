@@ -64,6 +64,24 @@ def test_metadata_commits_and_rolls_back(store: SqlMetadataStore) -> None:
         assert [t.name for t in s.scalars(select(Tenant))] == ["kept"]
 
 
+def test_metadata_refuses_strings_longer_than_their_column(store: SqlMetadataStore) -> None:
+    """The same refusal on both dialects, before any SQL runs: PostgreSQL would fail the statement, SQLite
+    would store the value."""
+    from framedex.domain_errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter, match="at most 200 characters"), store.session() as s:
+        s.add(Tenant(id=new_id(), name="x" * 201))
+    tenant = Tenant(id=new_id(), name="x" * 200)
+    with store.session() as s:
+        s.add(tenant)
+    with pytest.raises(InvalidParameter, match="name"), store.session() as s:
+        row = s.get(Tenant, tenant.id)
+        assert row is not None
+        row.name = "y" * 300
+    with store.session() as s:
+        assert s.get(Tenant, tenant.id).name == "x" * 200  # type: ignore[union-attr]
+
+
 def test_metadata_cascades_index_delete(store: SqlMetadataStore) -> None:
     tid, iid = new_id(), new_id()
     with store.session() as s:

@@ -8,15 +8,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, String, create_engine, event, inspect, text
+from sqlalchemy.orm import Mapper, Session, sessionmaker
 
+from framedex.domain_errors import InvalidParameter
 from framedex.storage.tables import Base
 
 _SCHEMA_LOCK = 0x66647873  # PostgreSQL advisory-lock key of schema changes ("fdxs")
+
+
+@cache
+def _bounded_columns(mapper: Mapper[Any]) -> tuple[tuple[str, str, int], ...]:
+    """(attribute, column name, length) of each length-bounded string column of a mapped class."""
+    return tuple((attr.key, col.name, col.type.length) for attr in mapper.column_attrs for col in attr.columns
+                 if isinstance(col.type, String) and col.type.length)
+
+
+def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
+    """Refuse a string longer than its column before it is written, on every dialect alike: PostgreSQL would
+    fail the statement (a 500 for whoever sent it) while SQLite would store it. Values come from users (names,
+    file names, content types, ids they choose), so the refusal is theirs to see, naming the field."""
+    for obj in (*session.new, *session.dirty):
+        for attr, column, length in _bounded_columns(inspect(obj).mapper):
+            value = getattr(obj, attr, None)
+            if isinstance(value, str) and len(value) > length:
+                raise InvalidParameter(column, f"It must be at most {length} characters long.")
 
 
 class MetadataStore(Protocol):
@@ -75,6 +95,7 @@ class SqlMetadataStore:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", _check_lengths)
 
     @staticmethod
     def normalize_url(url: str) -> str:
