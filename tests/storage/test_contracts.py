@@ -80,6 +80,13 @@ def test_metadata_refuses_strings_longer_than_their_column(store: SqlMetadataSto
         row.name = "y" * 300
     with store.session() as s:
         assert s.get(Tenant, tenant.id).name == "x" * 200  # type: ignore[union-attr]
+    with pytest.raises(InvalidParameter, match="NUL"), store.session() as s:
+        s.add(Tenant(id=new_id(), name="nul\x00name"))
+    job = JobRow(id=new_id(), kind="k", payload={}, status="failed", last_error="said\x00 this")
+    with store.session() as s:  # unbounded text (transcripts, OCR, errors) loses its NULs instead
+        s.add(job)
+    with store.session() as s:
+        assert s.get(JobRow, job.id).last_error == "said this"  # type: ignore[union-attr]
 
 
 def test_metadata_cascades_index_delete(store: SqlMetadataStore) -> None:

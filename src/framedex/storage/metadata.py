@@ -22,21 +22,31 @@ _SCHEMA_LOCK = 0x66647873  # PostgreSQL advisory-lock key of schema changes ("fd
 
 
 @cache
-def _bounded_columns(mapper: Mapper[Any]) -> tuple[tuple[str, str, int], ...]:
-    """(attribute, column name, length) of each length-bounded string column of a mapped class."""
+def _string_columns(mapper: Mapper[Any]) -> tuple[tuple[str, str, int | None], ...]:
+    """(attribute, column name, length or None) of each string column of a mapped class."""
     return tuple((attr.key, col.name, col.type.length) for attr in mapper.column_attrs for col in attr.columns
-                 if isinstance(col.type, String) and col.type.length)
+                 if isinstance(col.type, String))
 
 
-def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
-    """Refuse a string longer than its column before it is written, on every dialect alike: PostgreSQL would
-    fail the statement (a 500 for whoever sent it) while SQLite would store it. Values come from users (names,
-    file names, content types, ids they choose), so the refusal is theirs to see, naming the field."""
+def _check_strings(session: Session, _context: Any, _instances: Any) -> None:
+    """Make every string fit PostgreSQL before it is written, on every dialect alike, so that both stacks
+    accept and refuse the same input. PostgreSQL fails a statement that holds a string longer than its
+    column or a NUL character (a 500 for whoever sent it), where SQLite stores either. Bounded columns hold
+    what users name and send (names, file names, content types, their ids): refused, naming the field.
+    Unbounded text comes from models and documents (transcripts, on-screen text, prompts): NULs, which no
+    reader wants, are dropped."""
     for obj in (*session.new, *session.dirty):
-        for attr, column, length in _bounded_columns(inspect(obj).mapper):
+        for attr, column, length in _string_columns(inspect(obj).mapper):
             value = getattr(obj, attr, None)
-            if isinstance(value, str) and len(value) > length:
+            if not isinstance(value, str):
+                continue
+            if length is None:
+                if "\x00" in value:
+                    setattr(obj, attr, value.replace("\x00", ""))
+            elif len(value) > length:
                 raise InvalidParameter(column, f"It must be at most {length} characters long.")
+            elif "\x00" in value:
+                raise InvalidParameter(column, "It must not contain NUL characters.")
 
 
 class MetadataStore(Protocol):
@@ -95,7 +105,7 @@ class SqlMetadataStore:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        event.listen(self._sessions, "before_flush", _check_lengths)
+        event.listen(self._sessions, "before_flush", _check_strings)
 
     @staticmethod
     def normalize_url(url: str) -> str:
