@@ -34,7 +34,8 @@ def playback_url(video_id: str, request: Request, platform: PlatformDep, tenant:
             "expires_at": rfc3339(datetime.fromtimestamp(expires, UTC)) or ""}
 
 
-@router.api_route("/media/{video_id}/original", methods=["GET", "HEAD"])
+@router.get("/media/{video_id}/original", operation_id="get_original_media")
+@router.head("/media/{video_id}/original", operation_id="head_original_media")
 def original(
     video_id: str, request: Request, platform: PlatformDep,
     sig: str | None = None, exp: int | None = None,
