@@ -68,14 +68,14 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def make_data(n: int, seed: int) -> np.ndarray:
+def make_data(n: int, seed: int, dim: int = DIM) -> np.ndarray:
     """Unit vectors clustered around 2,000 fixed centres (the same centres for every seed)."""
     rng = np.random.default_rng(seed)
-    centres = np.random.default_rng(7).standard_normal((2000, DIM)).astype(np.float32)
-    out = np.empty((n, DIM), np.float32)
+    centres = np.random.default_rng(7).standard_normal((2000, dim)).astype(np.float32)
+    out = np.empty((n, dim), np.float32)
     for i in range(0, n, 100_000):
         m = min(100_000, n - i)
-        x = centres[rng.integers(0, len(centres), m)] + 0.8 * rng.standard_normal((m, DIM)).astype(np.float32)
+        x = centres[rng.integers(0, len(centres), m)] + 0.8 * rng.standard_normal((m, dim)).astype(np.float32)
         out[i:i + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
     return out
 
@@ -389,16 +389,16 @@ def run_backend(name: str, open_index: Callable[[], Any], x: np.ndarray, other: 
 
 
 def run_size(n: int, a: argparse.Namespace, pg: dict[str, Any] | None, tmp: Path) -> dict[str, Any]:
-    x = make_data(n, seed=1)
-    other = make_data(max(PER_VIDEO, int(n * a.other_fraction) // PER_VIDEO * PER_VIDEO), seed=5)
-    qs = make_data(a.queries, seed=2)
+    x = make_data(n, 1, a.dim)
+    other = make_data(max(PER_VIDEO, int(n * a.other_fraction) // PER_VIDEO * PER_VIDEO), 5, a.dim)
+    qs = make_data(a.queries, 2, a.dim)
     vids = video_ids(n // PER_VIDEO)
     rng = np.random.default_rng(3)
     filters: dict[str, set[str] | None] = {
         "10pct": set(rng.choice(vids, max(1, len(vids) // 10), replace=False).tolist()),
         "1pct": set(rng.choice(vids, max(1, len(vids) // 100), replace=False).tolist())}
     report: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "vectors": n, "dim": DIM, "videos": len(vids),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "vectors": n, "dim": a.dim, "videos": len(vids),
         "other_tenant_vectors": len(other), "queries": a.queries, "cpus": os.cpu_count(),
         "load_avg_before": [round(v, 2) for v in os.getloadavg()], "pg_load": a.pg_load, "backends": {}}
     plans: list[dict[str, Any]] = []
@@ -424,7 +424,8 @@ def run_size(n: int, a: argparse.Namespace, pg: dict[str, Any] | None, tmp: Path
             open_index = functools.partial(PgVectorIndex, pg["url"])
         report["backends"][backend] = run_backend(backend, open_index, x, other, qs, vids, filters,
                                                   pg if backend == "pgvector" else None, plans, a.build_budget_s)
-        log(json.dumps({backend: report["backends"][backend].get("latency")}))
+        # the whole backend report now: a run stopped later (a long pgvector build) keeps this backend's figures
+        log(json.dumps({backend: report["backends"][backend]}))
     report["load_avg_after"] = [round(v, 2) for v in os.getloadavg()]
     report["explain"] = [{k: v for k, v in p.items() if k != "plan"} for p in plans]
     for p in plans:
@@ -450,6 +451,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--backends", nargs="+", choices=["embedded", "pgvector"], default=["embedded", "pgvector"])
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--dim", type=int, default=DIM,
+                    help="vector dimension (384: the visual space; 1280: visual_image, the tagger's features)")
     ap.add_argument("--other-fraction", type=float, default=0.05,
                     help="vectors in a second tenant's index, as a fraction of each size")
     ap.add_argument("--build-budget-s", type=float,
