@@ -77,7 +77,7 @@ def test_playground_end_to_end(browser: Any, live_server: LiveServer, media: Med
     expect(page.locator("#panel-indexes")).to_be_visible()
 
     # Create an index.
-    page.get_by_label("Name").fill("browser test")
+    page.get_by_label("Name", exact=True).fill("browser test")
     page.get_by_role("button", name="Create index").click()
     expect(page.locator("#index-list")).to_contain_text("browser test")
     expect(page.locator("#index-select option:checked")).to_have_text("browser test")

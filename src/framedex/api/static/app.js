@@ -4,7 +4,7 @@ import { ApiError, call, get, post, session, stream, upload } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
 const state = { indexId: localStorage.getItem("framedex.index") || "", videos: new Map(), playback: new Map(),
-                image: null, analyzing: null };
+                image: null, analyzing: null, pictures: [] };
 
 // --- small helpers -----------------------------------------------------------------------------
 
@@ -70,7 +70,7 @@ function signOut() {
 
 // --- tabs --------------------------------------------------------------------------------------
 
-const TABS = ["indexes", "upload", "library", "search", "analyze"];
+const TABS = ["indexes", "upload", "library", "search", "analyze", "entities"];
 
 function selectTab(name, focus = false) {
   for (const t of TABS) {
@@ -84,6 +84,7 @@ function selectTab(name, focus = false) {
   // Without an index there is nothing to load yet: that is no error to show.
   if (name === "library" && state.indexId) loadLibrary().catch(showError);
   if (name === "analyze" && state.indexId) fillVideoChoices();
+  if (name === "entities") loadCollections().catch(showError);
 }
 
 function tabKeys(event) {
@@ -403,6 +404,106 @@ async function transcript() {
     : el("p", {}, "No speech was transcribed in this video."));
 }
 
+// --- entities ------------------------------------------------------------------------------------
+
+async function loadCollections(selected) {
+  const page = await get("/entity-collections", { page_limit: 50, sort_by: "created_at", sort_option: "desc" });
+  const select = $("#entity-collection");
+  const previous = selected || select.value;
+  select.replaceChildren(...page.data.map((c) => el("option", { value: c._id }, c.name)));
+  if (page.data.some((c) => c._id === previous)) select.value = previous;
+  await loadEntities();
+}
+
+function entityItem(entity) {
+  const token = `<@${entity._id}>`;
+  const find = el("button", { type: "button", disabled: entity.status !== "ready",
+                              onclick: () => searchEntity(token) }, "Search for it");
+  find.setAttribute("aria-label", `Search for ${entity.name}`);
+  return el("li", { class: "card", dataset: { entityId: entity._id } },
+    el("strong", {}, entity.name),
+    el("span", { class: "status", dataset: { status: entity.status } }, entity.status),
+    el("small", {}, `${entity.asset_ids.length} picture${entity.asset_ids.length === 1 ? "" : "s"} · `,
+       el("code", {}, token)),
+    find);
+}
+
+async function loadEntities() {
+  const collection = $("#entity-collection").value;
+  const list = $("#entity-list");
+  if (!collection) {
+    list.replaceChildren(el("li", {}, "No collection yet: create one above."));
+    return [];
+  }
+  const page = await get(`/entity-collections/${collection}/entities`, { page_limit: 50 });
+  list.replaceChildren(...page.data.map(entityItem));
+  if (!page.data.length) list.append(el("li", {}, "No entity in this collection yet."));
+  return page.data;
+}
+
+async function createCollection(form) {
+  const created = await post("/entity-collections", { name: new FormData(form).get("name") });
+  form.reset();
+  await loadCollections(created._id);
+  $("#entity-name").focus();
+}
+
+function setPictures(files) {
+  state.pictures = files;
+  $("#entity-pictures-label").textContent = files.length
+    ? `Pictures: ${files.map((f) => f.name || "pasted image").join(", ")}`
+    : "Pictures: drop images here, or choose them";
+}
+
+async function createEntity(form) {
+  const data = new FormData(form);
+  const collection = data.get("collection");
+  if (!collection) throw new Error("Create a collection first.");
+  const pictures = state.pictures;
+  if (!pictures.length) throw new Error("Choose at least one picture of the entity.");
+  const status = $("#entity-status");
+  try {
+    // Each picture becomes an asset (as the API wants), then the entity names those assets.
+    const assetIds = [];
+    for (const [i, file] of pictures.entries()) {
+      status.textContent = `Uploading picture ${i + 1} of ${pictures.length}…`;
+      const body = new FormData();
+      body.append("method", "direct");
+      body.append("enable_hls", "false");
+      body.append("enable_thumbnail", "false");
+      body.append("file", file, file.name || `picture-${i + 1}.png`);
+      assetIds.push((await call("POST", "/assets", { form: body }))._id);
+    }
+    status.textContent = "Creating the entity…";
+    let entity = await post(`/entity-collections/${collection}/entities`,
+                            { name: String(data.get("name")).trim(), asset_ids: assetIds });
+    form.reset();
+    $("#entity-collection").value = collection;
+    setPictures([]);
+    await loadEntities();
+    status.textContent = `Learning what ${entity.name} looks like…`;
+    for (let waited = 0; entity.status !== "ready" && waited < 300; waited++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      entity = await get(`/entity-collections/${collection}/entities/${entity._id}`);
+    }
+    await loadEntities();
+    status.textContent = entity.status === "ready"
+      ? `${entity.name} is ready: search for it with <@${entity._id}>.`
+      : `${entity.name} is still ${entity.status}; its pictures are being processed.`;
+  } catch (err) {
+    status.textContent = "";
+    throw err;
+  }
+}
+
+function searchEntity(token) {
+  selectTab("search");
+  const query = $("#query");
+  query.value = `${token} `;
+  $("#search").requestSubmit();
+  query.focus();
+}
+
 // --- wiring --------------------------------------------------------------------------------------
 
 function onSubmit(selector, work) {
@@ -418,10 +519,10 @@ function dropTarget(zone, input, accept) {
   zone.addEventListener("drop", (e) => {
     e.preventDefault();
     zone.classList.remove("over");
-    const file = e.dataTransfer?.files?.[0];
-    if (file) accept(file);
+    const files = [...(e.dataTransfer?.files || [])];
+    if (files.length) accept(files[0], files);
   });
-  input.addEventListener("change", () => { if (input.files[0]) accept(input.files[0]); });
+  input.addEventListener("change", () => { if (input.files[0]) accept(input.files[0], [...input.files]); });
 }
 
 function start() {
@@ -463,6 +564,15 @@ function start() {
   }
   $("#gist").addEventListener("click", (e) => guarded(e.currentTarget, gist));
   $("#transcript").addEventListener("click", (e) => guarded(e.currentTarget, transcript));
+
+  onSubmit("#create-collection", createCollection);
+  $("#entity-collection").addEventListener("change", () => guarded(null, loadEntities));
+  dropTarget($("#entity-drop"), $("#entity-pictures"), (_first, files) => {
+    const images = files.filter((f) => f.type.startsWith("image/"));
+    if (!images.length) showError(new Error("Those files are not images."));
+    else setPictures(images);
+  });
+  onSubmit("#create-entity", createEntity);
 
   if (session.key) guarded(null, () => signIn(session.key));
 }
