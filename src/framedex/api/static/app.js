@@ -4,7 +4,7 @@ import { ApiError, call, get, post, session, stream, upload } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
 const state = { indexId: localStorage.getItem("framedex.index") || "", videos: new Map(), playback: new Map(),
-                image: null, analyzing: null, pictures: [] };
+                image: null, analyzing: null, pictures: [], transcript: null };
 
 // --- small helpers -----------------------------------------------------------------------------
 
@@ -395,13 +395,94 @@ async function gist() {
     el("p", {}, (g.hashtags || []).map((h) => `#${h.replace(/^#/, "")}`).join(" ")));
 }
 
+// The asset's transcription has a time for every word (GET /assets/{id}/transcription); a video whose
+// asset has none (not transcribed yet, or an older index) falls back to the video's timed lines.
 async function transcript() {
   const videoId = chosenVideo();
+  if (!state.videos.has(videoId)) await loadVideos();
+  const assetId = state.videos.get(videoId)?.asset_id;
+  const out = $("#insights");
+  state.transcript = null;
+  if (assetId) {
+    let result = null;
+    try {
+      result = await get(`/assets/${assetId}/transcription`, { include: "words,sentences" });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;  // 404: no transcription
+    }
+    if (result?.status === "ready" && result.words?.length) {
+      out.replaceChildren(el("h3", {}, "Transcript"),
+        el("p", { class: "hint", id: "transcript-help" },
+           "Every word plays the video from where it is said. Arrow keys move between words."),
+        wordTranscript(videoId, result.sentences || [], result.words));
+      return;
+    }
+  }
   const video = await get(`/indexes/${requireIndex()}/videos/${videoId}`, { transcription: "true" });
   const lines = video.transcription || [];
-  $("#insights").replaceChildren(el("h3", {}, "Transcript"), lines.length
+  out.replaceChildren(el("h3", {}, "Transcript"), lines.length
     ? el("ol", { class: "transcript" }, lines.map((t) => momentButton(videoId, t.start, t.end, "", t.value)))
-    : el("p", {}, "No speech was transcribed in this video."));
+    : el("p", {}, "No speech was transcribed in this video."),
+    lines.length ? el("p", { class: "hint" }, "Word times are not available for this video: each line plays from its start.") : null);
+}
+
+function wordTranscript(videoId, sentences, words) {
+  const seek = (start) => () => play(videoId, start).catch(showError);
+  const lines = sentences.length ? sentences : [{ start: words[0].start, end: words[words.length - 1].end }];
+  const list = el("ol", { class: "transcript words", "aria-describedby": "transcript-help" });
+  const buttons = [];
+  let w = 0;
+  lines.forEach((line, i) => {
+    // A word belongs to the last line that starts before it does.
+    const next = i + 1 < lines.length ? lines[i + 1].start : Infinity;
+    const mine = [];
+    while (w < words.length && words[w].start < next - 0.005) mine.push(words[w++]);
+    if (!mine.length) return;
+    const time = el("button", { type: "button", class: "moment", tabindex: "-1", dataset: { start: line.start },
+                                onclick: seek(line.start) }, clock(line.start));
+    time.setAttribute("aria-label", `Play from ${clock(line.start)}`);
+    const spoken = mine.map((word) => el("button", {
+      type: "button", class: "word", tabindex: "-1", title: `${clock(word.start)}–${clock(word.end)}`,
+      dataset: { start: word.start, end: word.end }, onclick: seek(word.start) }, word.value.trim()));
+    buttons.push(time, ...spoken);
+    list.append(el("li", {}, time, " ", el("span", { class: "line" }, spoken.flatMap((b) => [b, " "]))));
+  });
+  if (buttons.length) buttons[0].tabIndex = 0;
+  // One tab stop for the whole transcript; arrows, Home and End move the focus (a roving tabindex).
+  list.addEventListener("keydown", (event) => {
+    const i = buttons.indexOf(event.target);
+    const to = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0,
+                 End: buttons.length - 1 }[event.key];
+    if (i < 0 || to === undefined) return;
+    event.preventDefault();
+    const target = buttons[Math.max(0, Math.min(buttons.length - 1, to))];
+    buttons[i].tabIndex = -1;
+    target.tabIndex = 0;
+    target.focus();
+  });
+  const spokenWords = buttons.filter((b) => b.classList.contains("word"));
+  state.transcript = { videoId, words: spokenWords, starts: spokenWords.map((b) => Number(b.dataset.start)), now: null };
+  return list;
+}
+
+// While the video plays, the word being said is marked in the transcript.
+function markSpokenWord() {
+  const t = state.transcript;
+  const player = $("#player");
+  if (!t || player.dataset.videoId !== t.videoId || !t.words[0]?.isConnected) return;
+  const time = player.currentTime;
+  let lo = 0, hi = t.starts.length - 1, found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (t.starts[mid] <= time) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  const word = found >= 0 && time <= Number(t.words[found].dataset.end) + 0.25 ? t.words[found] : null;
+  if (word === t.now) return;
+  t.now?.classList.remove("now");
+  t.now?.removeAttribute("aria-current");
+  word?.classList.add("now");
+  word?.setAttribute("aria-current", "true");
+  t.now = word;
 }
 
 // --- entities ------------------------------------------------------------------------------------
@@ -564,6 +645,7 @@ function start() {
   }
   $("#gist").addEventListener("click", (e) => guarded(e.currentTarget, gist));
   $("#transcript").addEventListener("click", (e) => guarded(e.currentTarget, transcript));
+  $("#player").addEventListener("timeupdate", markSpokenWord);
 
   onSubmit("#create-collection", createCollection);
   $("#entity-collection").addEventListener("change", () => guarded(null, loadEntities));
