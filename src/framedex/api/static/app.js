@@ -499,8 +499,7 @@ async function loadCollections(selected) {
 function entityItem(entity) {
   const token = `<@${entity._id}>`;
   const find = el("button", { type: "button", disabled: entity.status !== "ready",
-                              onclick: () => searchEntity(token) }, "Search for it");
-  find.setAttribute("aria-label", `Search for ${entity.name}`);
+                              onclick: () => searchEntity(token) }, `Search for ${entity.name}`);
   return el("li", { class: "card", dataset: { entityId: entity._id } },
     el("strong", {}, entity.name),
     el("span", { class: "status", dataset: { status: entity.status } }, entity.status),
