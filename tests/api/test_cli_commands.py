@@ -1,4 +1,5 @@
-"""`framedex search`, `videos list` and `tasks list|get` as subprocesses against a live server."""
+"""`framedex search`, `index list|create|delete`, `videos list` and `tasks list|get` as subprocesses against a
+live server."""
 
 from __future__ import annotations
 
@@ -78,3 +79,44 @@ def test_videos_and_tasks(live_server: LiveServer, api_key: str, indexed: dict[s
     shown = run_cli(live_server, api_key, "tasks", "get", indexed["task_id"])
     assert shown.returncode == 0 and "ready" in shown.stdout and indexed["video_id"] in shown.stdout
     assert run_cli(live_server, api_key, "tasks", "get", "0" * 24).returncode == 4
+
+
+def test_index_list_create_delete(live_server: LiveServer, api_key: str) -> None:
+    name = f"cli-index-{time.time()}"
+    plain = run_cli(live_server, api_key, "index", "create", name)
+    assert plain.returncode == 0, plain.stderr
+    index_id = plain.stdout.strip()
+    assert len(index_id) == 24, plain.stdout  # the id alone: `ID=$(framedex index create NAME)`
+    full = run_cli(live_server, api_key, "index", "create", name + "-full", "--generation-model", "pegasus1.2",
+                   "--options", "visual", "--thumbnails", "--json")
+    assert full.returncode == 0, full.stderr
+    full_id = json.loads(full.stdout)["_id"]
+    again = run_cli(live_server, api_key, "index", "create", name)
+    assert again.returncode == 1 and "index_name_already_exists" in again.stderr
+    usage = run_cli(live_server, api_key, "index", "create", name + "-none", "--model", "")
+    assert usage.returncode == 2 and "--model" in usage.stderr
+
+    listed = json.loads(run_cli(live_server, api_key, "index", "list", "--json").stdout)
+    by_id = {i["_id"]: i for i in listed}
+    assert by_id[index_id]["index_name"] == name
+    assert [(m["model_name"], m["model_options"]) for m in by_id[full_id]["models"]] == [
+        ("marengo3.0", ["visual"]), ("pegasus1.2", ["visual", "audio"])]
+    assert by_id[full_id]["addons"] == ["thumbnail"]
+    table = run_cli(live_server, api_key, "index", "list", "--name", name)
+    assert table.returncode == 0 and index_id in table.stdout and full_id not in table.stdout
+    assert "1 index(es)" in table.stderr
+
+    # No terminal to ask on and no --yes: nothing is deleted, and the exit code says it was a usage error.
+    unasked = run_cli(live_server, api_key, "index", "delete", index_id)
+    assert unasked.returncode == 2 and "--yes" in unasked.stderr
+    deleted = run_cli(live_server, api_key, "index", "delete", index_id, "--yes", "--json")
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout) == {"_id": index_id, "index_name": name, "deleted": True}
+    remaining = [i["_id"] for i in json.loads(run_cli(live_server, api_key, "index", "list", "--json").stdout)]
+    assert index_id not in remaining and full_id in remaining
+    assert run_cli(live_server, api_key, "index", "delete", index_id, "--yes").returncode == 4
+    assert run_cli(live_server, "fdx_not_a_key", "index", "list").returncode == 1
+    unreachable = {**os.environ, "FRAMEDEX_URL": "http://127.0.0.1:9", "FRAMEDEX_API_KEY": api_key}
+    down = subprocess.run([sys.executable, "-m", "framedex.cli.main", "index", "list"], capture_output=True,
+                          text=True, env=unreachable, timeout=120)
+    assert down.returncode == 3, down.stderr

@@ -21,7 +21,7 @@ from twelvelabs import TwelveLabs
 
 from framedex.ingest import renditions
 from framedex.services import streaming
-from tests.conftest import LiveServer, Media, ffmpeg
+from tests.conftest import SHARED_MEDIA, LiveServer, Media, ffmpeg
 
 MODELS = [{"model_name": "marengo3.0", "model_options": ["visual"]}]
 
@@ -161,6 +161,50 @@ def test_asset_upload_gets_a_thumbnail_by_default(http: httpx.Client, media: Med
     image = httpx.get(asset.thumbnail.representative_url, timeout=30)
     assert image.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(image.content)).size == (320, 240)
+
+
+def _wait_asset_hls(tl: TwelveLabs, asset_id: str, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        asset = tl.assets.retrieve(asset_id)
+        if asset.status == "failed" or (asset.hls is not None and asset.hls.status in ("ready", "error")):
+            return asset
+        time.sleep(0.3)
+    raise TimeoutError(f"asset {asset_id}: the stream did not finish")
+
+
+@pytest.mark.parametrize("name", ["piano.wav", "talk.mp4"])
+def test_audio_asset_gets_an_audio_only_stream_and_no_thumbnail(
+        name: str, http: httpx.Client, media: Media, tl: TwelveLabs, tmp_path: Path) -> None:
+    # A real recording; and speech in an .mp4 with no video track, which only the probe finds to be audio.
+    if name == "piano.wav":
+        src = SHARED_MEDIA / "sounds" / "piano.wav"
+    else:
+        src = tmp_path / name
+        ffmpeg("-i", str(media.speech_wav), "-c:a", "aac", str(src))
+    expected = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                     str(src)], capture_output=True, text=True, check=True).stdout)
+    with src.open("rb") as f:
+        created = http.post("/assets", data={"method": "direct"}, files={"file": (name, f)})
+    assert created.status_code == 201, created.text
+    asset = _wait_asset_hls(tl, created.json()["_id"])
+    assert asset.status == "ready" and asset.hls is not None and asset.hls.status == "ready", asset
+    assert asset.thumbnail is None  # nothing to picture: the request is dropped, not an unexplained error
+    streams = _ffprobe(asset.hls.manifest_url)
+    assert streams and {(s["codec_type"], s["codec_name"]) for s in streams} == {("audio", "aac")}
+    probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                             asset.hls.manifest_url], capture_output=True, text=True, timeout=60, check=True)
+    assert float(probed.stdout) == pytest.approx(expected, abs=0.5)
+
+
+def test_task_refused_before_streaming_reports_a_stream_error(tl: TwelveLabs) -> None:
+    # Indexing needs a video track; the task fails at validation, so its stream ends in ERROR at once.
+    index = tl.indexes.create(index_name=f"audio-{time.time()}", models=MODELS)
+    with (SHARED_MEDIA / "sounds" / "piano.wav").open("rb") as f:
+        task = tl.tasks.create(index_id=index.id, video_file=f, enable_video_stream=True)
+    done = tl.tasks.wait_for_done(task_id=task.id, sleep_interval=0.3)
+    assert done.status == "failed" and done.hls is not None and done.hls.status == "ERROR", done
+    assert not done.hls.video_url
 
 
 def test_representative_frame_skips_black_and_prefers_sharp(tmp_path: Path) -> None:

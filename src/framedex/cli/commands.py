@@ -1,10 +1,11 @@
-"""CLI commands that work against a running server: search, analyze, summarize, videos, tasks.
+"""CLI commands that work against a running server: search, analyze, summarize, index, videos, tasks.
 
 `register(app)` adds them to the main app (`framedex.cli.main`); this module does not import that one,
 so `python -m framedex.cli.main` (which runs as `__main__`) registers on the app it runs. Every command
 prints a table for people or, with `--json`, the API's JSON for scripts. Exit codes mean something:
-0 success, 1 the server refused or failed the request, 3 the server could not be reached,
-4 what was asked for does not exist (usage errors are typer's 2).
+0 success, 1 the server refused or failed the request (or a deletion was declined), 3 the server could not
+be reached, 4 what was asked for does not exist (usage errors, such as `index delete` without --yes and
+no terminal to ask on, are typer's 2).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ EXIT_API_ERROR = 1
 EXIT_UNREACHABLE = 3
 EXIT_NOT_FOUND = 4
 
+index_app = typer.Typer(help="List, create and delete indexes.", no_args_is_help=True)
 videos_app = typer.Typer(help="List the videos of an index.", no_args_is_help=True)
 tasks_app = typer.Typer(help="List and inspect upload tasks.", no_args_is_help=True)
 
@@ -45,6 +47,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 def register(app: typer.Typer) -> None:
     for command in (search, analyze, summarize):
         app.command()(command)
+    app.add_typer(index_app, name="index")
     app.add_typer(videos_app, name="videos")
     app.add_typer(tasks_app, name="tasks")
 
@@ -200,6 +203,86 @@ def summarize(
         table.add_row(f"{_clock(getattr(r, 'start_sec', None) or getattr(r, 'start', None))}-"
                       f"{_clock(getattr(r, 'end_sec', None) or getattr(r, 'end', None))}", title, _snippet(text, 80))
     out.print(table)
+
+
+def _options(raw: str) -> list[str]:
+    return [o.strip() for o in raw.split(",") if o.strip()]
+
+
+@index_app.command("list")
+def index_list(
+    name: Annotated[str | None, typer.Option(help="Only the index with this name.")] = None,
+    url: ServerUrl = DEFAULT_URL, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Every index, newest first: id, name, models, video count, total duration."""
+    client = _client(url, api_key)
+    with _api_errors():
+        items = list(client.indexes.list(index_name=name, sort_by="created_at", sort_option="desc"))
+    if as_json:
+        _dump(items)
+        return
+    table = Table("index id", "name", "models", "addons", "videos", "duration", "created at")
+    for index in items:
+        models = ", ".join(f"{m.model_name} ({'+'.join(m.model_options or [])})" for m in index.models or [])
+        table.add_row(index.id or "-", index.index_name or "-", models or "-", ", ".join(index.addons or []) or "-",
+                      str(int(index.video_count or 0)), _clock(index.total_duration or 0),
+                      index.created_at or "-")
+    out.print(table)
+    console.print(f"{len(items)} index(es).")
+
+
+@index_app.command("create")
+def index_create(
+    name: Annotated[str, typer.Argument(help="Index name.")],
+    model: Annotated[str, typer.Option(help="Search model, as in the real API (empty: none).")] = "marengo3.0",
+    options: Annotated[str, typer.Option(help="Comma-separated options of the search model.")] = "visual,audio",
+    generation_model: Annotated[str | None, typer.Option(
+        "--generation-model", help="Also a model for analyze/summarize, e.g. pegasus1.2.")] = None,
+    generation_options: Annotated[str, typer.Option(
+        "--generation-options", help="Comma-separated options of the generation model.")] = "visual,audio",
+    thumbnails: Annotated[bool, typer.Option("--thumbnails", help="Add the thumbnail addon.")] = False,
+    url: ServerUrl = DEFAULT_URL, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Create an index; prints its id (or, with --json, the API's answer)."""
+    models = [{"model_name": m, "model_options": _options(o)}
+              for m, o in ((model, options), (generation_model, generation_options)) if m]
+    if not models:
+        console.print("[red]error[/red] give a --model, a --generation-model, or both.")
+        raise typer.Exit(2)
+    client = _client(url, api_key)
+    with _api_errors():
+        extra = {"addons": ["thumbnail"]} if thumbnails else {}
+        index = client.indexes.create(index_name=name, models=models, **extra)
+    if as_json:
+        _dump(index)
+    else:
+        out.print(index.id, highlight=False)
+
+
+@index_app.command("delete")
+def index_delete(
+    index_id: Annotated[str, typer.Argument(help="Id of the index to delete, with all its videos.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    url: ServerUrl = DEFAULT_URL, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Delete an index and every video in it. Asks first, unless --yes; a script must pass --yes."""
+    client = _client(url, api_key)
+    with _api_errors():
+        index = client.indexes.retrieve(index_id)
+        if not yes:
+            if not sys.stdin.isatty():
+                console.print("[red]error[/red] not deleted: pass --yes to delete without a terminal to ask on.")
+                raise typer.Exit(2)
+            videos = int(index.video_count or 0)
+            if not typer.confirm(f"Delete index {index.index_name!r} ({index_id}) and its {videos} video(s)?",
+                                 err=True):
+                console.print("Not deleted.")
+                raise typer.Exit(EXIT_API_ERROR)
+        client.indexes.delete(index_id)
+    if as_json:
+        _dump({"_id": index_id, "index_name": index.index_name, "deleted": True})
+    else:
+        console.print(f"Deleted index {index.index_name!r} ({index_id}).")
 
 
 @videos_app.command("list")

@@ -31,12 +31,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys (each new key gets its own tenant).",
                        no_args_is_help=True)
-index_app = typer.Typer(help="Create and list indexes through a running server.", no_args_is_help=True)
 models_app = typer.Typer(help="Inspect, assemble and verify the offline model packs.", no_args_is_help=True)
 db_app = typer.Typer(help="The metadata database's schema (Alembic revisions).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
-app.add_typer(index_app, name="index")
 app.add_typer(models_app, name="models")
 
 console = Console(stderr=True)
@@ -351,32 +349,6 @@ def _client(url: str, api_key: str | None):  # type: ignore[no-untyped-def]
     from framedex import TwelveLabs
 
     return TwelveLabs(api_key=api_key or "", base_url=url)
-
-
-@index_app.command("create")
-def index_create(
-    name: Annotated[str, typer.Argument(help="Index name.")],
-    url: ServerUrl = "http://127.0.0.1:8000", api_key: ApiKeyOpt = None,
-    options: Annotated[str, typer.Option(help="Comma-separated model options.")] = "visual,audio",
-    model: Annotated[str, typer.Option(help="Model name, as in the real API.")] = "marengo3.0",
-) -> None:
-    """Create an index; prints its id."""
-    client = _client(url, api_key)
-    index = client.indexes.create(index_name=name, models=[
-        {"model_name": model, "model_options": [o.strip() for o in options.split(",") if o.strip()]}])
-    out.print(index.id)
-
-
-@index_app.command("list")
-def index_list(url: ServerUrl = "http://127.0.0.1:8000", api_key: ApiKeyOpt = None) -> None:
-    """List indexes with their video counts."""
-    client = _client(url, api_key)
-    table = Table("id", "name", "models", "videos", "duration (s)")
-    for index in client.indexes.list():
-        models = ", ".join(f"{m.model_name}({'+'.join(m.model_options or [])})" for m in index.models or [])
-        table.add_row(index.id, index.index_name, models, str(int(index.video_count or 0)),
-                      f"{index.total_duration or 0:.1f}")
-    out.print(table)
 
 
 class _ProgressReader(io.RawIOBase):

@@ -58,27 +58,34 @@ def _refuse_playlists(src: Path) -> None:
         raise RenditionError("Playlists cannot be re-streamed; upload the media file itself.")
 
 
-def hls_command(src: Path, out_dir: Path, *, has_audio: bool, segment_seconds: int = SEGMENT_SECONDS,
-                max_height: int = MAX_HEIGHT, max_seconds: int = MAX_RENDITION_SECONDS,
-                threads: int = 2) -> list[str]:
-    """The ffmpeg argument list for one H.264 (+AAC) VOD rendition in MPEG-TS segments."""
+def hls_command(src: Path, out_dir: Path, *, has_audio: bool, has_video: bool = True,
+                segment_seconds: int = SEGMENT_SECONDS, max_height: int = MAX_HEIGHT,
+                max_seconds: int = MAX_RENDITION_SECONDS, threads: int = 2) -> list[str]:
+    """The ffmpeg argument list for one VOD rendition in MPEG-TS segments: H.264 (+AAC), or AAC alone for
+    an audio-only file (an audio-only rendition, as HLS allows: players and ffprobe read it as is)."""
+    if not has_video and not has_audio:
+        raise RenditionError("The media has neither audio nor video to stream.")
     cmd = [
         "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         # Only local files: a container that references other resources cannot reach the network.
         "-protocol_whitelist", "file",
         "-i", str(src), "-t", str(max_seconds),
-        "-map", "0:v:0",
     ]
+    if has_video:
+        cmd += ["-map", "0:v:0"]
     if has_audio:
         cmd += ["-map", "0:a:0"]
-    cmd += [
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "main", "-pix_fmt", "yuv420p",
-        # Never upscale; even dimensions are required by 4:2:0 H.264.
-        "-vf", f"scale=-2:'trunc(min({max_height},ih)/2)*2'",
-        # A keyframe at every segment boundary, so segments start decodable and have near-equal length.
-        "-force_key_frames", f"expr:gte(t,n_forced*{segment_seconds})", "-sc_threshold", "0",
-        "-threads", str(threads),
-    ]
+    if has_video:
+        cmd += [
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "main", "-pix_fmt", "yuv420p",
+            # Never upscale; even dimensions are required by 4:2:0 H.264.
+            "-vf", f"scale=-2:'trunc(min({max_height},ih)/2)*2'",
+            # A keyframe at every segment boundary, so segments start decodable and have near-equal length.
+            "-force_key_frames", f"expr:gte(t,n_forced*{segment_seconds})", "-sc_threshold", "0",
+        ]
+    else:
+        cmd += ["-vn", "-sn", "-dn"]  # cover art is an attached picture "video" stream: not for the stream
+    cmd += ["-threads", str(threads)]
     if has_audio:
         cmd += ["-c:a", "aac", "-b:a", "128k", "-ac", "2"]
     cmd += [
@@ -91,13 +98,13 @@ def hls_command(src: Path, out_dir: Path, *, has_audio: bool, segment_seconds: i
 
 
 def make_hls(src: Path, out_dir: Path, *, has_audio: bool, timeout_seconds: float, max_bytes: int,
-             segment_seconds: int = SEGMENT_SECONDS) -> HlsOutput:
+             segment_seconds: int = SEGMENT_SECONDS, has_video: bool = True) -> HlsOutput:
     """Transcode `src` into `out_dir` (created) as an HLS VOD playlist with MPEG-TS segments."""
     _refuse_playlists(src)
     if shutil.which("ffmpeg") is None:
         raise RenditionError("ffmpeg is not installed on this worker.")
+    cmd = hls_command(src, out_dir, has_audio=has_audio, has_video=has_video, segment_seconds=segment_seconds)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = hls_command(src, out_dir, has_audio=has_audio, segment_seconds=segment_seconds)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with contextlib.suppress(OSError):  # an already-finished ffmpeg has no priority to lower
         # Indexing makes a video `ready`; streaming is a convenience, so it yields the CPU to indexing.

@@ -11,6 +11,12 @@ Who asks for what:
 Renditions belong to the asset (one row per kind in `asset_renditions`): indexing an asset in three
 indexes streams it once. Status: pending → processing → ready | error.
 
+Audio-only files (an audio asset; `enable_hls` applies to "video and audio assets", reference B.5) get an
+audio-only HLS rendition: AAC in MPEG-TS segments under the same playlist name. A thumbnail does not apply
+to them, as it does not to text files: the request is dropped and the asset shows no `thumbnail` object,
+rather than an `error` that says nothing. A task or indexed asset that failed before its stream was asked
+for (indexing refuses a file without video) reports `hls.status` `ERROR`, not a `PROCESSING` that never ends.
+
 A `<video>` element or hls.js cannot send an API key, so every file is served under a signed, expiring
 prefix `/v1.3/streams/{asset_id}/{exp}/{sig}/`. The playlist names its segments relatively, so the
 player resolves them under the same signed prefix, and a reverse proxy at FRAMEDEX_PUBLIC_URL needs
@@ -124,6 +130,8 @@ def request_for_asset(platform: Platform, tenant_id: str, asset_id: str, *, hls:
             return
         if asset.file_type == "image":
             kinds = [k for k in kinds if k != HLS]  # the real API ignores enable_hls for images
+        elif asset.file_type == "audio":
+            kinds = [k for k in kinds if k != THUMBNAIL]  # nothing to picture: as for text files
         if request(s, asset_id=asset_id, tenant_id=tenant_id, kinds=kinds) and asset.status == "ready":
             platform.queue.enqueue(RENDER_JOB, {"asset_id": asset_id}, session=s)
 
@@ -180,14 +188,13 @@ def _make_thumbnail(platform: Platform, asset: AssetRow, path: Path) -> dict[str
 
 def _make_hls(platform: Platform, asset: AssetRow, path: Path) -> dict[str, Any]:
     meta = asset.system_metadata or {}
-    if not meta.get("has_video", True):
-        raise renditions.RenditionError("Audio-only streams are not supported yet.")
+    has_video, has_audio = bool(meta.get("has_video", True)), bool(meta.get("has_audio"))
     duration = float(meta.get("duration") or 0.0)
     timeout = min(renditions.MAX_RENDITION_SECONDS, MIN_TIMEOUT_SECONDS + TIMEOUT_PER_MEDIA_SECOND * duration)
     budget = min(MAX_BUDGET_BYTES, max(MIN_BUDGET_BYTES, BUDGET_PER_SOURCE_BYTE * (asset.size or 0)))
     work = Path(tempfile.mkdtemp(prefix="framedex-hls-"))
     try:
-        out = renditions.make_hls(path, work / "hls", has_audio=bool(meta.get("has_audio")),
+        out = renditions.make_hls(path, work / "hls", has_audio=has_audio, has_video=has_video,
                                   timeout_seconds=timeout, max_bytes=budget)
         platform.blobs.delete_prefix(hls_prefix(asset.id))
         # Segments first, the playlist last: a reader who finds the playlist finds every segment it names.
@@ -195,7 +202,7 @@ def _make_hls(platform: Platform, asset: AssetRow, path: Path) -> dict[str, Any]
             with segment.open("rb") as f:
                 platform.blobs.put_stream(f"{hls_prefix(asset.id)}/{segment.name}", f)
         platform.blobs.put_bytes(f"{hls_prefix(asset.id)}/{PLAYLIST}", out.playlist.read_bytes())
-        return {"segments": len(out.segments), "bytes": out.total_bytes}
+        return {"segments": len(out.segments), "bytes": out.total_bytes, "audio_only": not has_video}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -210,6 +217,8 @@ def render(platform: Platform, job: Job) -> None:
         give_up(platform, job, "The asset could not be processed.")
         return
     path = platform.blobs.local_path(asset.blob_key)
+    if asset.file_type == "audio" or not (asset.system_metadata or {}).get("has_video", True):
+        _drop(platform, asset_id, THUMBNAIL)  # asked for before the probe found no picture in the file
     makers = {THUMBNAIL: _make_thumbnail, HLS: _make_hls}
     for kind in KINDS:
         if not _claim(platform, asset_id, kind, job.id):
@@ -223,6 +232,14 @@ def render(platform: Platform, job: Job) -> None:
             continue
         meta["seconds"] = round(time.monotonic() - started, 2)
         _finish(platform, asset_id, kind, meta=meta)
+
+
+def _drop(platform: Platform, asset_id: str, kind: str) -> None:
+    """Forget a request that does not apply to this asset (its object then stays off the wire)."""
+    with platform.store.session() as s:
+        row = s.get(RenditionRow, (asset_id, kind))
+        if row is not None and row.status in ("pending", "error"):
+            s.delete(row)
 
 
 def give_up(platform: Platform, job: Job, reason: str) -> None:
@@ -270,7 +287,8 @@ def hls_object(platform: Platform, base_url: str, video: IndexedAssetRow,
         return None
     rows = known if known is not None else states(platform, [video.asset_id])
     hls, thumb = rows.get((video.asset_id, HLS)), rows.get((video.asset_id, THUMBNAIL))
-    status = hls.status if hls is not None else "pending"
+    # Refused before the stream was asked for (validation): no stream will ever come.
+    status = hls.status if hls is not None else "error" if video.status == "failed" else "pending"
     out: dict[str, Any] = {"status": HLS_OBJECT_STATUS.get(status, "PROCESSING")}
     prefix = signed_prefix(platform, base_url, video.asset_id)
     if status == "ready":

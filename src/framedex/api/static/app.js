@@ -4,7 +4,7 @@ import { ApiError, call, get, post, session, stream, upload } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
 const state = { indexId: localStorage.getItem("framedex.index") || "", videos: new Map(), playback: new Map(),
-                image: null, analyzing: null };
+                image: null, analyzing: null, pictures: [], transcript: null };
 
 // --- small helpers -----------------------------------------------------------------------------
 
@@ -70,7 +70,7 @@ function signOut() {
 
 // --- tabs --------------------------------------------------------------------------------------
 
-const TABS = ["indexes", "upload", "library", "search", "analyze"];
+const TABS = ["indexes", "upload", "library", "search", "analyze", "entities"];
 
 function selectTab(name, focus = false) {
   for (const t of TABS) {
@@ -84,6 +84,7 @@ function selectTab(name, focus = false) {
   // Without an index there is nothing to load yet: that is no error to show.
   if (name === "library" && state.indexId) loadLibrary().catch(showError);
   if (name === "analyze" && state.indexId) fillVideoChoices();
+  if (name === "entities") loadCollections().catch(showError);
 }
 
 function tabKeys(event) {
@@ -394,13 +395,193 @@ async function gist() {
     el("p", {}, (g.hashtags || []).map((h) => `#${h.replace(/^#/, "")}`).join(" ")));
 }
 
+// The asset's transcription has a time for every word (GET /assets/{id}/transcription); a video whose
+// asset has none (not transcribed yet, or an older index) falls back to the video's timed lines.
 async function transcript() {
   const videoId = chosenVideo();
+  if (!state.videos.has(videoId)) await loadVideos();
+  const assetId = state.videos.get(videoId)?.asset_id;
+  const out = $("#insights");
+  state.transcript = null;
+  if (assetId) {
+    let result = null;
+    try {
+      result = await get(`/assets/${assetId}/transcription`, { include: "words,sentences" });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;  // 404: no transcription
+    }
+    if (result?.status === "ready" && result.words?.length) {
+      out.replaceChildren(el("h3", {}, "Transcript"),
+        el("p", { class: "hint", id: "transcript-help" },
+           "Every word plays the video from where it is said. Arrow keys move between words."),
+        wordTranscript(videoId, result.sentences || [], result.words));
+      return;
+    }
+  }
   const video = await get(`/indexes/${requireIndex()}/videos/${videoId}`, { transcription: "true" });
   const lines = video.transcription || [];
-  $("#insights").replaceChildren(el("h3", {}, "Transcript"), lines.length
+  out.replaceChildren(el("h3", {}, "Transcript"), lines.length
     ? el("ol", { class: "transcript" }, lines.map((t) => momentButton(videoId, t.start, t.end, "", t.value)))
-    : el("p", {}, "No speech was transcribed in this video."));
+    : el("p", {}, "No speech was transcribed in this video."),
+    lines.length ? el("p", { class: "hint" }, "Word times are not available for this video: each line plays from its start.") : null);
+}
+
+function wordTranscript(videoId, sentences, words) {
+  const seek = (start) => () => play(videoId, start).catch(showError);
+  const lines = sentences.length ? sentences : [{ start: words[0].start, end: words[words.length - 1].end }];
+  const list = el("ol", { class: "transcript words", "aria-describedby": "transcript-help" });
+  const buttons = [];
+  let w = 0;
+  lines.forEach((line, i) => {
+    // A word belongs to the last line that starts before it does.
+    const next = i + 1 < lines.length ? lines[i + 1].start : Infinity;
+    const mine = [];
+    while (w < words.length && words[w].start < next - 0.005) mine.push(words[w++]);
+    if (!mine.length) return;
+    const time = el("button", { type: "button", class: "moment", tabindex: "-1", dataset: { start: line.start },
+                                onclick: seek(line.start) }, clock(line.start));
+    time.setAttribute("aria-label", `Play from ${clock(line.start)}`);
+    const spoken = mine.map((word) => el("button", {
+      type: "button", class: "word", tabindex: "-1", title: `${clock(word.start)}–${clock(word.end)}`,
+      dataset: { start: word.start, end: word.end }, onclick: seek(word.start) }, word.value.trim()));
+    buttons.push(time, ...spoken);
+    list.append(el("li", {}, time, " ", el("span", { class: "line" }, spoken.flatMap((b) => [b, " "]))));
+  });
+  if (buttons.length) buttons[0].tabIndex = 0;
+  // One tab stop for the whole transcript; arrows, Home and End move the focus (a roving tabindex).
+  list.addEventListener("keydown", (event) => {
+    const i = buttons.indexOf(event.target);
+    const to = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0,
+                 End: buttons.length - 1 }[event.key];
+    if (i < 0 || to === undefined) return;
+    event.preventDefault();
+    const target = buttons[Math.max(0, Math.min(buttons.length - 1, to))];
+    buttons[i].tabIndex = -1;
+    target.tabIndex = 0;
+    target.focus();
+  });
+  const spokenWords = buttons.filter((b) => b.classList.contains("word"));
+  state.transcript = { videoId, words: spokenWords, starts: spokenWords.map((b) => Number(b.dataset.start)), now: null };
+  return list;
+}
+
+// While the video plays, the word being said is marked in the transcript.
+function markSpokenWord() {
+  const t = state.transcript;
+  const player = $("#player");
+  if (!t || player.dataset.videoId !== t.videoId || !t.words[0]?.isConnected) return;
+  const time = player.currentTime;
+  let lo = 0, hi = t.starts.length - 1, found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (t.starts[mid] <= time) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  const word = found >= 0 && time <= Number(t.words[found].dataset.end) + 0.25 ? t.words[found] : null;
+  if (word === t.now) return;
+  t.now?.classList.remove("now");
+  t.now?.removeAttribute("aria-current");
+  word?.classList.add("now");
+  word?.setAttribute("aria-current", "true");
+  t.now = word;
+}
+
+// --- entities ------------------------------------------------------------------------------------
+
+async function loadCollections(selected) {
+  const page = await get("/entity-collections", { page_limit: 50, sort_by: "created_at", sort_option: "desc" });
+  const select = $("#entity-collection");
+  const previous = selected || select.value;
+  select.replaceChildren(...page.data.map((c) => el("option", { value: c._id }, c.name)));
+  if (page.data.some((c) => c._id === previous)) select.value = previous;
+  await loadEntities();
+}
+
+function entityItem(entity) {
+  const token = `<@${entity._id}>`;
+  const find = el("button", { type: "button", disabled: entity.status !== "ready",
+                              onclick: () => searchEntity(token) }, `Search for ${entity.name}`);
+  return el("li", { class: "card", dataset: { entityId: entity._id } },
+    el("strong", {}, entity.name),
+    el("span", { class: "status", dataset: { status: entity.status } }, entity.status),
+    el("small", {}, `${entity.asset_ids.length} picture${entity.asset_ids.length === 1 ? "" : "s"} · `,
+       el("code", {}, token)),
+    find);
+}
+
+async function loadEntities() {
+  const collection = $("#entity-collection").value;
+  const list = $("#entity-list");
+  if (!collection) {
+    list.replaceChildren(el("li", {}, "No collection yet: create one above."));
+    return [];
+  }
+  const page = await get(`/entity-collections/${collection}/entities`, { page_limit: 50 });
+  list.replaceChildren(...page.data.map(entityItem));
+  if (!page.data.length) list.append(el("li", {}, "No entity in this collection yet."));
+  return page.data;
+}
+
+async function createCollection(form) {
+  const created = await post("/entity-collections", { name: new FormData(form).get("name") });
+  form.reset();
+  await loadCollections(created._id);
+  $("#entity-name").focus();
+}
+
+function setPictures(files) {
+  state.pictures = files;
+  $("#entity-pictures-label").textContent = files.length
+    ? `Pictures: ${files.map((f) => f.name || "pasted image").join(", ")}`
+    : "Pictures: drop images here, or choose them";
+}
+
+async function createEntity(form) {
+  const data = new FormData(form);
+  const collection = data.get("collection");
+  if (!collection) throw new Error("Create a collection first.");
+  const pictures = state.pictures;
+  if (!pictures.length) throw new Error("Choose at least one picture of the entity.");
+  const status = $("#entity-status");
+  try {
+    // Each picture becomes an asset (as the API wants), then the entity names those assets.
+    const assetIds = [];
+    for (const [i, file] of pictures.entries()) {
+      status.textContent = `Uploading picture ${i + 1} of ${pictures.length}…`;
+      const body = new FormData();
+      body.append("method", "direct");
+      body.append("enable_hls", "false");
+      body.append("enable_thumbnail", "false");
+      body.append("file", file, file.name || `picture-${i + 1}.png`);
+      assetIds.push((await call("POST", "/assets", { form: body }))._id);
+    }
+    status.textContent = "Creating the entity…";
+    let entity = await post(`/entity-collections/${collection}/entities`,
+                            { name: String(data.get("name")).trim(), asset_ids: assetIds });
+    form.reset();
+    $("#entity-collection").value = collection;
+    setPictures([]);
+    await loadEntities();
+    status.textContent = `Learning what ${entity.name} looks like…`;
+    for (let waited = 0; entity.status !== "ready" && waited < 300; waited++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      entity = await get(`/entity-collections/${collection}/entities/${entity._id}`);
+    }
+    await loadEntities();
+    status.textContent = entity.status === "ready"
+      ? `${entity.name} is ready: search for it with <@${entity._id}>.`
+      : `${entity.name} is still ${entity.status}; its pictures are being processed.`;
+  } catch (err) {
+    status.textContent = "";
+    throw err;
+  }
+}
+
+function searchEntity(token) {
+  selectTab("search");
+  const query = $("#query");
+  query.value = `${token} `;
+  $("#search").requestSubmit();
+  query.focus();
 }
 
 // --- wiring --------------------------------------------------------------------------------------
@@ -418,10 +599,10 @@ function dropTarget(zone, input, accept) {
   zone.addEventListener("drop", (e) => {
     e.preventDefault();
     zone.classList.remove("over");
-    const file = e.dataTransfer?.files?.[0];
-    if (file) accept(file);
+    const files = [...(e.dataTransfer?.files || [])];
+    if (files.length) accept(files[0], files);
   });
-  input.addEventListener("change", () => { if (input.files[0]) accept(input.files[0]); });
+  input.addEventListener("change", () => { if (input.files[0]) accept(input.files[0], [...input.files]); });
 }
 
 function start() {
@@ -463,6 +644,16 @@ function start() {
   }
   $("#gist").addEventListener("click", (e) => guarded(e.currentTarget, gist));
   $("#transcript").addEventListener("click", (e) => guarded(e.currentTarget, transcript));
+  $("#player").addEventListener("timeupdate", markSpokenWord);
+
+  onSubmit("#create-collection", createCollection);
+  $("#entity-collection").addEventListener("change", () => guarded(null, loadEntities));
+  dropTarget($("#entity-drop"), $("#entity-pictures"), (_first, files) => {
+    const images = files.filter((f) => f.type.startsWith("image/"));
+    if (!images.length) showError(new Error("Those files are not images."));
+    else setPictures(images);
+  });
+  onSubmit("#create-entity", createEntity);
 
   if (session.key) guarded(null, () => signIn(session.key));
 }
