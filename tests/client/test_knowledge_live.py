@@ -149,7 +149,7 @@ def test_async_search_and_create_stream_continue_the_session(
             stream = await c.responses.create_stream(
                 knowledge_store_id=store["id"], session_id=answered.session_id,
                 selections=[{"kind": "item", "id": store["items"][0]}],
-                input=ask("And where is the dog, according to {{sel:0}}?"))
+                input=ask("And which animal does it jump over, according to {{sel:0}}?"))
             async with stream:
                 events = [e async for e in stream]
             return ids, events
@@ -167,7 +167,7 @@ def test_async_search_and_create_stream_continue_the_session(
     assert deltas == done.text
     final = events[-1].response
     assert final and final.session_id == answered.session_id and final.status == "completed"
-    assert final.output_text == done.text and "river" in final.output_text.lower(), final.output_text
+    assert final.output_text == done.text and "dog" in final.output_text.lower(), final.output_text
     assert_cites(final.annotations, final.output_text, store["items"][0])
 
 
