@@ -33,44 +33,44 @@ def ask(text: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def tl(live_server: Any, api_key: str) -> Iterator[TwelveLabs]:
+def fdx(live_server: Any, api_key: str) -> Iterator[TwelveLabs]:
     """A sync client with room for a whole (unstreamed) answer of the local model on a slow machine."""
     with TwelveLabs(api_key=api_key, base_url=live_server.url, timeout=600) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def store(tl: TwelveLabs, speech_video: Path) -> dict[str, Any]:
+def store(fdx: TwelveLabs, speech_video: Path) -> dict[str, Any]:
     """A store with the spoken video added twice (two items: two ranked results for the paging checks)."""
-    created = tl.knowledge_stores.create(name=unique("client-ks"), description="spoken fox", metadata={"team": "a"})
+    created = fdx.knowledge_stores.create(name=unique("client-ks"), description="spoken fox", metadata={"team": "a"})
     assert isinstance(created, types.KnowledgeStore) and created.id
-    asset = tl.assets.create(file=speech_video)
+    asset = fdx.assets.create(file=speech_video)
     assert asset.id
-    first = tl.knowledge_store_items.create(created.id, asset_id=asset.id, metadata={"take": 1})
-    second = tl.knowledge_stores.items.create(created.id, asset_id=asset.id, asset_type="video",
+    first = fdx.knowledge_store_items.create(created.id, asset_id=asset.id, metadata={"take": 1})
+    second = fdx.knowledge_stores.items.create(created.id, asset_id=asset.id, asset_type="video",
                                               metadata={"take": 2})
     assert first.id and second.id and first.status in ("pending", "queued", "processing", "ready")
     for item in (first, second):
-        done = tl.knowledge_store_items.wait_for_ready(created.id, item.id or "", sleep_interval=0.5, timeout=300)
+        done = fdx.knowledge_store_items.wait_for_ready(created.id, item.id or "", sleep_interval=0.5, timeout=300)
         assert done.status == "ready", done
         assert done.system_metadata and done.system_metadata.duration == pytest.approx(DURATION, abs=0.5)
     return {"id": created.id, "items": [first.id, second.id], "asset_id": asset.id}
 
 
-def test_store_and_items(tl: TwelveLabs, store: dict[str, Any]) -> None:
-    got = tl.knowledge_stores.retrieve(store["id"])
+def test_store_and_items(fdx: TwelveLabs, store: dict[str, Any]) -> None:
+    got = fdx.knowledge_stores.retrieve(store["id"])
     assert got.item_count == 2 and got.metadata == {"team": "a"} and got.description == "spoken fox"
-    assert store["id"] in [s.id for s in tl.knowledge_stores.list(page_limit=1)]  # walks every page
-    updated = tl.knowledge_stores.update(store["id"], metadata={})
+    assert store["id"] in [s.id for s in fdx.knowledge_stores.list(page_limit=1)]  # walks every page
+    updated = fdx.knowledge_stores.update(store["id"], metadata={})
     assert updated.metadata == {} and updated.name == got.name
-    items = list(tl.knowledge_store_items.list(store["id"], status=["ready", "processing"]))
+    items = list(fdx.knowledge_store_items.list(store["id"], status=["ready", "processing"]))
     assert sorted(i.id or "" for i in items) == sorted(store["items"])
     assert {i.asset_id for i in items} == {store["asset_id"]} and {i.asset_type for i in items} == {"video"}
-    assert list(tl.knowledge_store_items.list(store["id"], status="failed")) == []
+    assert list(fdx.knowledge_store_items.list(store["id"], status="failed")) == []
 
 
-def test_search_by_text_and_page_with_the_token(tl: TwelveLabs, store: dict[str, Any]) -> None:
-    res = tl.knowledge_stores.search(store["id"], query={"text": "the quick brown fox"}, group_by="item",
+def test_search_by_text_and_page_with_the_token(fdx: TwelveLabs, store: dict[str, Any]) -> None:
+    res = fdx.knowledge_stores.search(store["id"], query={"text": "the quick brown fox"}, group_by="item",
                                      page_size=1, include_metadata=True)
     assert len(res.data) == 1 and res.data[0].item_id in store["items"] and res.data[0].rank == 1
     match = res.data[0].matches[0] if res.data[0].matches else None
@@ -79,7 +79,7 @@ def test_search_by_text_and_page_with_the_token(tl: TwelveLabs, store: dict[str,
     assert res.data[0].metadata and res.data[0].metadata.user in ({"take": 1}, {"take": 2})
     assert res.next_page_token and res.has_next
     # page by page, as with the official SDK: send the token back
-    page2 = tl.knowledge_stores.search(store["id"], query={"text": "ignored on later pages"},
+    page2 = fdx.knowledge_stores.search(store["id"], query={"text": "ignored on later pages"},
                                        page_token=res.next_page_token)
     assert [h.item_id for h in page2.data] == [i for i in store["items"] if i != res.data[0].item_id]
     assert page2.data[0].rank == 2 and page2.next_page_token is None
@@ -87,24 +87,24 @@ def test_search_by_text_and_page_with_the_token(tl: TwelveLabs, store: dict[str,
     assert sorted(h.item_id or "" for h in res) == sorted(store["items"])
     assert [len(p.data) for p in res.iter_pages()] == [1, 1]
     # a query about something not in the video finds nothing; a filter narrows to one item
-    assert tl.knowledge_stores.search(store["id"], query="a red sports car racing on a track").data == []
-    only = tl.knowledge_stores.search(store["id"], query="lazy dog near the river",
+    assert fdx.knowledge_stores.search(store["id"], query="a red sports car racing on a track").data == []
+    only = fdx.knowledge_stores.search(store["id"], query="lazy dog near the river",
                                       filter={"item_id": {"eq": store["items"][1]}})
     assert only.data and {h.item_id for h in only.data} == {store["items"][1]}
     with pytest.raises(ApiError) as bad:
-        tl.knowledge_stores.search(store["id"], query="x", page_token="not-a-token")
+        fdx.knowledge_stores.search(store["id"], query="x", page_token="not-a-token")
     assert bad.value.status_code == 400
 
 
-def test_item_collections(tl: TwelveLabs, store: dict[str, Any]) -> None:
-    cols = tl.knowledge_store_item_collections
+def test_item_collections(fdx: TwelveLabs, store: dict[str, Any]) -> None:
+    cols = fdx.knowledge_store_item_collections
     c = cols.create(store["id"], name="takes", metadata={"k": "v"})
     assert c.id and c.member_count == 0 and c.knowledge_store_id == store["id"]
     assert cols.add_items(store["id"], c.id, item_ids=store["items"]).member_count == 2
     assert sorted(m.id or "" for m in cols.list_items(store["id"], c.id)) == sorted(store["items"])
     cols.remove_items(store["id"], c.id, item_ids=[store["items"][0]])
     assert cols.retrieve(store["id"], c.id).member_count == 1
-    assert tl.knowledge_stores.item_collections.update(store["id"], c.id, name="renamed").name == "renamed"
+    assert fdx.knowledge_stores.item_collections.update(store["id"], c.id, name="renamed").name == "renamed"
     assert c.id in [x.id for x in cols.list(store["id"])]
     cols.delete(store["id"], c.id)
     with pytest.raises(NotFoundError):
@@ -122,9 +122,9 @@ def assert_cites(annotations: list[types.ResponseAnnotation], text: str, item_id
 
 
 @pytest.fixture(scope="module")
-def answered(tl: TwelveLabs, store: dict[str, Any]) -> types.ResponseObject:
+def answered(fdx: TwelveLabs, store: dict[str, Any]) -> types.ResponseObject:
     """One question about the first item, answered as JSON by the sync client."""
-    return tl.responses.create(knowledge_store_id=store["id"], selections=[{"kind": "item", "id": store["items"][0]}],
+    return fdx.responses.create(knowledge_store_id=store["id"], selections=[{"kind": "item", "id": store["items"][0]}],
                                input=ask("Which animal jumps over the lazy dog in {{sel:0}}?"),
                                include=["intermediate_outputs"])
 
@@ -171,12 +171,12 @@ def test_async_search_and_create_stream_continue_the_session(
     assert_cites(final.annotations, final.output_text, store["items"][0])
 
 
-def test_unknown_store_and_deletion(tl: TwelveLabs, store: dict[str, Any]) -> None:
+def test_unknown_store_and_deletion(fdx: TwelveLabs, store: dict[str, Any]) -> None:
     with pytest.raises(NotFoundError):
-        tl.responses.create(knowledge_store_id="0" * 24, input="hi")
-    tl.knowledge_store_items.delete(store["id"], store["items"][1])
-    res = tl.knowledge_stores.search(store["id"], query="the quick brown fox", group_by="item")
+        fdx.responses.create(knowledge_store_id="0" * 24, input="hi")
+    fdx.knowledge_store_items.delete(store["id"], store["items"][1])
+    res = fdx.knowledge_stores.search(store["id"], query="the quick brown fox", group_by="item")
     assert [h.item_id for h in res] == [store["items"][0]]
-    tl.knowledge_stores.delete(store["id"])
+    fdx.knowledge_stores.delete(store["id"])
     with pytest.raises(NotFoundError):
-        tl.knowledge_stores.retrieve(store["id"])
+        fdx.knowledge_stores.retrieve(store["id"])
