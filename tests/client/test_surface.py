@@ -20,10 +20,12 @@ import framedex.client
 from framedex.client import AsyncTwelveLabs, TwelveLabs, types
 
 CLIENT_ALL = [
+    "AsyncKnowledgeStoreSearchPager",
     "AsyncPager",
     "AsyncSearchPager",
     "AsyncStream",
     "AsyncTwelveLabs",
+    "KnowledgeStoreSearchPager",
     "Pager",
     "SearchPager",
     "Stream",
@@ -32,6 +34,12 @@ CLIENT_ALL = [
 ]
 
 CLIENT_METHODS = {"analyze", "analyze_stream", "base_url", "generate", "gist", "in_process", "summarize"}
+
+KS_ITEMS = ("KnowledgeStoreItems", {"create", "delete", "list", "retrieve", "wait_for_ready"})
+KS_COLLECTIONS = (
+    "KnowledgeStoreItemCollections",
+    {"add_items", "create", "delete", "list", "list_items", "remove_items", "retrieve", "update"},
+)
 
 # attribute path on the client -> (sync class name, public methods); the async class is "Async" + name.
 RESOURCES: dict[str, tuple[str, set[str]]] = {
@@ -77,6 +85,13 @@ RESOURCES: dict[str, tuple[str, set[str]]] = {
         {"create", "delete", "list", "list_by_asset", "retrieve", "update", "wait_for_done"},
     ),
     "indexes.videos": ("Videos", {"delete", "list", "retrieve", "update"}),
+    # knowledge stores: items and item collections at the top level as in the official SDK, and the same
+    # objects under knowledge_stores
+    "knowledge_store_item_collections": KS_COLLECTIONS,
+    "knowledge_store_items": KS_ITEMS,
+    "knowledge_stores": ("KnowledgeStores", {"create", "delete", "list", "retrieve", "search", "update"}),
+    "knowledge_stores.item_collections": KS_COLLECTIONS,
+    "knowledge_stores.items": KS_ITEMS,
     "multipart_upload": (
         "MultipartUpload",
         {
@@ -88,6 +103,7 @@ RESOURCES: dict[str, tuple[str, set[str]]] = {
             "upload_file",
         },
     ),
+    "responses": ("Responses", {"create", "create_stream"}),
     "search": ("Search", {"create", "query", "retrieve"}),
     "tasks": ("Tasks", {"create", "delete", "list", "retrieve", "wait_for_done"}),
     "tasks.transfers": ("Transfers", {"create", "get_logs", "get_status", "import_"}),
@@ -110,6 +126,11 @@ TYPES = {
     # imports from storage (client.tasks.transfers)
     "ImportLog", "ImportLogVideoStatus", "TransferCreateResponse", "TransferFailedFile", "TransferLogs",
     "TransferStatus", "TransferVideo", "TransferVideoItem", "TransferVideoItemFailed",
+    # knowledge stores and the /responses agent
+    "KnowledgeStore", "KnowledgeStoreItem", "KnowledgeStoreItemCollection", "KnowledgeStoreItemSystemMetadata",
+    "KnowledgeStoreMetadata", "SearchKnowledgeStoreHit", "SearchKnowledgeStoreItemMetadata",
+    "SearchKnowledgeStoreResponse", "VideoMatch", "ResponseAnnotation", "ResponseError", "ResponseIncompleteDetails",
+    "ResponseObject", "ResponseOutputContentPart", "ResponseOutputItem", "ResponseStreamEvent", "ResponseUsage",
 }  # fmt: skip
 
 
@@ -201,3 +222,29 @@ def test_every_public_model_is_reexported_from_types() -> None:
         for name, value in vars(module).items():
             if isinstance(value, type) and issubclass(value, types.Model) and value.__module__ == module.__name__:
                 assert name.startswith("_") or getattr(types, name, None) is value, f"{file.name}: {name}"
+
+
+# framedex path -> the official SDK 1.3.6 client attribute it mirrors
+SDK_TWINS = {
+    "knowledge_stores": "knowledge_stores",
+    "knowledge_store_items": "knowledge_store_items",
+    "knowledge_store_item_collections": "knowledge_store_item_collections",
+    "responses": "responses",
+}
+
+
+@pytest.mark.parametrize("path", sorted(SDK_TWINS))
+def test_methods_and_arguments_mirror_the_official_sdk(path: str) -> None:
+    """Code written for the official SDK's knowledge-store and responses clients runs on framedex's: every SDK
+    method exists with the same parameter names in the same order (``request_options`` aside)."""
+    sdk = pytest.importorskip("twelvelabs")
+    sdk_client = sdk.TwelveLabs(api_key="k", base_url="http://offline/v1.3")
+    ours: object = TwelveLabs(api_key="k", base_url="http://offline", transport=httpx.MockTransport(_offline))
+    theirs = getattr(sdk_client, SDK_TWINS[path])
+    for part in path.split("."):
+        ours = getattr(ours, part)
+    methods = {m for m in _public(type(theirs)) if m != "with_raw_response"}
+    assert methods <= _public(type(ours))
+    for method in sorted(methods):
+        expected = [(n, k) for n, k, _ in _signature(getattr(theirs, method)) if n != "request_options"]
+        assert [(n, k) for n, k, _ in _signature(getattr(ours, method))] == expected, method

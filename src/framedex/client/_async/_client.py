@@ -20,7 +20,11 @@ from .resources import (
     AsyncEmbed,
     AsyncEntityCollections,
     AsyncIndexes,
+    AsyncKnowledgeStoreItemCollections,
+    AsyncKnowledgeStoreItems,
+    AsyncKnowledgeStores,
     AsyncMultipartUpload,
+    AsyncResponses,
     AsyncSearch,
     AsyncTasks,
 )
@@ -72,6 +76,14 @@ class AsyncTwelveLabs:
         self.analyze_async = AsyncAnalyzeAsync(self._http)
         self.embed = AsyncEmbed(self._http)
         self.entity_collections = AsyncEntityCollections(self._http)
+        # laid out as the official SDK: items and item collections at the top level (and, the same objects,
+        # as knowledge_stores.items / .item_collections)
+        self.knowledge_store_items = AsyncKnowledgeStoreItems(self._http)
+        self.knowledge_store_item_collections = AsyncKnowledgeStoreItemCollections(self._http)
+        self.knowledge_stores = AsyncKnowledgeStores(
+            self._http, items=self.knowledge_store_items, item_collections=self.knowledge_store_item_collections
+        )
+        self.responses = AsyncResponses(self._http)
 
     @property
     def base_url(self) -> str:

@@ -1,4 +1,5 @@
-"""Auto-paging iterators: page numbers (``page`` + 1 until ``data`` is empty) and search page tokens."""
+"""Auto-paging iterators: page numbers (``page`` + 1 until ``data`` is empty), search page tokens and
+knowledge-store search page tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic
 
 from framedex.client._base import M
-from framedex.client.types import Model, Page, PageInfo, SearchItem, SearchPageInfo, SearchPool, SearchResults
+from framedex.client.types import (
+    Model,
+    Page,
+    PageInfo,
+    SearchItem,
+    SearchKnowledgeStoreHit,
+    SearchKnowledgeStoreResponse,
+    SearchPageInfo,
+    SearchPool,
+    SearchResults,
+)
 
 from ._concurrency import Fetch, TokenFetch
 
@@ -166,4 +177,55 @@ class AsyncSearchPager:
                 yield item
 
     def __aiter__(self) -> AsyncIterator[SearchItem]:
+        return self._iterate()
+
+
+class AsyncKnowledgeStoreSearchPager:
+    """One page of a knowledge-store search that can follow ``next_page_token`` to the end.
+
+    Reads like the official SDK's ``SearchKnowledgeStoreResponse`` (``data``, ``next_page_token``,
+    ``effective_search_options`` of this page; ``first_page`` is that model), and iterating over it yields
+    every hit of this page and the following ones, fetching each next page with its token.
+    """
+
+    def __init__(self, fetch_token: TokenFetch, first: SearchKnowledgeStoreResponse) -> None:
+        self._fetch_token = fetch_token
+        self.first_page = first
+        self.data: list[SearchKnowledgeStoreHit] = list(first.data or [])
+        self.next_page_token: str | None = first.next_page_token
+        self.effective_search_options: dict[str, Any] | None = first.effective_search_options
+
+    @property
+    def items(self) -> list[SearchKnowledgeStoreHit]:
+        """The hits of this page (as ``data``; the name the other pagers use)."""
+        return self.data
+
+    @property
+    def has_next(self) -> bool:
+        return bool(self.next_page_token)
+
+    async def next_page(self) -> AsyncKnowledgeStoreSearchPager | None:
+        """The following page as a pager of its own, or None after the last."""
+        if not self.next_page_token:
+            return None
+        return AsyncKnowledgeStoreSearchPager(self._fetch_token, await self._fetch_token(self.next_page_token))
+
+    async def iter_pages(self) -> AsyncIterator[AsyncKnowledgeStoreSearchPager]:
+        """Yield this page and each following one."""
+        current: AsyncKnowledgeStoreSearchPager | None = self
+        seen: set[str] = set()
+        while current is not None:
+            yield current
+            token = current.next_page_token
+            if not token or token in seen:
+                return
+            seen.add(token)
+            current = await current.next_page()
+
+    async def _iterate(self) -> AsyncIterator[SearchKnowledgeStoreHit]:
+        async for page in self.iter_pages():
+            for hit in page.data:
+                yield hit
+
+    def __aiter__(self) -> AsyncIterator[SearchKnowledgeStoreHit]:
         return self._iterate()

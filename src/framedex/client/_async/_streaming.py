@@ -1,4 +1,5 @@
-"""Line-delimited JSON response streams (analysis NDJSON, batch results JSONL)."""
+"""Streamed responses: line-delimited JSON (analysis NDJSON, batch results JSONL) and Server-Sent Events
+(``/responses``)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,52 @@ import httpx
 
 T = TypeVar("T")
 
+SSE_DONE = "[DONE]"
+
 
 class AsyncStream(Generic[T]):
-    """Iterate over the parsed lines of a streamed response; lines that are not JSON, or that ``parse``
+    """Iterate over the parsed items of a streamed response; items that are not JSON, or that ``parse``
     rejects (returns ``None``), are skipped. Closes the response when exhausted; usable as a context
-    manager to close it early."""
+    manager to close it early.
 
-    def __init__(self, response: httpx.Response, parse: Callable[[Any], T | None]) -> None:
+    Framing: one JSON value per line, or with ``sse=True`` Server-Sent Events (the ``data:`` lines of an
+    event, joined, are its JSON value; ``event:``, ``id:``, ``retry:`` and comment lines are ignored, and
+    ``data: [DONE]`` ends the stream)."""
+
+    def __init__(self, response: httpx.Response, parse: Callable[[Any], T | None], *, sse: bool = False) -> None:
         self.response = response
         self._parse = parse
+        self._sse = sse
+
+    async def _payloads(self) -> AsyncIterator[str]:
+        """The raw JSON texts, one per line or one per event."""
+        if not self._sse:
+            async for line in self.response.aiter_lines():
+                yield line
+            return
+        data: list[str] = []
+        async for line in self.response.aiter_lines():
+            line = line.rstrip("\r\n")
+            if not line:  # an event ends at a blank line
+                if data:
+                    yield "\n".join(data)
+                data = []
+            elif line.startswith("data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(" ") else value)
+        if data:
+            yield "\n".join(data)
 
     async def _iterate(self) -> AsyncIterator[T]:
         try:
-            async for line in self.response.aiter_lines():
-                line = line.strip()
-                if not line:
+            async for payload in self._payloads():
+                payload = payload.strip()
+                if not payload:
                     continue
+                if self._sse and payload == SSE_DONE:
+                    return
                 try:
-                    data = json.loads(line)
+                    data = json.loads(payload)
                 except ValueError:
                     continue
                 item = self._parse(data)

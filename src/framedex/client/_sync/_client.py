@@ -21,7 +21,11 @@ from .resources import (
     Embed,
     EntityCollections,
     Indexes,
+    KnowledgeStoreItemCollections,
+    KnowledgeStoreItems,
+    KnowledgeStores,
     MultipartUpload,
+    Responses,
     Search,
     Tasks,
 )
@@ -73,6 +77,14 @@ class TwelveLabs:
         self.analyze_async = AnalyzeAsync(self._http)
         self.embed = Embed(self._http)
         self.entity_collections = EntityCollections(self._http)
+        # laid out as the official SDK: items and item collections at the top level (and, the same objects,
+        # as knowledge_stores.items / .item_collections)
+        self.knowledge_store_items = KnowledgeStoreItems(self._http)
+        self.knowledge_store_item_collections = KnowledgeStoreItemCollections(self._http)
+        self.knowledge_stores = KnowledgeStores(
+            self._http, items=self.knowledge_store_items, item_collections=self.knowledge_store_item_collections
+        )
+        self.responses = Responses(self._http)
 
     @property
     def base_url(self) -> str:

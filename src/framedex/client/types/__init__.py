@@ -58,6 +58,17 @@ from .indexes import (
     VideoEmbedding,
     VideoSystemMetadata,
 )
+from .knowledge_stores import (
+    KnowledgeStore,
+    KnowledgeStoreItem,
+    KnowledgeStoreItemCollection,
+    KnowledgeStoreItemSystemMetadata,
+    KnowledgeStoreMetadata,
+    SearchKnowledgeStoreHit,
+    SearchKnowledgeStoreItemMetadata,
+    SearchKnowledgeStoreResponse,
+    VideoMatch,
+)
 from .multipart_upload import (
     ChunkBatchReport,
     ChunkInfo,
@@ -69,6 +80,16 @@ from .multipart_upload import (
     UploadProgress,
     UploadResult,
     UploadStatus,
+)
+from .responses import (
+    ResponseAnnotation,
+    ResponseError,
+    ResponseIncompleteDetails,
+    ResponseObject,
+    ResponseOutputContentPart,
+    ResponseOutputItem,
+    ResponseStreamEvent,
+    ResponseUsage,
 )
 from .search import SearchClip, SearchItem, SearchPageInfo, SearchPool, SearchResults
 from .shared import Hls, Model, Page, PageInfo, Segment, TokenUsage, TranscriptionSegment, UserMetadata
@@ -137,14 +158,30 @@ __all__ = [
     "IndexedAsset",
     "IndexedAssetCreateResponse",
     "IndexedAssetSummary",
+    "KnowledgeStore",
+    "KnowledgeStoreItem",
+    "KnowledgeStoreItemCollection",
+    "KnowledgeStoreItemSystemMetadata",
+    "KnowledgeStoreMetadata",
     "Model",
     "MultipartUploadSession",
     "Page",
     "PageInfo",
     "PresignedUrlChunk",
     "PresignedUrls",
+    "ResponseAnnotation",
+    "ResponseError",
+    "ResponseIncompleteDetails",
+    "ResponseObject",
+    "ResponseOutputContentPart",
+    "ResponseOutputItem",
+    "ResponseStreamEvent",
+    "ResponseUsage",
     "SearchClip",
     "SearchItem",
+    "SearchKnowledgeStoreHit",
+    "SearchKnowledgeStoreItemMetadata",
+    "SearchKnowledgeStoreResponse",
     "SearchPageInfo",
     "SearchPool",
     "SearchResults",
@@ -173,5 +210,6 @@ __all__ = [
     "UserMetadata",
     "Video",
     "VideoEmbedding",
+    "VideoMatch",
     "VideoSystemMetadata",
 ]

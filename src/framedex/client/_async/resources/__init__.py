@@ -15,7 +15,11 @@ from .entities import AsyncEntities
 from .entity_collections import AsyncEntityCollections
 from .indexed_assets import AsyncIndexedAssets
 from .indexes import AsyncIndexes
+from .knowledge_collections import AsyncKnowledgeStoreItemCollections
+from .knowledge_items import AsyncKnowledgeStoreItems
+from .knowledge_stores import AsyncKnowledgeStores
 from .multipart_upload import AsyncMultipartUpload
+from .responses import AsyncResponses
 from .search import AsyncSearch
 from .tasks import AsyncTasks
 from .transfers import AsyncTransfers
@@ -34,7 +38,11 @@ __all__ = [
     "AsyncEntityCollections",
     "AsyncIndexedAssets",
     "AsyncIndexes",
+    "AsyncKnowledgeStoreItemCollections",
+    "AsyncKnowledgeStoreItems",
+    "AsyncKnowledgeStores",
     "AsyncMultipartUpload",
+    "AsyncResponses",
     "AsyncSearch",
     "AsyncTasks",
     "AsyncTransfers",

@@ -16,7 +16,11 @@ from .entities import Entities
 from .entity_collections import EntityCollections
 from .indexed_assets import IndexedAssets
 from .indexes import Indexes
+from .knowledge_collections import KnowledgeStoreItemCollections
+from .knowledge_items import KnowledgeStoreItems
+from .knowledge_stores import KnowledgeStores
 from .multipart_upload import MultipartUpload
+from .responses import Responses
 from .search import Search
 from .tasks import Tasks
 from .transfers import Transfers
@@ -35,7 +39,11 @@ __all__ = [
     "EntityCollections",
     "IndexedAssets",
     "Indexes",
+    "KnowledgeStoreItemCollections",
+    "KnowledgeStoreItems",
+    "KnowledgeStores",
     "MultipartUpload",
+    "Responses",
     "Search",
     "Tasks",
     "Transfers",
