@@ -299,6 +299,7 @@ class LlamaCppBackend(_BaseBackend):
         self.context_size = int(context_size)
         self.threads = int(threads)
         self.last_timings: dict[str, Any] = {}
+        self._interrupted = False  # set by `interrupt`: every generation stops at its next token
         self.states: Any = None  # llm_state.SlotStates: saved prompt prefixes, restored before generations
         if states_dir is not None:
             from framedex.models.llm_state import SlotStates
@@ -359,6 +360,8 @@ class LlamaCppBackend(_BaseBackend):
                 state["usage"] = chunk["usage"]
             if chunk.get("timings"):
                 state["timings"] = chunk["timings"]
+            if self._interrupted:
+                state["stop"] = True
             return bool(state["stop"])
 
         turn = self.turns.turn() if self.states is None else self.states.turn(_TurnLock(self.turns),
@@ -368,6 +371,8 @@ class LlamaCppBackend(_BaseBackend):
                 result = self._server.handle_chat_completions(request, callback)
             except Exception as exc:  # the binding raises on context overflow and bad grammars
                 raise LLMError(f"generation failed: {exc}") from exc
+        if self._interrupted:  # a cut-short answer must not pass for a whole one (e.g. a prepared summary)
+            raise LLMError("generation interrupted: the process is shutting down")
         if isinstance(result, dict) and result.get("error"):
             state["error"] = result["error"]
         if state["error"] is not None:
@@ -389,6 +394,11 @@ class LlamaCppBackend(_BaseBackend):
             generation_seconds=(timings["predicted_ms"] / 1000.0) if "predicted_ms" in timings else None,
             total_seconds=time.perf_counter() - t0, stopped=bool(state["stop"]),
         )
+
+    def interrupt(self) -> None:
+        """Stop every generation at its next token, for a shutdown: the generation runs inside llama.cpp on
+        the caller's thread, and a thread still in there when the interpreter exits aborts the process."""
+        self._interrupted = True
 
     def close(self) -> None:
         if getattr(self, "states", None) is not None:

@@ -61,6 +61,7 @@ class _Slot(Generic[T]):
         self._load_lock = threading.Lock()  # serialises loading (held for seconds)
         self._instance: T | None = None
         self._users = 0
+        self._interrupting = False
         self._last_used = time.monotonic()
         self.loads = 0  # how many times the backend has been loaded (for tests and stats)
 
@@ -92,6 +93,9 @@ class _Slot(Generic[T]):
                 log.info("loaded %s backend in %.2fs", self.capability, time.perf_counter() - t0)
                 with self._state:
                     self._instance = inst
+                    interrupting = self._interrupting
+                if interrupting:  # closed while it loaded: its first call ends at once
+                    self.interrupt()
             return inst
 
     def unload_if_idle(self, ttl: float, now: float) -> bool:
@@ -103,6 +107,21 @@ class _Slot(Generic[T]):
         _close(inst)
         log.info("unloaded idle %s backend", self.capability)
         return True
+
+    @property
+    def busy(self) -> bool:
+        with self._state:
+            return self._users > 0
+
+    def interrupt(self) -> None:
+        """Ask the backend to end its running calls early (those that can: `interrupt()` on the backend);
+        one still loading is interrupted as soon as it is loaded."""
+        with self._state:
+            self._interrupting = True
+            inst = self._instance
+        stop = getattr(inst, "interrupt", None) if inst is not None else None
+        if callable(stop):
+            stop()
 
     def unload(self) -> bool:
         """Unload now unless a call is in progress."""
@@ -345,8 +364,18 @@ class ModelRegistry:
             slots = list(self._slots.values())
         return [s.capability for s in slots if s.unload()]
 
-    def close(self) -> None:
+    def close(self, wait_seconds: float = 90.0) -> None:
+        """Unload everything. Backends still running a call (a worker thread the pool stopped waiting for)
+        are interrupted where they can be and waited for up to `wait_seconds`: freeing a model under a
+        running call, or exiting while a thread is inside native code, crashes the process."""
         self._stop.set()
+        with self._slots_lock:
+            slots = list(self._slots.values())
+        for slot in slots:
+            slot.interrupt()
+        deadline = time.monotonic() + wait_seconds
+        while any(slot.busy for slot in slots) and time.monotonic() < deadline:
+            time.sleep(0.1)
         self.unload_all()
 
     def __enter__(self) -> ModelRegistry:
