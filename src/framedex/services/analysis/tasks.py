@@ -9,7 +9,7 @@ in the create body (a framedex extension; the real platform registers them in it
 ``settings.webhook_urls``. A batch is ``pending`` → ``processing`` → ``completed`` (or ``canceling`` →
 ``canceled``; ``expired`` 24 h after creation), never ``failed``.
 
-Size (~650 lines): tasks and batches share one status machine, one job kind and one webhook path;
+Size (~750 lines): tasks and batches share one status machine, one job kind and one webhook path;
 batches are split out when they grow (the tables already live in `storage/tables_analysis.py`).
 """
 
