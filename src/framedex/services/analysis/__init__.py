@@ -3,7 +3,8 @@ highlights (``/summarize``) and gists (``/gist``), all from the video's timeline
 
 Flow of one request, module by module:
 
-1. ``params.py``: check the parameters (the real API's error codes and messages, never a 500);
+1. ``params.py``: check the parameters (the real API's error codes and messages, never a 500) into the
+   typed request the services take (``AnalyzeInput``; the router builds it from the wire body);
 2. ``videos.py``: resolve the video (``video_id``, or ``video`` = ``asset_id`` | ``url`` | ``base64_string``,
    indexed into the tenant's hidden ``framedex-analysis`` index and waited for);
 3. ``generation.py``: load its timeline, cut it to ``start_time``/``end_time``, fit it into the prompt budget
@@ -38,6 +39,7 @@ from framedex.services.analysis.params import (
     MAX_OUTPUT_TOKENS,
     MAX_PROMPT_TOKENS,
     AnalysisFailed,
+    AnalyzeInput,
     GenerationOptions,
     check_max_tokens,
     check_model_name,
@@ -78,6 +80,7 @@ __all__ = [
     "SYSTEM_PROMPT",
     "Analysis",
     "AnalysisFailed",
+    "AnalyzeInput",
     "Context",
     "GenerationOptions",
     "Result",

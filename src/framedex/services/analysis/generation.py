@@ -13,11 +13,11 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from framedex.domain_errors import InvalidParameter, NotFound, ServiceError
+from framedex.domain_errors import NotFound, ServiceError
 from framedex.models.base import ChatMessage
 from framedex.models.llm import (
     LLMError,
@@ -28,13 +28,9 @@ from framedex.models.llm import (
 )
 from framedex.services.analysis.params import (
     MAX_PROMPT_TOKENS,
+    AnalyzeInput,
     GenerationOptions,
     _generation_failed,
-    check_max_tokens,
-    check_model_name,
-    check_prompt,
-    check_response_format,
-    check_temperature,
     check_window,
 )
 from framedex.services.analysis.structured import generate_json
@@ -287,32 +283,28 @@ def _line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False) + "\n"
 
 
-def prepare(platform: Platform, tenant_id: str, body: dict[str, Any], *, prompt_required: bool = True,
+def prepare(platform: Platform, tenant_id: str, request: AnalyzeInput | Mapping[str, Any], *,
             wait_seconds: float | None = None) -> Analysis:
-    """Validate an ``/analyze``-shaped body and resolve its video (raises the API's errors)."""
-    if body.get("image"):
-        raise InvalidParameter("image", "Image analysis is not supported by this server; send a video.")
-    model_name = check_model_name(platform, body.get("model_name"))
-    prompt = check_prompt(body.get("prompt"), body.get("prompt_v2"), required=prompt_required) or ""
-    temperature = check_temperature(body.get("temperature"))
-    max_tokens = check_max_tokens(body.get("max_tokens"))
-    schema = check_response_format(body.get("response_format"))
-    for name in ("start_time", "end_time"):
-        v = body.get(name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
-            raise InvalidParameter(name, "It must be a non-negative number of seconds.")
-    video = resolve_video(platform, tenant_id, video_id=body.get("video_id"), video=body.get("video"),
+    """Resolve the video of a checked request (raises the API's errors): the ``Analysis`` to run or stream.
+
+    A wire body (a mapping) is still accepted and checked here (``AnalyzeInput.from_body``) for the callers
+    that build one: ``gist`` (whose source is part of the prepared outputs' key, ``prepared.template_version``),
+    the ``/responses`` agent and the bench/eval scripts."""
+    if not isinstance(request, AnalyzeInput):
+        request = AnalyzeInput.from_body(platform, request)
+    video = resolve_video(platform, tenant_id, video_id=request.video_id, video=request.video,
                           wait_seconds=wait_seconds)
-    check_window(body.get("start_time"), body.get("end_time"), video.duration)
-    options = GenerationOptions(prompt=prompt, temperature=temperature, max_tokens=max_tokens, json_schema=schema,
-                                model_name=model_name, start_time=body.get("start_time"),
-                                end_time=body.get("end_time"))
+    check_window(request.start_time, request.end_time, video.duration)
+    options = GenerationOptions(prompt=request.prompt, temperature=request.temperature,
+                                max_tokens=request.max_tokens, json_schema=request.json_schema,
+                                model_name=request.model_name, start_time=request.start_time,
+                                end_time=request.end_time)
     return Analysis(platform, video, options)
 
 
-def analyze(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def analyze(platform: Platform, tenant_id: str, request: AnalyzeInput) -> dict[str, Any]:
     """``POST /analyze`` with ``stream: false``: the ``NonStreamAnalyzeResponse`` body."""
-    result = prepare(platform, tenant_id, body).run()
+    result = prepare(platform, tenant_id, request).run()
     return response_body(result)
 
 
@@ -324,6 +316,7 @@ def response_body(result: Result) -> dict[str, Any]:
     return out
 
 
-def generate(platform: Platform, tenant_id: str, body: dict[str, Any]) -> Analysis:
-    """``POST /generate`` (older API): like ``/analyze`` with a ``video_id``; the caller streams by default."""
-    return prepare(platform, tenant_id, {**body, "response_format": None})
+def generate(platform: Platform, tenant_id: str, request: AnalyzeInput) -> Analysis:
+    """``POST /generate`` (older API): like ``/analyze`` with a ``video_id``, never with a JSON schema (build
+    the request with ``AnalyzeInput.from_generate_body``); the caller streams by default."""
+    return prepare(platform, tenant_id, replace(request, json_schema=None))

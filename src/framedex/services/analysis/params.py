@@ -1,10 +1,12 @@
 """The parameters of an analysis request, checked as the real API checks them (its error codes and
-messages, never a 500), and the error a failed generation becomes.
+messages, never a 500), the typed request the services take (``AnalyzeInput``, built from the wire body by
+the router), and the error a failed generation becomes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,3 +139,43 @@ def check_window(start: Any, end: Any, duration: float) -> tuple[float, float]:
     if e - s < 1.0:
         raise InvalidParameter("end_time", "The window (end_time - start_time) must be at least 1 second.")
     return s, e
+
+
+@dataclass(frozen=True)
+class AnalyzeInput:
+    """An ``/analyze`` or ``/generate`` request with its parameters checked: what ``generation.prepare`` takes.
+    The video is only named here (``video_id``, or ``video`` = ``{type: asset_id | url | base64_string, ...}``);
+    it is checked when it is resolved, after every parameter, as the real API orders its errors."""
+
+    prompt: str
+    model_name: str = DEFAULT_MODEL
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    json_schema: dict[str, Any] | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    video_id: Any = None
+    video: Any = None
+
+    @classmethod
+    def from_body(cls, platform: Platform, body: Mapping[str, Any], *, prompt_required: bool = True) -> AnalyzeInput:
+        """The checked request of an ``/analyze``-shaped wire body (raises the API's errors)."""
+        if body.get("image"):
+            raise InvalidParameter("image", "Image analysis is not supported by this server; send a video.")
+        model_name = check_model_name(platform, body.get("model_name"))
+        prompt = check_prompt(body.get("prompt"), body.get("prompt_v2"), required=prompt_required) or ""
+        temperature = check_temperature(body.get("temperature"))
+        max_tokens = check_max_tokens(body.get("max_tokens"))
+        schema = check_response_format(body.get("response_format"))
+        for name in ("start_time", "end_time"):
+            v = body.get(name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
+                raise InvalidParameter(name, "It must be a non-negative number of seconds.")
+        return cls(prompt=prompt, model_name=model_name, temperature=temperature, max_tokens=max_tokens,
+                   json_schema=schema, start_time=body.get("start_time"), end_time=body.get("end_time"),
+                   video_id=body.get("video_id"), video=body.get("video"))
+
+    @classmethod
+    def from_generate_body(cls, platform: Platform, body: Mapping[str, Any]) -> AnalyzeInput:
+        """``/generate`` (older API): an ``/analyze`` body whose ``response_format`` is ignored, never checked."""
+        return cls.from_body(platform, {**body, "response_format": None})

@@ -21,6 +21,7 @@ from framedex.services.analysis import timeline as timeline_service
 from framedex.services.analysis.generation import SYSTEM_PROMPT, _budget, _timeline_message, build_context, prepare
 from framedex.services.analysis.params import (
     DEFAULT_TEMPERATURE,
+    AnalyzeInput,
     _generation_failed,
     check_max_tokens,
     check_model_name,
@@ -67,7 +68,7 @@ def summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[
         return prepared
     if kind == "summary":
         prompt = SUMMARY_PROMPT + (f"\nAdditional instructions: {extra}" if extra else "")
-        analysis = prepare(platform, tenant_id, {**body, "prompt": prompt})
+        analysis = prepare(platform, tenant_id, AnalyzeInput.from_body(platform, {**body, "prompt": prompt}))
         result = analysis.run()
         return {"id": result.generation_id, "summarize_type": "summary", "summary": result.data,
                 "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens}}
