@@ -203,6 +203,22 @@ def test_prompt_and_schema_checks() -> None:
         analysis.check_window(0, 30, 10)
 
 
+def test_analyze_input_is_checked_from_the_wire_body() -> None:
+    """The router builds the typed request; its checks are the API's, in its order, and /generate ignores
+    response_format (never checks it)."""
+    platform: Any = type("P", (), {"settings": Settings(llm_models={})})()
+    with pytest.raises(InvalidParameter) as exc:  # image is checked before model_name
+        analysis.AnalyzeInput.from_body(platform, {"image": "x", "model_name": "nope", "prompt": "a"})
+    assert exc.value.message.startswith("The image parameter is invalid.")
+    bad_schema = {"prompt": "a", "video_id": "v", "response_format": {"type": "text"}, "start_time": 2}
+    with pytest.raises(InvalidParameter):
+        analysis.AnalyzeInput.from_body(platform, bad_schema)
+    request = analysis.AnalyzeInput.from_generate_body(platform, bad_schema)
+    assert (request.prompt, request.json_schema, request.start_time, request.video_id) == ("a", None, 2, "v")
+    assert (request.model_name, request.temperature, request.max_tokens) == (
+        analysis.DEFAULT_MODEL, analysis.DEFAULT_TEMPERATURE, analysis.DEFAULT_MAX_TOKENS)
+
+
 SCHEMAS: list[dict[str, Any]] = [
     {"type": "object", "properties": {"title": {"type": "string", "minLength": 3},
                                       "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},

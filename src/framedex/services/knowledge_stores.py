@@ -7,6 +7,9 @@ search is `services.search.rank` over the store's ready items: what is seen (lab
 answers 410 (`search_page_token_expired`), an unknown or malformed one 400.
 
 Not yet: image items are stored (status `ready`) but not searchable, since ingest only indexes videos.
+
+Size (~510 lines): stores, items, item collections and store search are one resource tree (every call
+checks the same tenant/store ownership and metadata rules); search is the part to split if it grows.
 """
 
 from __future__ import annotations

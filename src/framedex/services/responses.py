@@ -18,6 +18,10 @@ request asks for ``include=["intermediate_outputs"]``. Bounds: input items and c
 per request, generation tokens, and wall time (generation stops at the deadline; the response is then
 ``incomplete``). Sessions keep the last `SESSION_MAX_TURNS` turns per tenant in the metadata store for
 `SESSION_TTL_SECONDS` after their last use.
+
+Size (~520 lines): request checking, the plan (`Agent`) and the wire objects it returns describe one turn
+and share its types (`Scope`, `Turn`, `Outcome`); the wire objects are the first candidate to move out (to the
+router, once this service takes typed input).
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ Flow (as the official SDK's `multipart_upload.upload_file` drives it):
    asset goes on to probing (`assets.bytes_received`).
 
 Sessions last 24 h, signed URLs 1 h (reference A.11). Chunk indexes are 1-based.
+
+Size (~590 lines): one upload session's life, from signed URLs through chunks to assembly and status;
+every part reads and writes the same session and chunk rows under one expiry/locking rule, so it stays in
+one module (the signed-URL scheme is the part to move out if another transport arrives).
 """
 
 from __future__ import annotations

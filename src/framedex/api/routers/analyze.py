@@ -113,12 +113,16 @@ async def _stream(request: Request, tenant: str, run: analysis.Analysis) -> Stre
 async def analyze(request: Request, body: AnalyzeRequest, platform: PlatformDep, tenant: TenantDep) -> Any:
     params = _bounded(body.body())
     pool = _pool(request)
+
+    def prepare() -> analysis.Analysis:  # checked on the pool's thread: a full pool answers 429 before any 400
+        return analysis.prepare(platform, tenant, analysis.AnalyzeInput.from_body(platform, params))
+
     if body.stream is True:
-        run = await pool.call(analysis.as_tenant(tenant, analysis.prepare), platform, tenant, params)
+        run = await pool.call(analysis.as_tenant(tenant, prepare))
         return await _stream(request, tenant, run)
 
     def sync() -> dict[str, Any]:
-        return analysis.response_body(analysis.prepare(platform, tenant, params).run())
+        return analysis.response_body(prepare().run())
 
     return AnalyzeResponse.model_validate(await pool.call(analysis.as_tenant(tenant, sync)))
 
@@ -128,12 +132,16 @@ async def generate(request: Request, body: AnalyzeRequest, platform: PlatformDep
     """Older open-ended generation; streams NDJSON unless ``stream`` is ``false``."""
     params = _bounded(body.body())
     pool = _pool(request)
+
+    def prepare() -> analysis.Analysis:  # checked on the pool's thread: a full pool answers 429 before any 400
+        return analysis.generate(platform, tenant, analysis.AnalyzeInput.from_generate_body(platform, params))
+
     if body.stream is not False:
-        run = await pool.call(analysis.as_tenant(tenant, analysis.generate), platform, tenant, params)
+        run = await pool.call(analysis.as_tenant(tenant, prepare))
         return await _stream(request, tenant, run)
 
     def sync() -> dict[str, Any]:
-        return analysis.response_body(analysis.generate(platform, tenant, params).run())
+        return analysis.response_body(prepare().run())
 
     return AnalyzeResponse.model_validate(await pool.call(analysis.as_tenant(tenant, sync)))
 

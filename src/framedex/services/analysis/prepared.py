@@ -41,7 +41,11 @@ from framedex.ids import utcnow
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
 from framedex.models.llm_state import LLMPreempted
+from framedex.services.analysis.generation import SYSTEM_PROMPT, Result, _budget, _timeline_message
+from framedex.services.analysis.params import DEFAULT_MODEL, check_max_tokens, check_model_name, check_temperature
+from framedex.services.analysis.summaries import SUMMARY_PROMPT, gist, make_chapters, make_highlights, summarize
 from framedex.services.analysis.timeline import Timeline, load_timeline
+from framedex.services.analysis.videos import _asset_video, get_ready_video
 from framedex.services.platform import Platform
 from framedex.storage.tables import IndexedAssetRow, IndexRow
 
@@ -61,11 +65,8 @@ _PREEMPT_PAUSE_SECONDS = 0.5
 @functools.cache
 def template_version() -> str:
     """The prompts and the code that writes each default request (their wording is part of the answer)."""
-    from framedex.services import analysis
-
-    parts = [VERSION, analysis.SYSTEM_PROMPT, analysis.SUMMARY_PROMPT]
-    for fn in (analysis.make_chapters, analysis.make_highlights, analysis.gist, analysis._timeline_message,
-               analysis._budget):
+    parts = [VERSION, SYSTEM_PROMPT, SUMMARY_PROMPT]
+    for fn in (make_chapters, make_highlights, gist, _timeline_message, _budget):
         try:
             parts.append(inspect.getsource(fn))
         except (OSError, TypeError):  # no source shipped: the version constant still applies
@@ -211,7 +212,6 @@ def _yielding(step: Callable[[], dict[str, Any]], ingest: Callable[[], bool]) ->
 def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
     """Compute and store the default outputs (and the prompt state) of a ready video; idempotent."""
     from framedex.models import llm_state
-    from framedex.services import analysis
 
     with platform.store.session() as s:
         row = s.get(IndexedAssetRow, video_id)
@@ -219,7 +219,7 @@ def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
             return None  # deleted, or being re-indexed (that run queues its own preparation)
         tenant_id = row.tenant_id
         timeline = load_timeline(platform, row)
-    key = prepared_key(platform, timeline, analysis.DEFAULT_MODEL)
+    key = prepared_key(platform, timeline, DEFAULT_MODEL)
     if platform.blobs.exists(blob_key(video_id, key)):
         _set_status(platform, video_id, "prepared", key=key)
         return None
@@ -228,10 +228,10 @@ def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
     body = {"video_id": video_id}
     outputs: dict[str, Any] = {}
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("summary", lambda: analysis.summarize(platform, tenant_id, {**body, "type": "summary"})),
-        ("gist", lambda: analysis.gist(platform, tenant_id, {**body, "types": list(GIST_TYPES)})),
-        ("highlight", lambda: analysis.summarize(platform, tenant_id, {**body, "type": "highlight"})),
-        ("chapter", lambda: analysis.summarize(platform, tenant_id, {**body, "type": "chapter"})),
+        ("summary", lambda: summarize(platform, tenant_id, {**body, "type": "summary"})),
+        ("gist", lambda: gist(platform, tenant_id, {**body, "types": list(GIST_TYPES)})),
+        ("highlight", lambda: summarize(platform, tenant_id, {**body, "type": "highlight"})),
+        ("chapter", lambda: summarize(platform, tenant_id, {**body, "type": "chapter"})),
     ]
     ingest = IngestActivity(platform)
     try:
@@ -270,18 +270,16 @@ def job_handlers(platform: Platform) -> dict[str, JobHandler]:
 def _ready_row(platform: Platform, tenant_id: str, body: dict[str, Any]) -> IndexedAssetRow | None:
     """The ready video a request names by ``video_id`` or ``video.asset_id``; None for other inputs (they may
     need indexing first: the slow path handles them) and for every error (the slow path reports it)."""
-    from framedex.services import analysis
-
     try:
         if body.get("video_id") is not None and body.get("video") is None:
-            ref = analysis.get_ready_video(platform, tenant_id, body.get("video_id"))
+            ref = get_ready_video(platform, tenant_id, body.get("video_id"))
             video_id = ref.video_id
         else:
             video = body.get("video")
             if body.get("video_id") is not None or not isinstance(video, dict) or not video.get("asset_id") \
                     or video.get("type", "asset_id") != "asset_id":
                 return None
-            found, _pending = analysis._asset_video(platform, tenant_id, str(video["asset_id"]))
+            found, _pending = _asset_video(platform, tenant_id, str(video["asset_id"]))
             if found is None or found.status != "ready":
                 return None
             video_id = found.id
@@ -315,16 +313,14 @@ def _fits(value: Any, max_tokens: int | None, output_tokens: Any) -> bool:
 
 def serve_summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
     """The prepared ``/summarize`` answer for a default request (no prompt, no schema), else None."""
-    from framedex.services import analysis
-
     kind = body.get("type")
     if kind not in ("summary", "chapter", "highlight") or body.get("prompt") or body.get("response_format"):
         return None
-    model_name = analysis.check_model_name(platform, body.get("model_name"))
-    analysis.check_temperature(body.get("temperature"))
+    model_name = check_model_name(platform, body.get("model_name"))
+    check_temperature(body.get("temperature"))
     max_tokens = body.get("max_tokens")
     if max_tokens is not None:
-        max_tokens = analysis.check_max_tokens(max_tokens)
+        max_tokens = check_max_tokens(max_tokens)
     if body.get("start_time") is not None or body.get("end_time") is not None:
         return None
     row = _ready_row(platform, tenant_id, body)
@@ -339,9 +335,7 @@ def serve_summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) ->
 
 
 def serve_gist(platform: Platform, tenant_id: str, body: dict[str, Any], wanted: list[str]) -> dict[str, Any] | None:
-    from framedex.services import analysis
-
-    model_name = analysis.check_model_name(platform, body.get("model_name"))
+    model_name = check_model_name(platform, body.get("model_name"))
     row = _ready_row(platform, tenant_id, body)
     outputs = _prepared(platform, row, model_name) if row is not None else None
     answer = (outputs or {}).get("gist")
@@ -360,11 +354,9 @@ def serve_gist(platform: Platform, tenant_id: str, body: dict[str, Any], wanted:
 def serve_analysis(job: Any, on_text: Callable[[str], Any] | None) -> Any:
     """The prepared summary for an ``/analyze`` request with the default summary prompt (an ``Analysis``),
     as its ``Result``; None for every other request."""
-    from framedex.services import analysis
-
     opts = job.options
     if (opts.json_schema is not None or opts.start_time is not None or opts.end_time is not None
-            or opts.prompt.strip() != analysis.SUMMARY_PROMPT):
+            or opts.prompt.strip() != SUMMARY_PROMPT):
         return None
     with job.platform.store.session() as s:
         row = s.get(IndexedAssetRow, job.video.video_id)
@@ -382,5 +374,5 @@ def serve_analysis(job: Any, on_text: Callable[[str], Any] | None) -> Any:
     if on_text is not None:
         on_text(text)
     log.info("served prepared summary for video %s", row.id)
-    return analysis.Result(job.generation_id, text, "stop", int(usage.get("input_tokens") or 0),
-                           int(usage.get("output_tokens") or 0), time_to_first_token=0.0)
+    return Result(job.generation_id, text, "stop", int(usage.get("input_tokens") or 0),
+                  int(usage.get("output_tokens") or 0), time_to_first_token=0.0)

@@ -9,7 +9,7 @@ in the create body (a framedex extension; the real platform registers them in it
 ``settings.webhook_urls``. A batch is ``pending`` → ``processing`` → ``completed`` (or ``canceling`` →
 ``canceled``; ``expired`` 24 h after creation), never ``failed``.
 
-Size (~650 lines): tasks and batches share one status machine, one job kind and one webhook path;
+Size (~750 lines): tasks and batches share one status machine, one job kind and one webhook path;
 batches are split out when they grow (the tables already live in `storage/tables_analysis.py`).
 """
 
@@ -30,7 +30,18 @@ from framedex.domain_errors import Conflict, InvalidParameter, MissingParameter,
 from framedex.ids import new_id, rfc3339, utcnow
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
-from framedex.services import analysis, webhooks
+from framedex.services import webhooks
+from framedex.services.analysis.generation import Analysis, as_tenant
+from framedex.services.analysis.params import (
+    GenerationOptions,
+    check_max_tokens,
+    check_model_name,
+    check_prompt,
+    check_response_format,
+    check_temperature,
+    check_window,
+)
+from framedex.services.analysis.videos import VideoRef, get_ready_video, submit_video
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.tables import IndexedAssetRow
@@ -68,16 +79,16 @@ def _params(platform: Platform, body: dict[str, Any], *, prompt_required: bool =
     max_tokens = body.get("max_tokens")
     if max_tokens == "unlimited":
         raise InvalidParameter("max_tokens", "unlimited requires analysis_mode time_based_metadata.")
-    prompt = analysis.check_prompt(body.get("prompt"), body.get("prompt_v2"), required=prompt_required)
+    prompt = check_prompt(body.get("prompt"), body.get("prompt_v2"), required=prompt_required)
     params: dict[str, Any] = {
         "analysis_mode": "general",
         "prompt": prompt,
-        "temperature": analysis.check_temperature(body.get("temperature")),
-        "max_tokens": analysis.check_max_tokens(max_tokens, default=ASYNC_DEFAULT_MAX_TOKENS),
+        "temperature": check_temperature(body.get("temperature")),
+        "max_tokens": check_max_tokens(max_tokens, default=ASYNC_DEFAULT_MAX_TOKENS),
     }
     if body.get("prompt_v2") is not None:
         params["prompt_v2"] = {"input_text": prompt}
-    schema = analysis.check_response_format(body.get("response_format"), allow_segments=True)
+    schema = check_response_format(body.get("response_format"), allow_segments=True)
     if schema is not None:
         params["response_format"] = {"type": "json_schema", "json_schema": schema}
     for name in ("min_segment_duration", "max_segment_duration"):
@@ -134,7 +145,7 @@ def _source(platform: Platform, tenant_id: str, body: dict[str, Any]) -> tuple[s
             return row.id, {"type": "video_id", "video_id": row.id, "index_id": row.index_id}
     if body.get("video") is None:
         raise MissingParameter("video")
-    return analysis.submit_video(platform, tenant_id, body["video"])
+    return submit_video(platform, tenant_id, body["video"])
 
 
 # --- tasks --------------------------------------------------------------------------------------------
@@ -163,7 +174,7 @@ def _new_task(platform: Platform, session: Session, tenant_id: str, *, params: d
 
 
 def create_task(platform: Platform, tenant_id: str, body: dict[str, Any]) -> AnalyzeTaskRow:
-    model_name = analysis.check_model_name(platform, body.get("model_name"))
+    model_name = check_model_name(platform, body.get("model_name"))
     params = _params(platform, body)
     custom_id = _custom_id(body.get("custom_id"))
     urls = _webhook_urls(platform, body)
@@ -281,19 +292,19 @@ class AnalyzeJobs:
             return
         assert video_id is not None
         try:
-            ref = analysis.get_ready_video(platform, tenant_id, video_id)
-            ref = analysis.VideoRef(ref.video_id, ref.index_id, ref.asset_id, ref.duration, source)
+            ref = get_ready_video(platform, tenant_id, video_id)
+            ref = VideoRef(ref.video_id, ref.index_id, ref.asset_id, ref.duration, source)
             start, end = params.get("start_time"), params.get("end_time")
-            analysis.check_window(start, end, ref.duration)
-            options = analysis.GenerationOptions(
+            check_window(start, end, ref.duration)
+            options = GenerationOptions(
                 prompt=params.get("prompt") or "", temperature=params["temperature"],
                 max_tokens=params["max_tokens"],
                 json_schema=(params.get("response_format") or {}).get("json_schema"),
                 model_name=model_name, start_time=start, end_time=end)
-            runner = analysis.Analysis(platform, ref, options)
+            runner = Analysis(platform, ref, options)
             canceled = _CancelWatch(platform, task_id)
             # In the tenant's own turn on the model, not the one turn all background work shares.
-            result = analysis.as_tenant(tenant_id, runner.run)(on_text=canceled)
+            result = as_tenant(tenant_id, runner.run)(on_text=canceled)
         except ServiceError as exc:
             self._fail(task_id, exc.code, exc.message)
             return
@@ -532,7 +543,7 @@ def create_batch(platform: Platform, tenant_id: str,
                  body: dict[str, Any]) -> tuple[AnalyzeBatchRow, list[AnalyzeTaskRow]]:
     if body.get("model_name") is None:
         raise MissingParameter("model_name")
-    model_name = analysis.check_model_name(platform, body.get("model_name"))
+    model_name = check_model_name(platform, body.get("model_name"))
     mode = body.get("analysis_mode")
     if mode is None:
         raise MissingParameter("analysis_mode")
@@ -559,8 +570,8 @@ def create_batch(platform: Platform, tenant_id: str,
         if not isinstance(video, dict) or video.get("type", "asset_id") != "asset_id" or not video.get("asset_id"):
             raise InvalidParameter(f"requests[{i}].video", "Batch items take {type: asset_id, asset_id}.")
         try:
-            video_id, source = analysis.submit_video(platform, tenant_id, {"type": "asset_id",
-                                                                            "asset_id": video["asset_id"]})
+            video_id, source = submit_video(platform, tenant_id, {"type": "asset_id",
+                                                                   "asset_id": video["asset_id"]})
             items.append((params, custom_id, video_id, source, None))
         except ServiceError as exc:  # this item fails on its own; the rest of the batch runs
             items.append((params, custom_id, None, {"type": "asset_id", "asset_id": video["asset_id"]},

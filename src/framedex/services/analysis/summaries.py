@@ -1,0 +1,270 @@
+"""Summaries, chapters and highlights (``/summarize``) and gists (``/gist``): fixed prompts and schemas over
+the video's timeline, answered from the outputs prepared at index time when the request is the default one
+(``prepared.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound
+from framedex.models.base import ChatMessage
+from framedex.models.llm import (
+    LLMError,
+    resolve_model,
+)
+from framedex.services.analysis import timeline as timeline_service
+from framedex.services.analysis.generation import SYSTEM_PROMPT, _budget, _timeline_message, build_context, prepare
+from framedex.services.analysis.params import (
+    DEFAULT_TEMPERATURE,
+    AnalyzeInput,
+    _generation_failed,
+    check_max_tokens,
+    check_model_name,
+    check_prompt,
+    check_temperature,
+)
+from framedex.services.analysis.structured import generate_json
+from framedex.services.analysis.timeline import Timeline, load_timeline, spans_from_boundaries
+from framedex.services.analysis.videos import resolve_video
+from framedex.services.platform import Platform
+from framedex.storage.tables import IndexedAssetRow
+
+SUMMARY_PROMPT = (
+    "Summarize the video in one paragraph (3 to 6 sentences) for someone who has not seen it. Go through "
+    "the video in order and say in plain words what each part shows, says or writes on screen, so that "
+    "every main subject is named; keep each part short and do not list every detail."
+)
+
+
+def _embedder(platform: Platform) -> Callable[[list[str]], Any] | None:
+    try:
+        text = platform.models.text()
+    except Exception:
+        return None
+
+    def embed(texts: list[str]) -> Any:
+        return text.embed(texts)
+
+    return embed
+
+
+def summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    kind = body.get("type")
+    if kind is None:
+        raise MissingParameter("type")
+    if kind not in ("summary", "chapter", "highlight"):
+        raise InvalidParameter("type", "Use summary, chapter or highlight.")
+    if body.get("response_format") is not None and kind != "summary":
+        raise InvalidParameter("response_format", "It is only valid when type is summary.")
+    extra = check_prompt(body.get("prompt"), None, required=False)
+    from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
+
+    if (prepared := analysis_prepared.serve_summarize(platform, tenant_id, body)) is not None:
+        return prepared
+    if kind == "summary":
+        prompt = SUMMARY_PROMPT + (f"\nAdditional instructions: {extra}" if extra else "")
+        analysis = prepare(platform, tenant_id, AnalyzeInput.from_body(platform, {**body, "prompt": prompt}))
+        result = analysis.run()
+        return {"id": result.generation_id, "summarize_type": "summary", "summary": result.data,
+                "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens}}
+    check_model_name(platform, body.get("model_name"))
+    temperature = check_temperature(body.get("temperature"))
+    max_tokens = check_max_tokens(body.get("max_tokens"), default=1024)
+    video = resolve_video(platform, tenant_id, video_id=body.get("video_id"), video=body.get("video"))
+    with platform.store.session() as s:
+        row = s.get(IndexedAssetRow, video.video_id)
+        if row is None:
+            raise NotFound("video", video.video_id)
+        timeline = load_timeline(platform, row)
+    duration = timeline.duration or video.duration
+    gid = str(uuid.uuid4())
+    try:
+        if kind == "chapter":
+            chapters, usage = make_chapters(platform, timeline, duration, extra=extra, temperature=temperature,
+                                            max_tokens=max_tokens, model_name=body.get("model_name"))
+            return {"id": gid, "summarize_type": "chapter", "chapters": chapters, "usage": usage}
+        highlights, usage = make_highlights(platform, timeline, duration, extra=extra, temperature=temperature,
+                                            max_tokens=max_tokens, model_name=body.get("model_name"))
+        return {"id": gid, "summarize_type": "highlight", "highlights": highlights, "usage": usage}
+    except LLMError as exc:
+        raise _generation_failed(exc) from exc
+
+
+def chapter_boundaries(platform: Platform, timeline: Timeline, duration: float) -> list[float]:
+    """Scene changes (shot cuts where what is seen, read, heard or said changes), merged to chapter length;
+    the sentence embedder is loaded only for videos with speech (topic changes inside long scenes)."""
+    embed = _embedder(platform) if timeline.speech else None
+    return [b for b in timeline_service.chapter_boundaries(timeline, embed) if 0 < b < duration]
+
+
+def _section_text(timeline: Timeline, a: float, b: float, budget: int) -> str:
+    text, _ = timeline.window(a, b).render(budget)
+    return text or "(nothing detected)"
+
+
+def make_chapters(platform: Platform, timeline: Timeline, duration: float, *, extra: str | None = None,
+                  temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = 1024,
+                  model_name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Chapters whose boundaries are where the content changes (see ``chapter_boundaries``); the model
+    only writes each chapter's title and summary."""
+    boundaries = chapter_boundaries(platform, timeline, duration)
+    spans = spans_from_boundaries(0.0, duration, boundaries)
+    llm = platform.models.llm()
+    # titles need the gist of each chapter, not all of it: keep this prompt short (prompt eval is slow on CPU)
+    budget = max(120, min(400, min(1600, platform.settings.llm_prompt_budget) // max(1, len(spans))))
+    sections = "\n\n".join(f"Chapter {i + 1} ({a:.0f}s-{b:.0f}s):\n{_section_text(timeline, a, b, budget)}"
+                           for i, (a, b) in enumerate(spans))
+    n = len(spans)
+    schema = {
+        "type": "object",
+        "properties": {"chapters": {"type": "array", "minItems": n, "maxItems": n, "items": {
+            "type": "object",
+            "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 80},
+                           "summary": {"type": "string", "minLength": 1, "maxLength": 400}},
+            "required": ["title", "summary"], "additionalProperties": False}}},
+        "required": ["chapters"], "additionalProperties": False,
+    }
+    request = (f"The video is divided into {n} chapter{'s' if n > 1 else ''}, shown below with what happens "
+               "in each. For every chapter, in order, write a short descriptive title (a few words) and a "
+               "one-sentence summary of that chapter's content.")
+    if extra:
+        request += f"\nAdditional instructions: {extra}"
+    messages = [ChatMessage("system", SYSTEM_PROMPT),
+                ChatMessage("user", f"{sections}\n\nRequest: {request}")]
+    value, gen, _ = generate_json(llm, messages, schema, max_tokens=max(max_tokens, 60 * n + 40),
+                                  temperature=temperature, model=resolve_model(platform.settings, model_name))
+    items = value.get("chapters", []) if isinstance(value, dict) else []
+    chapters = []
+    for i, (a, b) in enumerate(spans):
+        item = items[i] if i < len(items) and isinstance(items[i], dict) else {}
+        chapters.append({
+            "chapter_number": i + 1, "start": round(a), "end": round(b), "start_sec": round(a, 2),
+            "end_sec": round(b, 2), "chapter_title": str(item.get("title") or f"Part {i + 1}").strip(),
+            "chapter_summary": str(item.get("summary") or "").strip(),
+        })
+    return chapters, {"output_tokens": gen.output_tokens, "input_tokens": gen.input_tokens}
+
+
+def make_highlights(platform: Platform, timeline: Timeline, duration: float, *, extra: str | None = None,
+                    temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = 1024,
+                    model_name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Key moments. The model picks each moment's start among real moments of the timeline (transcript
+    segment starts and shot cuts, enforced by the schema's enum); each highlight runs to the end of the
+    material that starts there (at most 20 s), in order and not overlapping."""
+    candidates = sorted({round(e.start) for e in timeline.speech} | {round(c) for c in timeline.cuts}
+                        | {round(e.start) for e in timeline.events if e.kind == "ocr"})
+    candidates = [c for c in candidates if 0 <= c < duration]
+    if not candidates:
+        candidates = [round(t) for t in _grid(duration, max(5.0, duration / 20))]
+    if len(candidates) > 120:
+        stride = len(candidates) / 120
+        candidates = sorted({candidates[int(i * stride)] for i in range(120)})
+    count = int(max(1, min(6, len(candidates), duration // 30 + 1)))
+    llm = platform.models.llm()
+    ctx = build_context(platform, timeline, 0.0, duration, budget=_budget(platform, "", 0), llm=llm)
+    schema = {
+        "type": "object",
+        "properties": {"highlights": {"type": "array", "minItems": 1, "maxItems": count, "items": {
+            "type": "object",
+            "properties": {"start": {"type": "integer", "enum": candidates},
+                           "title": {"type": "string", "minLength": 1, "maxLength": 80},
+                           "summary": {"type": "string", "minLength": 1, "maxLength": 300}},
+            "required": ["start", "title", "summary"], "additionalProperties": False}}},
+        "required": ["highlights"], "additionalProperties": False,
+    }
+    request = (f"List up to {count} of the most important moments of the video, in chronological order. "
+               "For each give its start time in seconds (a time from the timeline), a short title and a "
+               "one-sentence description.")
+    if extra:
+        request += f"\nAdditional instructions: {extra}"
+    messages = [ChatMessage("system", SYSTEM_PROMPT),
+                ChatMessage("user", _timeline_message(ctx) + f"\n\nRequest: {request}")]
+    value, gen, _ = generate_json(llm, messages, schema, max_tokens=max(max_tokens, 80 * count + 40),
+                                  temperature=temperature, model=resolve_model(platform.settings, model_name))
+    items = [h for h in (value.get("highlights", []) if isinstance(value, dict) else []) if isinstance(h, dict)]
+    picked: dict[int, dict[str, Any]] = {}
+    for h in items:
+        start = h.get("start")
+        if isinstance(start, int) and 0 <= start < duration and start not in picked:
+            picked[start] = h
+    starts = sorted(picked)
+    highlights = []
+    for i, s in enumerate(starts):
+        nxt = starts[i + 1] if i + 1 < len(starts) else duration
+        end = min(_moment_end(timeline, float(s)), float(nxt), s + 20.0, duration)
+        if end - s < 1.0:
+            end = min(s + min(5.0, nxt - s), duration)
+        if end <= s:
+            continue
+        h = picked[s]
+        highlights.append({"start": s, "end": round(end), "start_sec": float(s), "end_sec": round(end, 2),
+                           "highlight": str(h.get("title", "")).strip(),
+                           "highlight_summary": str(h.get("summary", "")).strip()})
+    return highlights, {"output_tokens": gen.output_tokens, "input_tokens": gen.input_tokens}
+
+
+def _grid(duration: float, step: float) -> list[float]:
+    return [i * step for i in range(int(duration // step) + 1) if i * step < duration]
+
+
+def _moment_end(timeline: Timeline, start: float) -> float:
+    """End of the transcript segment (or shot) that starts near ``start``; else start + 10 s."""
+    for e in timeline.speech:
+        if abs(e.start - start) <= 1.0:
+            return e.end
+    later = [c for c in timeline.cuts if c > start + 1.0]
+    return later[0] if later else start + 10.0
+
+
+def gist(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    types = body.get("types")
+    if types is None:
+        raise MissingParameter("types")
+    if isinstance(types, str):
+        types = [types]
+    if not isinstance(types, list) or not types or any(t not in ("title", "topic", "hashtag") for t in types):
+        raise InvalidParameter("types", "Use one or more of title, topic, hashtag.")
+    wanted = list(dict.fromkeys(types))
+    from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
+
+    if (prepared := analysis_prepared.serve_gist(platform, tenant_id, body, wanted)) is not None:
+        return prepared
+    props: dict[str, Any] = {}
+    if "title" in wanted:
+        props["title"] = {"type": "string", "minLength": 3, "maxLength": 100}
+    if "topic" in wanted:
+        props["topics"] = {"type": "array", "minItems": 1, "maxItems": 3,
+                           "items": {"type": "string", "minLength": 2, "maxLength": 60}}
+    if "hashtag" in wanted:
+        props["hashtags"] = {"type": "array", "minItems": 3, "maxItems": 8,
+                             "items": {"type": "string", "minLength": 2, "maxLength": 40}}
+    schema = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    asks = {"title": "a title that captures the video's main theme",
+            "topic": "the central topics (1 to 3 short phrases)",
+            "hashtag": "hashtags for social media (3 to 8, each a single word or CamelCase phrase)"}
+    prompt = "Give " + "; ".join(asks[t] for t in wanted) + "."
+    analysis = prepare(platform, tenant_id, {"video_id": body.get("video_id"), "video": body.get("video"),
+                                             "prompt": prompt, "max_tokens": 256, "temperature": 0.2,
+                                             "model_name": body.get("model_name")})
+    analysis.options.json_schema = schema
+    result = analysis.run()
+    value = json.loads(result.data)
+    out: dict[str, Any] = {"id": result.generation_id,
+                           "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens}}
+    if "title" in wanted:
+        out["title"] = str(value.get("title", "")).strip()
+    if "topic" in wanted:
+        out["topics"] = [str(t).strip() for t in value.get("topics", []) if str(t).strip()]
+    if "hashtag" in wanted:
+        tags = []
+        for t in value.get("hashtags", []):
+            word = re.sub(r"[^\w]", "", str(t).replace(" ", ""))
+            if word and f"#{word}" not in tags:
+                tags.append(f"#{word}")
+        out["hashtags"] = tags
+    return out
