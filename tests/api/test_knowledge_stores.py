@@ -1,6 +1,6 @@
 """Knowledge stores through the official SDK on a live server: a store, items from a real video asset
 (indexed with the real models), text search over what is said, token paging with 410 for an expired
-token, item collections, and deletion."""
+token, item collections, and deletion; image items (real photos) found by what they show."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from twelvelabs import TwelveLabs
 from twelvelabs.core.api_error import ApiError
 
 from framedex.services import knowledge_stores
-from tests.conftest import LiveServer, Media
+from tests.conftest import SHARED_MEDIA, LiveServer, Media
 
 pytestmark = pytest.mark.slow
 
@@ -140,3 +140,45 @@ def test_delete_item_then_store(tl: TwelveLabs, store: dict[str, Any]) -> None:
     with pytest.raises(ApiError) as err:
         tl.knowledge_stores.retrieve(store["id"])
     assert err.value.status_code == 404
+
+
+PHOTOS = {"dogs": "two_samoyeds_grass_IMG_20200608_111614_1600px.jpg", "fruit": "fruits.jpg",
+          "highway": "city_highway_IMG_1054.jpg"}
+
+
+@pytest.fixture(scope="module")
+def photo_store(tl: TwelveLabs) -> Any:
+    created = tl.knowledge_stores.create(name="photos")
+    items: dict[str, str] = {}
+    for key, name in PHOTOS.items():
+        with (SHARED_MEDIA / "images" / name).open("rb") as fh:
+            asset: Any = tl.assets.create(method="direct", file=fh)
+        item = tl.knowledge_store_items.create(created.id, asset_id=asset.id, metadata={"photo": key})
+        assert item.asset_type == "image"
+        items[key] = item.id
+    for item_id in items.values():
+        done = wait_ready(tl, created.id, item_id)
+        assert done.status == "ready", done
+        assert done.system_metadata.width and done.system_metadata.height
+        assert getattr(done.system_metadata, "duration", None) is None
+    yield {"id": created.id, "items": items}
+    tl.knowledge_stores.delete(created.id)
+
+
+def test_image_items_are_found_by_what_they_show(tl: TwelveLabs, photo_store: dict[str, Any]) -> None:
+    items = photo_store["items"]
+    for query, key in (("two white dogs lying on the grass", "dogs"), ("a bowl of fruit", "fruit"),
+                       ("cars driving on a highway", "highway")):
+        res = tl.knowledge_stores.search(photo_store["id"], query={"text": query})
+        assert res.data and res.data[0].item_id == items[key], (query, res.data)
+        hit = res.data[0]
+        assert hit.asset_type == "image" and hit.rank == 1
+        assert hit.metadata.user == {"photo": key} and hit.metadata.system.width
+    # Images are matched on what is seen even when the videos are searched by audio only.
+    heard = tl.knowledge_stores.search(photo_store["id"], query={"text": "two white dogs lying on the grass"},
+                                       search_options={"video": {"modalities": ["audio"]}}, group_by="item")
+    assert heard.data and heard.data[0].item_id == items["dogs"]
+    # Filtering on videos leaves no image.
+    videos = tl.knowledge_stores.search(photo_store["id"], query={"text": "two white dogs lying on the grass"},
+                                        filter={"asset_type": {"eq": "video"}})
+    assert videos.data == []

@@ -51,6 +51,7 @@ class VideoContext:
     modalities: set[str]
     addons: list[str]
     _clips: list[ClipSpan] | None = None
+    still: bool = False  # an image asset (a knowledge-store item): one frame that lasts `info.duration`
 
     @property
     def clips(self) -> list[ClipSpan]:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from framedex.domain_errors import ServiceError
@@ -21,7 +22,13 @@ from framedex.ingest.fetch import FetchError, download
 from framedex.ingest.keys import transcript_blob_key
 from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
 from framedex.ingest.probe import MediaInfo, MediaRejected, probe, validate_video
-from framedex.ingest.stages import default_stages, spoken_language_hint, transcribe, transcript_document
+from framedex.ingest.stages import (
+    STILL_SECONDS,
+    default_stages,
+    spoken_language_hint,
+    transcribe,
+    transcript_document,
+)
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler, PermanentJobError, TransientJobError
 from framedex.services import assets as asset_service
@@ -93,7 +100,9 @@ def ensure_asset_ready(platform: Platform, asset_id: str) -> tuple[Path, MediaIn
             row.status = "ready"
             row.size = info.size
             row.system_metadata = info.as_dict()
-            if info.has_video:
+            if row.file_type == "image" and info.has_video and not info.has_audio:
+                pass  # a picture (FFmpeg reads it as a one-frame video): it stays an image
+            elif info.has_video:
                 row.file_type = "video"
             elif info.has_audio:
                 row.file_type = "audio"
@@ -115,6 +124,24 @@ def _set_video(platform: Platform, video_id: str, **fields: object) -> IndexedAs
 def _fail_video(platform: Platform, video_id: str, code: str, message: str) -> None:
     with contextlib.suppress(VideoGone):
         _set_video(platform, video_id, status="failed", error={"code": code, "message": message})
+
+
+def _is_image(platform: Platform, asset_id: str) -> bool:
+    with platform.store.session() as session:
+        asset = session.get(AssetRow, asset_id)
+        return asset is not None and asset.file_type == "image"
+
+
+def _still_info(path: Path, info: MediaInfo) -> MediaInfo:
+    """An image indexed as one still frame (knowledge-store items): it must decode as an image (size limits
+    included); it lasts STILL_SECONDS, so it makes one clip like a short video's."""
+    from framedex.services.media import load_image
+
+    try:
+        height, width = load_image(path).shape[:2]
+    except ServiceError as exc:
+        raise MediaRejected("image_file_broken", exc.message) from exc
+    return replace(info, duration=STILL_SECONDS, width=width, height=height, fps=0.0, has_audio=False)
 
 
 class IngestJobs:
@@ -180,8 +207,11 @@ class IngestJobs:
         try:
             video = _set_video(self.platform, video_id, status="validating")
             try:
-                _path, info = ensure_asset_ready(self.platform, video.asset_id)
-                validate_video(info, self.platform.settings)
+                path, info = ensure_asset_ready(self.platform, video.asset_id)
+                if _is_image(self.platform, video.asset_id):
+                    info = _still_info(path, info)
+                else:
+                    validate_video(info, self.platform.settings)
             except AssetUnavailable as exc:
                 raise MediaRejected("video_file_broken", str(exc)) from exc
         except VideoGone:
@@ -215,11 +245,12 @@ class IngestJobs:
                 from framedex.services.indexes import index_modalities
 
                 modalities, addons = index_modalities(index), list(index.addons)
+            still = _is_image(self.platform, video.asset_id)
             path = self.platform.blobs.local_path(asset_service.asset_blob_key(video.asset_id))
             info = MediaInfo(**{k: v for k, v in video.system_metadata.items() if k != "filename"})
             ctx = VideoContext(platform=self.platform, video_id=video_id, tenant_id=video.tenant_id,
                                index_id=video.index_id, asset_id=video.asset_id, media_path=path, info=info,
-                               modalities=modalities, addons=addons)
+                               modalities=modalities, addons=addons, still=still)
             self.pipeline.run(ctx)
             _set_video(self.platform, video_id, status="ready", indexed_at=utcnow(), error=None)
             analysis_after_ready(self.platform, video_id)  # queues its analysis preparation, after ready

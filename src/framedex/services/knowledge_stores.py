@@ -1,12 +1,12 @@
 """Knowledge stores, their items and item collections, and knowledge-store search (reference B.17-B.19).
 
-Each store owns a hidden index (models: Marengo with visual + audio). Adding a video item indexes its
-asset into that index with the ordinary ingest pipeline, so an item's status is its indexed asset's and
-search is `services.search.rank` over the store's ready items: what is seen (labels, OCR), said
-(transcripts) and heard. Search results are kept server-side for token paging; a token past its expiry
-answers 410 (`search_page_token_expired`), an unknown or malformed one 400.
-
-Not yet: image items are stored (status `ready`) but not searchable, since ingest only indexes videos.
+Each store owns a hidden index (models: Marengo with visual + audio). Adding an item indexes its asset
+into that index with the ordinary ingest pipeline, so an item's status is its indexed asset's and search
+is `services.search.rank` over the store's ready items: what is seen (labels, OCR), said (transcripts)
+and heard. An image item is indexed as one still frame (one clip, `ctx.still` in ingest): its labels,
+joint-space vector, on-screen text and faces, matched on what is seen whatever the video modalities, and
+answered as an image hit (no time range). Search results are kept server-side for token paging; a token
+past its expiry answers 410 (`search_page_token_expired`), an unknown or malformed one 400.
 """
 
 from __future__ import annotations
@@ -175,21 +175,26 @@ def delete_store(platform: Platform, tenant_id: str, store_id: str) -> None:
 
 def item_json(item: KnowledgeStoreItemRow, video: IndexedAssetRow | None, asset: AssetRow | None) -> dict[str, Any]:
     system: dict[str, Any] = {"asset_type": item.asset_type}
-    if video is not None:
+    if video is not None and item.asset_type == "video":
         status = ITEM_STATUS.get(video.status, "processing")
         system.update({k: v for k, v in {"filename": video.filename, "duration": video.duration, "fps": video.fps,
                                          "width": video.width, "height": video.height,
                                          "size": video.size}.items() if v is not None})
-    else:
-        status = "failed" if asset is not None and asset.status == "failed" else "ready"
+    else:  # an image: its asset's size (an item from before images were indexed has no video and is ready)
+        status = ITEM_STATUS.get(video.status, "processing") if video is not None else \
+            "failed" if asset is not None and asset.status == "failed" else "ready"
         if asset is not None:
-            meta = asset.system_metadata or {}
-            system.update({k: meta[k] for k in ("width", "height", "size") if meta.get(k) is not None})
+            system.update(_image_system(asset))
             if asset.filename:
                 system["filename"] = asset.filename
     return {"_id": item.id, "asset_type": item.asset_type, "asset_id": item.asset_id, "status": status,
             "system_metadata": system, "metadata": item.meta or {}, "created_at": rfc3339(item.created_at),
             "updated_at": rfc3339(item.updated_at)}
+
+
+def _image_system(asset: AssetRow | None) -> dict[str, Any]:
+    meta = (asset.system_metadata or {}) if asset is not None else {}
+    return {k: meta[k] for k in ("width", "height", "size") if meta.get(k) is not None}
 
 
 def _items_json(s: Any, items: list[KnowledgeStoreItemRow]) -> list[dict[str, Any]]:
@@ -223,9 +228,7 @@ def create_item(platform: Platform, tenant_id: str, store_id: str, body: dict[st
         if asset.file_type not in (None, kind):
             raise InvalidParameter("asset_type", f"The asset is a {asset.file_type}, not a {kind}.")
         index_id = store.index_id
-    video_id = None
-    if kind == "video":
-        video_id = videos.index_asset(platform, tenant_id, index_id, asset_id).id
+    video_id = videos.index_asset(platform, tenant_id, index_id, asset_id, still_images=kind == "image").id
     item = KnowledgeStoreItemRow(id=new_id(), tenant_id=tenant_id, store_id=store_id, asset_id=asset_id,
                                  asset_type=kind, video_id=video_id, meta=meta)
     with platform.store.session() as s:
@@ -410,6 +413,8 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
         store = get_store(s, tenant_id, store_id)
         index_id = store.index_id
         item_rows = list(s.scalars(select(KnowledgeStoreItemRow).where(KnowledgeStoreItemRow.store_id == store_id)))
+        image_meta = {i.asset_id: _image_system(s.get(AssetRow, i.asset_id))
+                      for i in item_rows if i.asset_type == "image"}
     token = body.get("page_token")
     if token is not None:
         search_id, page = _decode(token)
@@ -439,16 +444,33 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
             raise InvalidParameter("search_options.video.modalities", "Use visual and/or audio.")
     items = _filtered(item_rows, body.get("filter"))
     item_of_video = {i.video_id: i for i in items if i.video_id}
-    options = list(modalities) + (["transcription"] if "audio" in modalities else [])
-    request = search.validate(search.SearchRequest(index_id=index_id, search_options=options, query_text=text,
-                                                   page_limit=page_size))
     ready = search_cache.ready_videos(platform, tenant_id, index_id)
     allowed = set(ready.ids) & set(item_of_video)
-    hits = search.rank(platform, tenant_id, request, allowed, ready=ready) if allowed else []
+    images = {v for v in allowed if item_of_video[v].asset_type == "image"}
+    # Images are always matched on what is seen: with the video modalities when they include it, else apart.
+    searches = [(modalities, allowed if "visual" in modalities else allowed - images)]
+    if "visual" not in modalities:
+        searches.append((["visual"], images))
+    hits: list[dict[str, Any]] = []
+    for wanted, ids in searches:
+        if ids:
+            options = list(wanted) + (["transcription"] if "audio" in wanted else [])
+            request = search.validate(search.SearchRequest(index_id=index_id, search_options=options,
+                                                           query_text=text, page_limit=page_size))
+            hits.extend(search.rank(platform, tenant_id, request, ids, ready=ready))
+    if len(searches) > 1:
+        hits.sort(key=lambda h: -float(h["relevance"]))
     entries: list[dict[str, Any]] = []
     by_item: dict[str, dict[str, Any]] = {}
     for h in hits:
         item = item_of_video[h["video_id"]]
+        if item.asset_type == "image":
+            if item.id not in by_item:
+                asset_meta = image_meta.get(item.asset_id, {})
+                entries.append({"asset_type": "image", "item_id": item.id,
+                                "metadata": {"system": asset_meta, "user": item.meta or {}}})
+                by_item[item.id] = entries[-1]
+            continue
         matched = [m for m, v in (h.get("modalities") or {}).items() if v >= search.RELEVANCE_THRESHOLD] \
             or list(h.get("modalities") or {})[:1]
         wire = sorted({"audio" if m in ("audio", "transcription") else "visual" for m in matched})
