@@ -35,6 +35,7 @@ THUMBNAIL_MAX_SIDE = 480
 MIN_CLIP_SECONDS = 2.0
 MAX_CLIP_SECONDS = 10.0
 STILL_SECONDS = 1.0  # an image is indexed as one frame standing for this long: one clip, searched like any other
+PAGE_SECONDS = MAX_CLIP_SECONDS  # a document's page n stands for [(n-1)·PAGE_SECONDS, n·PAGE_SECONDS): one clip
 
 
 def _jpeg(image: np.ndarray, quality: int = 90, max_side: int | None = None) -> bytes:
@@ -66,6 +67,13 @@ class DecodeStage:
             blobs.put_bytes(audio_key(ctx.video_id), b"")
             still = {"cuts": [], "frame_times": [0.0], "duration": ctx.info.duration}
             blobs.put_bytes(scan_key(ctx.video_id), json.dumps(still).encode())
+            return
+        if ctx.document:  # no frames, no audio: page boundaries are the cuts
+            pages = round(ctx.info.duration / PAGE_SECONDS)
+            blobs.put_bytes(audio_key(ctx.video_id), b"")
+            paged = {"cuts": [PAGE_SECONDS * n for n in range(1, pages)], "frame_times": [],
+                     "duration": ctx.info.duration}
+            blobs.put_bytes(scan_key(ctx.video_id), json.dumps(paged).encode())
             return
 
         def keep(frame: SampledFrame) -> None:
@@ -192,6 +200,7 @@ class SpeechStage:
 def default_stages() -> list[Stage]:
     from framedex.ingest.modalities import (
         AudioEventsStage,
+        DocumentTextStage,
         FacesStage,
         OcrStage,
         TranscriptVectorsStage,
@@ -199,4 +208,4 @@ def default_stages() -> list[Stage]:
     )
 
     return [DecodeStage(), ClipsStage(), ThumbnailsStage(), SpeechStage(), TranscriptVectorsStage(),
-            AudioEventsStage(), VisualStage(), OcrStage(), FacesStage()]
+            AudioEventsStage(), VisualStage(), OcrStage(), FacesStage(), DocumentTextStage()]

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id, new_id, rfc3339, utcnow
+from framedex.ingest.stages import PAGE_SECONDS
 from framedex.services import assets as asset_service
 from framedex.services import indexes, search, videos
 from framedex.services.paging import Page, PageRequest, paginate
@@ -36,6 +37,9 @@ from framedex.storage.tables_knowledge import (
 
 STORE_INDEX_MODELS = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
 MAX_PAGE_SIZE = 50
+# The API's items are videos and images; a document (PDF, text, Markdown) item is framedex's extension: the
+# reference searches documents nowhere else (they are only embedded), and its SDK's asset_type enums are open.
+ITEM_KINDS = ("video", "image", "document")
 MAX_ITEM_IDS = 500
 SEARCH_TTL_SECONDS = 3600.0
 # Ingest statuses → item statuses of the API.
@@ -180,7 +184,7 @@ def item_json(item: KnowledgeStoreItemRow, video: IndexedAssetRow | None, asset:
         system.update({k: v for k, v in {"filename": video.filename, "duration": video.duration, "fps": video.fps,
                                          "width": video.width, "height": video.height,
                                          "size": video.size}.items() if v is not None})
-    else:  # an image: its asset's size (an item from before images were indexed has no video and is ready)
+    else:  # an image or a document: its asset's size (an item from before images were indexed has no video)
         status = ITEM_STATUS.get(video.status, "processing") if video is not None else \
             "failed" if asset is not None and asset.status == "failed" else "ready"
         if asset is not None:
@@ -193,8 +197,9 @@ def item_json(item: KnowledgeStoreItemRow, video: IndexedAssetRow | None, asset:
 
 
 def _image_system(asset: AssetRow | None) -> dict[str, Any]:
+    """The system metadata of an image or document item (and of its search hits)."""
     meta = (asset.system_metadata or {}) if asset is not None else {}
-    return {k: meta[k] for k in ("width", "height", "size") if meta.get(k) is not None}
+    return {k: meta[k] for k in ("width", "height", "size", "document_page_count") if meta.get(k) is not None}
 
 
 def _items_json(s: Any, items: list[KnowledgeStoreItemRow]) -> list[dict[str, Any]]:
@@ -222,13 +227,14 @@ def create_item(platform: Platform, tenant_id: str, store_id: str, body: dict[st
     with platform.store.session() as s:
         store = get_store(s, tenant_id, store_id)
         asset = asset_service.get_asset(s, tenant_id, asset_id)
+        # A document only when asked for: the official SDK cannot parse a document item or hit (closed unions).
         kind = body.get("asset_type") or ("image" if asset.file_type == "image" else "video")
-        if kind not in ("video", "image"):
-            raise InvalidParameter("asset_type", "Use video or image.")
+        if kind not in ITEM_KINDS:
+            raise InvalidParameter("asset_type", "Use video, image or document.")
         if asset.file_type not in (None, kind):
             raise InvalidParameter("asset_type", f"The asset is a {asset.file_type}, not a {kind}.")
         index_id = store.index_id
-    video_id = videos.index_asset(platform, tenant_id, index_id, asset_id, still_images=kind == "image").id
+    video_id = videos.index_asset(platform, tenant_id, index_id, asset_id, kinds=(kind,)).id
     item = KnowledgeStoreItemRow(id=new_id(), tenant_id=tenant_id, store_id=store_id, asset_id=asset_id,
                                  asset_type=kind, video_id=video_id, meta=meta)
     with platform.store.session() as s:
@@ -414,7 +420,7 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
         index_id = store.index_id
         item_rows = list(s.scalars(select(KnowledgeStoreItemRow).where(KnowledgeStoreItemRow.store_id == store_id)))
         image_meta = {i.asset_id: _image_system(s.get(AssetRow, i.asset_id))
-                      for i in item_rows if i.asset_type == "image"}
+                      for i in item_rows if i.asset_type != "video"}
     token = body.get("page_token")
     if token is not None:
         search_id, page = _decode(token)
@@ -446,8 +452,9 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
     item_of_video = {i.video_id: i for i in items if i.video_id}
     ready = search_cache.ready_videos(platform, tenant_id, index_id)
     allowed = set(ready.ids) & set(item_of_video)
-    images = {v for v in allowed if item_of_video[v].asset_type == "image"}
-    # Images are always matched on what is seen: with the video modalities when they include it, else apart.
+    images = {v for v in allowed if item_of_video[v].asset_type != "video"}
+    # Images (and documents: what is written) are always matched on what is seen: with the video modalities
+    # when they include it, else apart.
     searches = [(modalities, allowed if "visual" in modalities else allowed - images)]
     if "visual" not in modalities:
         searches.append((["visual"], images))
@@ -464,12 +471,17 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
     by_item: dict[str, dict[str, Any]] = {}
     for h in hits:
         item = item_of_video[h["video_id"]]
-        if item.asset_type == "image":
-            if item.id not in by_item:
-                asset_meta = image_meta.get(item.asset_id, {})
-                entries.append({"asset_type": "image", "item_id": item.id,
-                                "metadata": {"system": asset_meta, "user": item.meta or {}}})
-                by_item[item.id] = entries[-1]
+        if item.asset_type != "video":
+            entry = by_item.get(item.id)
+            if entry is None or (item.asset_type == "document" and group_by != "item"):  # an image hits once
+                entry = {"asset_type": item.asset_type, "item_id": item.id,
+                         "metadata": {"system": image_meta.get(item.asset_id, {}), "user": item.meta or {}}}
+                entries.append(entry)
+                by_item[item.id] = entry
+            if item.asset_type == "document":  # the pages of the hit (page n is clip n-1, see ingest)
+                first = int(float(h["start"]) // PAGE_SECONDS) + 1
+                last = max(first, -int(-float(h["end"]) // PAGE_SECONDS))
+                entry.setdefault("matches", []).append({"start_page_number": first, "end_page_number": last})
             continue
         matched = [m for m, v in (h.get("modalities") or {}).items() if v >= search.RELEVANCE_THRESHOLD] \
             or list(h.get("modalities") or {})[:1]
