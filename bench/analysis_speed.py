@@ -200,7 +200,7 @@ def real(args: argparse.Namespace) -> int:
     import threading
 
     from framedex.models import llm_state
-    from framedex.services.analysis import indexes
+    from framedex.services import indexes
     from framedex.services.analysis import prepared as analysis_prepared
 
     work = Path(tempfile.mkdtemp(prefix="framedex-bench-real-"))

@@ -1,10 +1,12 @@
 """Knowledge stores through the official SDK on a live server: a store, items from a real video asset
 (indexed with the real models), text search over what is said, token paging with 410 for an expired
-token, item collections, and deletion."""
+token, item collections, and deletion; image items (real photos) found by what they show and document
+items (a PDF) by a quoted phrase, on its page."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +15,8 @@ from twelvelabs import TwelveLabs
 from twelvelabs.core.api_error import ApiError
 
 from framedex.services import knowledge_stores
-from tests.conftest import LiveServer, Media
+from tests.conftest import SHARED_MEDIA, LiveServer, Media
+from tests.documents.pdfgen import text_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -140,3 +143,71 @@ def test_delete_item_then_store(tl: TwelveLabs, store: dict[str, Any]) -> None:
     with pytest.raises(ApiError) as err:
         tl.knowledge_stores.retrieve(store["id"])
     assert err.value.status_code == 404
+
+
+PHOTOS = {"dogs": "two_samoyeds_grass_IMG_20200608_111614_1600px.jpg", "fruit": "fruits.jpg",
+          "highway": "city_highway_IMG_1054.jpg"}
+
+
+@pytest.fixture(scope="module")
+def photo_store(tl: TwelveLabs) -> Any:
+    created = tl.knowledge_stores.create(name="photos")
+    items: dict[str, str] = {}
+    for key, name in PHOTOS.items():
+        with (SHARED_MEDIA / "images" / name).open("rb") as fh:
+            asset: Any = tl.assets.create(method="direct", file=fh)
+        item = tl.knowledge_store_items.create(created.id, asset_id=asset.id, metadata={"photo": key})
+        assert item.asset_type == "image"
+        items[key] = item.id
+    for item_id in items.values():
+        done = wait_ready(tl, created.id, item_id)
+        assert done.status == "ready", done
+        assert done.system_metadata.width and done.system_metadata.height
+        assert getattr(done.system_metadata, "duration", None) is None
+    yield {"id": created.id, "items": items}
+    tl.knowledge_stores.delete(created.id)
+
+
+def test_image_items_are_found_by_what_they_show(tl: TwelveLabs, photo_store: dict[str, Any]) -> None:
+    items = photo_store["items"]
+    for query, key in (("two white dogs lying on the grass", "dogs"), ("a bowl of fruit", "fruit"),
+                       ("cars driving on a highway", "highway")):
+        res = tl.knowledge_stores.search(photo_store["id"], query={"text": query})
+        assert res.data and res.data[0].item_id == items[key], (query, res.data)
+        hit = res.data[0]
+        assert hit.asset_type == "image" and hit.rank == 1
+        assert hit.metadata.user == {"photo": key} and hit.metadata.system.width
+    # Images are matched on what is seen even when the videos are searched by audio only.
+    heard = tl.knowledge_stores.search(photo_store["id"], query={"text": "two white dogs lying on the grass"},
+                                       search_options={"video": {"modalities": ["audio"]}}, group_by="item")
+    assert heard.data and heard.data[0].item_id == items["dogs"]
+    # Filtering on videos leaves no image.
+    videos = tl.knowledge_stores.search(photo_store["id"], query={"text": "two white dogs lying on the grass"},
+                                        filter={"asset_type": {"eq": "video"}})
+    assert videos.data == []
+
+
+def test_document_item_is_found_by_a_quoted_phrase(tl: TwelveLabs, http: httpx.Client, tmp_path: Path) -> None:
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(text_pdf([["Volcanoes erupt molten lava and ash.", "Magma rises through the crust."],
+                              ["Page two talks about glaciers and ice sheets."]], title="Earth Forces"))
+    created = tl.knowledge_stores.create(name="papers")
+    with pdf.open("rb") as fh:
+        asset: Any = tl.assets.create(method="direct", file=fh, filename="report.pdf")
+    # A framedex extension, asked for by name (the SDK's item and hit types know videos and images only).
+    r = http.post(f"/knowledge-stores/{created.id}/items", json={"asset_id": asset.id, "asset_type": "document"})
+    assert r.status_code in (200, 201) and r.json()["asset_type"] == "document", r.text
+    item_id = r.json()["_id"]
+    deadline = time.monotonic() + 180
+    while (item := http.get(f"/knowledge-stores/{created.id}/items/{item_id}").json())["status"] not in (
+            "ready", "failed") and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert item["status"] == "ready" and item["system_metadata"]["document_page_count"] == 2, item
+    found = http.post(f"/knowledge-stores/{created.id}/search",
+                      json={"query": {"text": '"glaciers and ice sheets"'}}).json()
+    assert found["data"] and found["data"][0]["item_id"] == item_id, found
+    assert found["data"][0]["asset_type"] == "document"
+    assert found["data"][0]["matches"][0] == {"start_page_number": 2, "end_page_number": 2}
+    first = http.post(f"/knowledge-stores/{created.id}/search", json={"query": {"text": "molten lava"}}).json()
+    assert first["data"] and first["data"][0]["matches"][0]["start_page_number"] == 1, first
+    tl.knowledge_stores.delete(created.id)

@@ -27,5 +27,10 @@ def transcript_blob_key(asset_id: str) -> str:
     return f"assets/{asset_id}/transcript.json"
 
 
+def document_key(asset_id: str) -> str:
+    """The extracted text of a document asset (pages), written when the asset becomes ready."""
+    return f"assets/{asset_id}/document.json"
+
+
 def audio_key(video_id: str) -> str:
     return f"videos/{video_id}/audio.f32"

@@ -507,3 +507,43 @@ class TranscriptVectorsStage:
                 clip = clip_of(ctx.clips, (seg.start + seg.end) / 2)
                 records.append(VectorRecord(ctx.video_id, clip.seq, seg.start, seg.end, vector, {"segment": seg.id}))
         _replace_vectors(ctx, "transcription", records)
+
+
+class DocumentTextStage:
+    """What is written in a document (`ctx.document`): its extracted text, read as on-screen text is, so the
+    `ocr` search source finds it (quotes included): each sentence is a line (kind ``ocr``, with its sentence
+    vector), runs of three sentences are blocks (``ocr_block``, a quote across sentences), on its page's clip."""
+
+    name = "document_text"
+
+    def applies(self, ctx: VideoContext) -> bool:
+        return ctx.document
+
+    def run(self, ctx: VideoContext, session: Session) -> None:
+        import json
+
+        from framedex.ingest.documents import sentence_chunks, sentences
+        from framedex.ingest.keys import document_key
+        from framedex.ingest.stages import PAGE_SECONDS
+
+        with ctx.platform.blobs.open(document_key(ctx.asset_id)) as f:
+            pages = json.load(f)["pages"]
+        lines: list[tuple[str, ClipSpan, float, float]] = []
+        block_rows: list[ClipFeatureRow] = []
+        for page in pages:
+            start = (int(page["number"]) - 1) * PAGE_SECONDS
+            end = min(start + PAGE_SECONDS, ctx.info.duration)
+            clip = clip_of(ctx.clips, start)
+            text = str(page.get("text") or "")
+            lines.extend((line, clip, start, end) for line in sentences(text))
+            block_rows.extend(_feature(ctx, "ocr_block", clip, start, end, block, {"score": 1.0})
+                              for block in sentence_chunks(text, 3, 1))
+        rows = [_feature(ctx, "ocr", clip, s, e, line, {"score": 1.0}) for line, clip, s, e in lines]
+        records: list[VectorRecord] = []
+        if lines:
+            vectors = ctx.platform.models.text().embed([line for line, *_ in lines])
+            records = [VectorRecord(ctx.video_id, clip.seq, s, e, vectors[i], {"text": line})
+                       for i, (line, clip, s, e) in enumerate(lines)]
+        _replace_vectors(ctx, "ocr", records)
+        _replace_features(session, ctx, "ocr", rows)
+        _replace_features(session, ctx, "ocr_block", block_rows)

@@ -51,6 +51,8 @@ class VideoContext:
     modalities: set[str]
     addons: list[str]
     _clips: list[ClipSpan] | None = None
+    still: bool = False  # an image asset (a knowledge-store item): one frame that lasts `info.duration`
+    document: bool = False  # a document asset (a knowledge-store item): no media, a clip per page of text
 
     @property
     def clips(self) -> list[ClipSpan]:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import asdict
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,8 @@ FRAME_MAX_SIDE = 640
 THUMBNAIL_MAX_SIDE = 480
 MIN_CLIP_SECONDS = 2.0
 MAX_CLIP_SECONDS = 10.0
+STILL_SECONDS = 1.0  # an image is indexed as one frame standing for this long: one clip, searched like any other
+PAGE_SECONDS = MAX_CLIP_SECONDS  # a document's page n stands for [(n-1)·PAGE_SECONDS, n·PAGE_SECONDS): one clip
 
 
 def _jpeg(image: np.ndarray, quality: int = 90, max_side: int | None = None) -> bytes:
@@ -46,7 +48,8 @@ def _jpeg(image: np.ndarray, quality: int = 90, max_side: int | None = None) -> 
 
 
 class DecodeStage:
-    """Decode once: frames at SAMPLE_FPS, shot cuts and the audio track, all into the blob store."""
+    """Decode once: frames at SAMPLE_FPS, shot cuts and the audio track, all into the blob store. An image
+    (`ctx.still`) is one frame at 0 s, upright as its EXIF orientation says, with no audio."""
 
     name = "decode"
 
@@ -55,6 +58,23 @@ class DecodeStage:
 
     def run(self, ctx: VideoContext, session: Session) -> None:
         blobs = ctx.platform.blobs
+        if ctx.still:
+            blobs.delete_prefix(frames_prefix(ctx.video_id))
+            with Image.open(ctx.media_path) as opened:
+                picture = (ImageOps.exif_transpose(opened) or opened).convert("RGB")
+            picture.thumbnail((FRAME_MAX_SIDE, FRAME_MAX_SIDE))
+            blobs.put_bytes(frame_key(ctx.video_id, 0.0), _jpeg(np.asarray(picture)))
+            blobs.put_bytes(audio_key(ctx.video_id), b"")
+            still = {"cuts": [], "frame_times": [0.0], "duration": ctx.info.duration}
+            blobs.put_bytes(scan_key(ctx.video_id), json.dumps(still).encode())
+            return
+        if ctx.document:  # no frames, no audio: page boundaries are the cuts
+            pages = round(ctx.info.duration / PAGE_SECONDS)
+            blobs.put_bytes(audio_key(ctx.video_id), b"")
+            paged = {"cuts": [PAGE_SECONDS * n for n in range(1, pages)], "frame_times": [],
+                     "duration": ctx.info.duration}
+            blobs.put_bytes(scan_key(ctx.video_id), json.dumps(paged).encode())
+            return
 
         def keep(frame: SampledFrame) -> None:
             blobs.put_bytes(frame_key(ctx.video_id, frame.time), _jpeg(frame.image))
@@ -180,6 +200,7 @@ class SpeechStage:
 def default_stages() -> list[Stage]:
     from framedex.ingest.modalities import (
         AudioEventsStage,
+        DocumentTextStage,
         FacesStage,
         OcrStage,
         TranscriptVectorsStage,
@@ -187,4 +208,4 @@ def default_stages() -> list[Stage]:
     )
 
     return [DecodeStage(), ClipsStage(), ThumbnailsStage(), SpeechStage(), TranscriptVectorsStage(),
-            AudioEventsStage(), VisualStage(), OcrStage(), FacesStage()]
+            AudioEventsStage(), VisualStage(), OcrStage(), FacesStage(), DocumentTextStage()]

@@ -21,6 +21,7 @@ import numpy as np
 from framedex.domain_errors import InvalidParameter, NotFound, PayloadTooLarge
 from framedex.ids import utcnow
 from framedex.ingest import documents as extract
+from framedex.ingest.keys import document_key
 from framedex.models.base import FloatArray, ImageArray
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow
@@ -38,7 +39,7 @@ MAX_CHUNKS = 2000
 
 
 def document_blob_key(asset_id: str) -> str:
-    return f"assets/{asset_id}/document.json"
+    return document_key(asset_id)
 
 
 def technical_fields(system_metadata: dict[str, Any] | None) -> dict[str, Any]:

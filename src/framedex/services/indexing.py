@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from framedex.domain_errors import ServiceError
@@ -21,7 +22,14 @@ from framedex.ingest.fetch import FetchError, download
 from framedex.ingest.keys import transcript_blob_key
 from framedex.ingest.pipeline import Pipeline, VideoContext, VideoGone
 from framedex.ingest.probe import MediaInfo, MediaRejected, probe, validate_video
-from framedex.ingest.stages import default_stages, spoken_language_hint, transcribe, transcript_document
+from framedex.ingest.stages import (
+    PAGE_SECONDS,
+    STILL_SECONDS,
+    default_stages,
+    spoken_language_hint,
+    transcribe,
+    transcript_document,
+)
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler, PermanentJobError, TransientJobError
 from framedex.services import assets as asset_service
@@ -93,7 +101,9 @@ def ensure_asset_ready(platform: Platform, asset_id: str) -> tuple[Path, MediaIn
             row.status = "ready"
             row.size = info.size
             row.system_metadata = info.as_dict()
-            if info.has_video:
+            if row.file_type == "image" and info.has_video and not info.has_audio:
+                pass  # a picture (FFmpeg reads it as a one-frame video): it stays an image
+            elif info.has_video:
                 row.file_type = "video"
             elif info.has_audio:
                 row.file_type = "audio"
@@ -115,6 +125,39 @@ def _set_video(platform: Platform, video_id: str, **fields: object) -> IndexedAs
 def _fail_video(platform: Platform, video_id: str, code: str, message: str) -> None:
     with contextlib.suppress(VideoGone):
         _set_video(platform, video_id, status="failed", error={"code": code, "message": message})
+
+
+def _file_type(platform: Platform, asset_id: str) -> str | None:
+    with platform.store.session() as session:
+        asset = session.get(AssetRow, asset_id)
+        return asset.file_type if asset is not None else None
+
+
+def _document_info(platform: Platform, asset_id: str) -> MediaInfo:
+    """A document indexed as its pages (knowledge-store items), once its text is extracted: page n is the clip
+    [(n-1)·PAGE_SECONDS, n·PAGE_SECONDS) of a media with no video and no audio."""
+    with contextlib.suppress(DocumentAsset):  # extracted (ready) or refused (failed) by services.documents
+        ensure_asset_ready(platform, asset_id)
+    with platform.store.session() as session:
+        asset = session.get(AssetRow, asset_id)
+        if asset is None or asset.status != "ready":
+            raise AssetUnavailable(((asset.error if asset else None) or {}).get("message", "the document failed"))
+        meta = asset.system_metadata or {}
+        pages = max(1, int(meta.get("document_page_count") or 1))
+        return MediaInfo(duration=pages * PAGE_SECONDS, size=int(asset.size or 0),
+                         format=str(meta.get("document_kind") or "document"), has_video=False, has_audio=False)
+
+
+def _still_info(path: Path, info: MediaInfo) -> MediaInfo:
+    """An image indexed as one still frame (knowledge-store items): it must decode as an image (size limits
+    included); it lasts STILL_SECONDS, so it makes one clip like a short video's."""
+    from framedex.services.media import load_image
+
+    try:
+        height, width = load_image(path).shape[:2]
+    except ServiceError as exc:
+        raise MediaRejected("image_file_broken", exc.message) from exc
+    return replace(info, duration=STILL_SECONDS, width=width, height=height, fps=0.0, has_audio=False)
 
 
 class IngestJobs:
@@ -179,9 +222,16 @@ class IngestJobs:
         video_id = job.payload["video_id"]
         try:
             video = _set_video(self.platform, video_id, status="validating")
+            kind = _file_type(self.platform, video.asset_id)
             try:
-                _path, info = ensure_asset_ready(self.platform, video.asset_id)
-                validate_video(info, self.platform.settings)
+                if kind == "document":  # a knowledge-store item: its pages of extracted text
+                    info = _document_info(self.platform, video.asset_id)
+                else:
+                    path, info = ensure_asset_ready(self.platform, video.asset_id)
+                    if kind == "image":
+                        info = _still_info(path, info)
+                    else:
+                        validate_video(info, self.platform.settings)
             except AssetUnavailable as exc:
                 raise MediaRejected("video_file_broken", str(exc)) from exc
         except VideoGone:
@@ -215,11 +265,13 @@ class IngestJobs:
                 from framedex.services.indexes import index_modalities
 
                 modalities, addons = index_modalities(index), list(index.addons)
+            kind = _file_type(self.platform, video.asset_id)
             path = self.platform.blobs.local_path(asset_service.asset_blob_key(video.asset_id))
             info = MediaInfo(**{k: v for k, v in video.system_metadata.items() if k != "filename"})
             ctx = VideoContext(platform=self.platform, video_id=video_id, tenant_id=video.tenant_id,
                                index_id=video.index_id, asset_id=video.asset_id, media_path=path, info=info,
-                               modalities=modalities, addons=addons)
+                               modalities=modalities, addons=addons, still=kind == "image",
+                               document=kind == "document")
             self.pipeline.run(ctx)
             _set_video(self.platform, video_id, status="ready", indexed_at=utcnow(), error=None)
             analysis_after_ready(self.platform, video_id)  # queues its analysis preparation, after ready

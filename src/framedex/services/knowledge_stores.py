@@ -1,14 +1,14 @@
 """Knowledge stores, their items and item collections, and knowledge-store search (reference B.17-B.19).
 
-Each store owns a hidden index (models: Marengo with visual + audio). Adding a video item indexes its
-asset into that index with the ordinary ingest pipeline, so an item's status is its indexed asset's and
-search is `services.search.rank` over the store's ready items: what is seen (labels, OCR), said
-(transcripts) and heard. Search results are kept server-side for token paging; a token past its expiry
-answers 410 (`search_page_token_expired`), an unknown or malformed one 400.
+Each store owns a hidden index (models: Marengo with visual + audio). Adding an item indexes its asset
+into that index with the ordinary ingest pipeline, so an item's status is its indexed asset's and search
+is `services.search.rank` over the store's ready items: what is seen (labels, OCR), said (transcripts)
+and heard. An image item is indexed as one still frame (one clip, `ctx.still` in ingest): its labels,
+joint-space vector, on-screen text and faces, matched on what is seen whatever the video modalities, and
+answered as an image hit (no time range). Search results are kept server-side for token paging; a token
+past its expiry answers 410 (`search_page_token_expired`), an unknown or malformed one 400.
 
-Not yet: image items are stored (status `ready`) but not searchable, since ingest only indexes videos.
-
-Size (~510 lines): stores, items, item collections and store search are one resource tree (every call
+Size (~600 lines): stores, items, item collections and store search are one resource tree (every call
 checks the same tenant/store ownership and metadata rules); search is the part to split if it grows.
 """
 
@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
 from framedex.ids import is_id, new_id, rfc3339, utcnow
+from framedex.ingest.stages import PAGE_SECONDS
 from framedex.services import assets as asset_service
 from framedex.services import indexes, search, videos
 from framedex.services.paging import Page, PageRequest, paginate
@@ -39,6 +40,9 @@ from framedex.storage.tables_knowledge import (
 
 STORE_INDEX_MODELS = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
 MAX_PAGE_SIZE = 50
+# The API's items are videos and images; a document (PDF, text, Markdown) item is framedex's extension: the
+# reference searches documents nowhere else (they are only embedded), and its SDK's asset_type enums are open.
+ITEM_KINDS = ("video", "image", "document")
 MAX_ITEM_IDS = 500
 SEARCH_TTL_SECONDS = 3600.0
 # Ingest statuses → item statuses of the API.
@@ -178,21 +182,27 @@ def delete_store(platform: Platform, tenant_id: str, store_id: str) -> None:
 
 def item_json(item: KnowledgeStoreItemRow, video: IndexedAssetRow | None, asset: AssetRow | None) -> dict[str, Any]:
     system: dict[str, Any] = {"asset_type": item.asset_type}
-    if video is not None:
+    if video is not None and item.asset_type == "video":
         status = ITEM_STATUS.get(video.status, "processing")
         system.update({k: v for k, v in {"filename": video.filename, "duration": video.duration, "fps": video.fps,
                                          "width": video.width, "height": video.height,
                                          "size": video.size}.items() if v is not None})
-    else:
-        status = "failed" if asset is not None and asset.status == "failed" else "ready"
+    else:  # an image or a document: its asset's size (an item from before images were indexed has no video)
+        status = ITEM_STATUS.get(video.status, "processing") if video is not None else \
+            "failed" if asset is not None and asset.status == "failed" else "ready"
         if asset is not None:
-            meta = asset.system_metadata or {}
-            system.update({k: meta[k] for k in ("width", "height", "size") if meta.get(k) is not None})
+            system.update(_image_system(asset))
             if asset.filename:
                 system["filename"] = asset.filename
     return {"_id": item.id, "asset_type": item.asset_type, "asset_id": item.asset_id, "status": status,
             "system_metadata": system, "metadata": item.meta or {}, "created_at": rfc3339(item.created_at),
             "updated_at": rfc3339(item.updated_at)}
+
+
+def _image_system(asset: AssetRow | None) -> dict[str, Any]:
+    """The system metadata of an image or document item (and of its search hits)."""
+    meta = (asset.system_metadata or {}) if asset is not None else {}
+    return {k: meta[k] for k in ("width", "height", "size", "document_page_count") if meta.get(k) is not None}
 
 
 def _items_json(s: Any, items: list[KnowledgeStoreItemRow]) -> list[dict[str, Any]]:
@@ -220,15 +230,14 @@ def create_item(platform: Platform, tenant_id: str, store_id: str, body: dict[st
     with platform.store.session() as s:
         store = get_store(s, tenant_id, store_id)
         asset = asset_service.get_asset(s, tenant_id, asset_id)
+        # A document only when asked for: the official SDK cannot parse a document item or hit (closed unions).
         kind = body.get("asset_type") or ("image" if asset.file_type == "image" else "video")
-        if kind not in ("video", "image"):
-            raise InvalidParameter("asset_type", "Use video or image.")
+        if kind not in ITEM_KINDS:
+            raise InvalidParameter("asset_type", "Use video, image or document.")
         if asset.file_type not in (None, kind):
             raise InvalidParameter("asset_type", f"The asset is a {asset.file_type}, not a {kind}.")
         index_id = store.index_id
-    video_id = None
-    if kind == "video":
-        video_id = videos.index_asset(platform, tenant_id, index_id, asset_id).id
+    video_id = videos.index_asset(platform, tenant_id, index_id, asset_id, kinds=(kind,)).id
     item = KnowledgeStoreItemRow(id=new_id(), tenant_id=tenant_id, store_id=store_id, asset_id=asset_id,
                                  asset_type=kind, video_id=video_id, meta=meta)
     with platform.store.session() as s:
@@ -413,6 +422,8 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
         store = get_store(s, tenant_id, store_id)
         index_id = store.index_id
         item_rows = list(s.scalars(select(KnowledgeStoreItemRow).where(KnowledgeStoreItemRow.store_id == store_id)))
+        image_meta = {i.asset_id: _image_system(s.get(AssetRow, i.asset_id))
+                      for i in item_rows if i.asset_type != "video"}
     token = body.get("page_token")
     if token is not None:
         search_id, page = _decode(token)
@@ -442,16 +453,39 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
             raise InvalidParameter("search_options.video.modalities", "Use visual and/or audio.")
     items = _filtered(item_rows, body.get("filter"))
     item_of_video = {i.video_id: i for i in items if i.video_id}
-    options = list(modalities) + (["transcription"] if "audio" in modalities else [])
-    request = search.validate(search.SearchRequest(index_id=index_id, search_options=options, query_text=text,
-                                                   page_limit=page_size))
     ready = search_cache.ready_videos(platform, tenant_id, index_id)
     allowed = set(ready.ids) & set(item_of_video)
-    hits = search.rank(platform, tenant_id, request, allowed, ready=ready) if allowed else []
+    images = {v for v in allowed if item_of_video[v].asset_type != "video"}
+    # Images (and documents: what is written) are always matched on what is seen: with the video modalities
+    # when they include it, else apart.
+    searches = [(modalities, allowed if "visual" in modalities else allowed - images)]
+    if "visual" not in modalities:
+        searches.append((["visual"], images))
+    hits: list[dict[str, Any]] = []
+    for wanted, ids in searches:
+        if ids:
+            options = list(wanted) + (["transcription"] if "audio" in wanted else [])
+            request = search.validate(search.SearchRequest(index_id=index_id, search_options=options,
+                                                           query_text=text, page_limit=page_size))
+            hits.extend(search.rank(platform, tenant_id, request, ids, ready=ready))
+    if len(searches) > 1:
+        hits.sort(key=lambda h: -float(h["relevance"]))
     entries: list[dict[str, Any]] = []
     by_item: dict[str, dict[str, Any]] = {}
     for h in hits:
         item = item_of_video[h["video_id"]]
+        if item.asset_type != "video":
+            entry = by_item.get(item.id)
+            if entry is None or (item.asset_type == "document" and group_by != "item"):  # an image hits once
+                entry = {"asset_type": item.asset_type, "item_id": item.id,
+                         "metadata": {"system": image_meta.get(item.asset_id, {}), "user": item.meta or {}}}
+                entries.append(entry)
+                by_item[item.id] = entry
+            if item.asset_type == "document":  # the pages of the hit (page n is clip n-1, see ingest)
+                first = int(float(h["start"]) // PAGE_SECONDS) + 1
+                last = max(first, -int(-float(h["end"]) // PAGE_SECONDS))
+                entry.setdefault("matches", []).append({"start_page_number": first, "end_page_number": last})
+            continue
         matched = [m for m, v in (h.get("modalities") or {}).items() if v >= search.RELEVANCE_THRESHOLD] \
             or list(h.get("modalities") or {})[:1]
         wire = sorted({"audio" if m in ("audio", "transcription") else "visual" for m in matched})

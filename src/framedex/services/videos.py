@@ -45,13 +45,15 @@ def get_video(session: Session, tenant_id: str, index_id: str | None, video_id: 
 
 
 def create_indexed_asset(platform: Platform, session: Session, tenant_id: str, index_id: str, asset: AssetRow, *,
-                         enable_video_stream: bool = False,
-                         user_metadata: dict[str, Any] | None = None) -> IndexedAssetRow:
+                         enable_video_stream: bool = False, user_metadata: dict[str, Any] | None = None,
+                         kinds: tuple[str, ...] = ("video",)) -> IndexedAssetRow:
+    """`kinds`: the asset types taken. Knowledge-store items also index images (one still frame) and documents
+    (a clip per page of text) into their store's hidden index; the API's indexes take videos."""
     index = get_index(session, tenant_id, index_id)
     if asset.status == "failed":
         raise ServiceError(f"The asset {asset.id} failed processing and cannot be indexed.",
                            code="asset_unavailable")
-    if asset.file_type not in ("video",):
+    if asset.file_type not in kinds:
         raise InvalidParameter("asset_id", "Only video assets can be indexed.")
     row = IndexedAssetRow(
         id=new_id(), tenant_id=tenant_id, index_id=index.id, asset_id=asset.id, status="pending",
@@ -65,7 +67,8 @@ def create_indexed_asset(platform: Platform, session: Session, tenant_id: str, i
 
 
 def index_asset(platform: Platform, tenant_id: str, index_id: str, asset_id: str, *,
-                enable_video_stream: bool = False, user_metadata: Any = None) -> IndexedAssetRow:
+                enable_video_stream: bool = False, user_metadata: Any = None,
+                kinds: tuple[str, ...] = ("video",)) -> IndexedAssetRow:
     if not asset_id:
         raise MissingParameter("asset_id")
     metadata = asset_service.parse_user_metadata(user_metadata)
@@ -73,7 +76,8 @@ def index_asset(platform: Platform, tenant_id: str, index_id: str, asset_id: str
         get_index(s, tenant_id, index_id)
         asset = asset_service.get_asset(s, tenant_id, asset_id)
         return create_indexed_asset(platform, s, tenant_id, index_id, asset,
-                                    enable_video_stream=enable_video_stream, user_metadata=metadata)
+                                    enable_video_stream=enable_video_stream, user_metadata=metadata,
+                                    kinds=kinds)
 
 
 def _apply_filter(query: Select[Any], flt: VideoFilter) -> Select[Any]:
