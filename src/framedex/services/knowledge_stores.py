@@ -8,7 +8,7 @@ joint-space vector, on-screen text and faces, matched on what is seen whatever t
 answered as an image hit (no time range). Search results are kept server-side for token paging; a token
 past its expiry answers 410 (`search_page_token_expired`), an unknown or malformed one 400.
 
-Size (~600 lines): stores, items, item collections and store search are one resource tree (every call
+Size (~550 lines): stores, items, item collections and store search are one resource tree (every call
 checks the same tenant/store ownership and metadata rules); search is the part to split if it grows.
 """
 
