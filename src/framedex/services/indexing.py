@@ -127,10 +127,16 @@ def _fail_video(platform: Platform, video_id: str, code: str, message: str) -> N
         _set_video(platform, video_id, status="failed", error={"code": code, "message": message})
 
 
-def _file_type(platform: Platform, asset_id: str) -> str | None:
+def _item_kind(platform: Platform, video: IndexedAssetRow) -> str:
+    """How the video's asset is indexed: "image" (one still frame) and "document" (a clip per page) only for
+    knowledge-store items, in their store's hidden index; anything else is taken as a video, so a picture or
+    a text file uploaded as a task fails validation as the API's indexes do."""
     with platform.store.session() as session:
-        asset = session.get(AssetRow, asset_id)
-        return asset.file_type if asset is not None else None
+        asset = session.get(AssetRow, video.asset_id)
+        index = session.get(IndexRow, video.index_id)
+        if asset is None or index is None or not index.hidden or asset.file_type not in ("image", "document"):
+            return "video"
+        return asset.file_type
 
 
 def _document_info(platform: Platform, asset_id: str) -> MediaInfo:
@@ -222,7 +228,7 @@ class IngestJobs:
         video_id = job.payload["video_id"]
         try:
             video = _set_video(self.platform, video_id, status="validating")
-            kind = _file_type(self.platform, video.asset_id)
+            kind = _item_kind(self.platform, video)
             try:
                 if kind == "document":  # a knowledge-store item: its pages of extracted text
                     info = _document_info(self.platform, video.asset_id)
@@ -265,7 +271,7 @@ class IngestJobs:
                 from framedex.services.indexes import index_modalities
 
                 modalities, addons = index_modalities(index), list(index.addons)
-            kind = _file_type(self.platform, video.asset_id)
+            kind = _item_kind(self.platform, video)
             path = self.platform.blobs.local_path(asset_service.asset_blob_key(video.asset_id))
             info = MediaInfo(**{k: v for k, v in video.system_metadata.items() if k != "filename"})
             ctx = VideoContext(platform=self.platform, video_id=video_id, tenant_id=video.tenant_id,
