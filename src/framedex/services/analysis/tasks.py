@@ -44,7 +44,7 @@ from framedex.services.analysis.params import (
 from framedex.services.analysis.videos import VideoRef, get_ready_video, submit_video
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
-from framedex.storage.tables import IndexedAssetRow
+from framedex.storage.tables import IndexedAssetRow, JobRow
 from framedex.storage.tables_analysis import AnalyzeBatchRow, AnalyzeTaskRow
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class AnalyzeJobs:
         platform = self.platform
         with platform.store.session() as s:
             task = s.get(AnalyzeTaskRow, task_id)
-            if task is None or task.status in FINAL:
+            if task is None or task.status in FINAL or _handed_on(s, job, task_id):
                 return
             video = s.get(IndexedAssetRow, task.video_id) if task.video_id else None
             if video is None or video.tenant_id != task.tenant_id:
@@ -339,6 +339,26 @@ def job_handlers(platform: Platform) -> dict[str, JobHandler]:
     return AnalyzeJobs(platform).handlers()
 
 
+def _handed_on(session: Session, job: Job, task_id: str) -> bool:
+    """Whether a newer live job carries ``task_id``: this one handed the task on (a wait or a step back
+    enqueues the next job in the same transaction) and was killed before it was marked done, so the queue
+    ran it again. It must do nothing then, or the task would get two jobs and two generations. Only a
+    *newer* job wins, so two live jobs of one task never both stand back."""
+    current = session.get(JobRow, job.id)
+    if current is None:
+        return False
+    newer = session.scalars(
+        select(JobRow.id).where(JobRow.kind == JOB_KIND, JobRow.id != job.id,
+                                JobRow.status.in_(("queued", "running")),
+                                JobRow.payload["task_id"].as_string() == task_id,
+                                (JobRow.created_at > current.created_at)
+                                | ((JobRow.created_at == current.created_at) & (JobRow.id > job.id)))
+        .limit(1)).first()
+    if newer is not None:
+        log.info("analysis task %s: job %s was handed on to job %s; nothing to do", task_id, job.id, newer)
+    return newer is not None
+
+
 def _transition(session: Session, task_id: str, status: str, **values: Any) -> bool:
     """Move an active task to ``status`` unless it ended meanwhile (a cancel wins over the worker)."""
     result = session.execute(
@@ -403,8 +423,6 @@ def _owed_turn(session: Session, tenant_id: str) -> str | None:
 def _yield_turn(platform: Platform, session: Session, job: Job, task_id: str, owed_task_id: str,
                 deferrals: int) -> None:
     """Put ``task_id`` back in the queue behind ``owed_task_id`` (see above)."""
-    from framedex.storage.tables import JobRow
-
     current = session.get(JobRow, job.id)
     place = current.available_at if current is not None else utcnow()
     again = platform.queue.enqueue(JOB_KIND, {"task_id": task_id, "deferrals": deferrals + 1}, session=session,
@@ -425,8 +443,6 @@ def _yield_turn(platform: Platform, session: Session, job: Job, task_id: str, ow
 
 
 def _delay_job(session: Session, job_id: str, seconds: float) -> None:
-    from framedex.storage.tables import JobRow
-
     session.flush()
     job = session.get(JobRow, job_id)
     if job is not None:
