@@ -168,19 +168,19 @@ def timed(fn: Callable[[Callable[[str], bool]], object]) -> dict[str, object]:
 
 def measure(platform: Platform, tenant: str, video_id: str, *, custom_only: bool = False) -> dict[str, object]:
     def analyze(prompt: str, max_tokens: int) -> Callable[[Callable[[str], bool]], object]:
-        body = {"video_id": video_id, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0}
-        return lambda on_text: analysis.prepare(platform, tenant, body).run(on_text)
+        request = analysis.AnalyzeInput(prompt, max_tokens=max_tokens, temperature=0, video_id=video_id)
+        return lambda on_text: analysis.prepare(platform, tenant, request).run(on_text)
 
     def summarize(kind: str) -> Callable[[Callable[[str], bool]], object]:
-        return lambda on_text: analysis.summarize(platform, tenant, {"video_id": video_id, "type": kind})
+        return lambda on_text: analysis.summarize(platform, tenant, analysis.SummarizeInput(kind, video_id=video_id))
 
     out: dict[str, object] = {"custom_question": timed(analyze(CUSTOM_QUESTION, 60))}
     print(json.dumps(out), flush=True)
     if not custom_only:
         out["default_summary"] = timed(summarize("summary"))
         out["default_chapters"] = timed(summarize("chapter"))
-        out["default_gist"] = timed(lambda _t: analysis.gist(platform, tenant, {
-            "video_id": video_id, "types": ["title", "topic", "hashtag"]}))
+        out["default_gist"] = timed(lambda _t: analysis.gist(platform, tenant, analysis.GistInput(
+            ("title", "topic", "hashtag"), video_id=video_id)))
         print(json.dumps(out), flush=True)
     out["custom_summary"] = timed(analyze(CUSTOM_SUMMARY, 200))
     out["custom_chapters"] = timed(analyze(CUSTOM_CHAPTERS, 300))
@@ -289,9 +289,8 @@ def main() -> int:
     print(f"model load + warm-up: {load_s:.1f}s (threads={args.threads})")
     report: dict[str, object] = {"minutes": args.minutes, "threads": args.threads, "load_seconds": round(load_s, 2)}
     for run in range(args.runs):
-        body = {"video_id": video_id, "prompt": analysis.SUMMARY_PROMPT, "max_tokens": args.max_tokens,
-                "temperature": 0}
-        job = analysis.prepare(platform, tenant, body)
+        job = analysis.prepare(platform, tenant, analysis.AnalyzeInput(
+            analysis.SUMMARY_PROMPT, max_tokens=args.max_tokens, temperature=0, video_id=video_id))
         t0 = time.perf_counter()
         first: list[float] = []
 

@@ -202,19 +202,20 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             row["chapters_pr"] = boundary_scores(found, truth)
             row["boundary_seconds"] = round(time.perf_counter() - t0, 2)
             if not args.no_llm:
-                body = {"video_id": vid, "temperature": 0}
                 t0 = time.perf_counter()
-                summary = analysis.summarize(platform, state["tenant_id"], {**body, "type": "summary"})["summary"]
+                summary = analysis.summarize(platform, state["tenant_id"],
+                                             analysis.SummarizeInput("summary", temperature=0, video_id=vid))["summary"]
                 row["summary"] = summary
                 row["summary_scores"] = text_scores(summary, case)
                 row["summary_seconds"] = round(time.perf_counter() - t0)
                 g = analysis.gist(platform, state["tenant_id"],
-                                  {"video_id": vid, "types": ["title", "topic", "hashtag"]})
+                                  analysis.GistInput(("title", "topic", "hashtag"), video_id=vid))
                 gist_text = " ".join([g.get("title", ""), *g.get("topics", []), *g.get("hashtags", [])])
                 row["gist"] = gist_text
                 row["gist_scores"] = text_scores(gist_text, case)
                 if not args.no_chapters:
-                    ch = analysis.summarize(platform, state["tenant_id"], {**body, "type": "chapter"})["chapters"]
+                    ch = analysis.summarize(platform, state["tenant_id"],
+                                            analysis.SummarizeInput("chapter", temperature=0, video_id=vid))["chapters"]
                     row["chapters"] = [(c["start_sec"], c["chapter_title"], c["chapter_summary"]) for c in ch]
                     row["chapters_pr_llm"] = boundary_scores([c["start_sec"] for c in ch[1:]], truth)
                     ch_text = " ".join(f"{c['chapter_title']} {c['chapter_summary']}" for c in ch)

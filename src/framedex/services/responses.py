@@ -302,7 +302,7 @@ class Agent:
                                 "max_tokens": self.max_tokens}
         if window is not None:
             body["start_time"], body["end_time"] = window
-        job = analysis.prepare(self.platform, self.tenant_id, body)
+        job = analysis.prepare(self.platform, self.tenant_id, analysis.AnalyzeInput.from_body(self.platform, body))
 
         def on_text(piece: str) -> bool:
             if self.on_delta is not None:

@@ -149,14 +149,20 @@ async def generate(request: Request, body: AnalyzeRequest, platform: PlatformDep
 @router.post("/summarize", response_model_exclude_none=True)
 async def summarize(request: Request, body: SummarizeRequest, platform: PlatformDep,
                     tenant: TenantDep) -> dict[str, Any]:
-    return await _pool(request).call(analysis.as_tenant(tenant, analysis.summarize), platform, tenant,
-                                     _bounded(body.body()))
+    def run() -> dict[str, Any]:  # checked on the pool's thread: a full pool answers 429 before any 400
+        return analysis.summarize(platform, tenant, analysis.SummarizeInput.from_body(platform, params))
+
+    params = _bounded(body.body())
+    return await _pool(request).call(analysis.as_tenant(tenant, run))
 
 
 @router.post("/gist", response_model=GistResponse, response_model_exclude_none=True)
 async def gist(request: Request, body: GistRequest, platform: PlatformDep, tenant: TenantDep) -> GistResponse:
-    result = await _pool(request).call(analysis.as_tenant(tenant, analysis.gist), platform, tenant,
-                                       _bounded(body.body()))
+    def run() -> dict[str, Any]:
+        return analysis.gist(platform, tenant, analysis.GistInput.from_body(platform, params))
+
+    params = _bounded(body.body())
+    result = await _pool(request).call(analysis.as_tenant(tenant, run))
     return GistResponse.model_validate(result)
 
 

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -283,15 +283,9 @@ def _line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False) + "\n"
 
 
-def prepare(platform: Platform, tenant_id: str, request: AnalyzeInput | Mapping[str, Any], *,
+def prepare(platform: Platform, tenant_id: str, request: AnalyzeInput, *,
             wait_seconds: float | None = None) -> Analysis:
-    """Resolve the video of a checked request (raises the API's errors): the ``Analysis`` to run or stream.
-
-    A wire body (a mapping) is still accepted and checked here (``AnalyzeInput.from_body``) for the callers
-    that build one: ``gist`` (whose source is part of the prepared outputs' key, ``prepared.template_version``),
-    the ``/responses`` agent and the bench/eval scripts."""
-    if not isinstance(request, AnalyzeInput):
-        request = AnalyzeInput.from_body(platform, request)
+    """Resolve the video of a checked request (raises the API's errors): the ``Analysis`` to run or stream."""
     video = resolve_video(platform, tenant_id, video_id=request.video_id, video=request.video,
                           wait_seconds=wait_seconds)
     check_window(request.start_time, request.end_time, video.duration)

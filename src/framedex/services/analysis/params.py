@@ -179,3 +179,87 @@ class AnalyzeInput:
     def from_generate_body(cls, platform: Platform, body: Mapping[str, Any]) -> AnalyzeInput:
         """``/generate`` (older API): an ``/analyze`` body whose ``response_format`` is ignored, never checked."""
         return cls.from_body(platform, {**body, "response_format": None})
+
+
+SUMMARIZE_TYPES = ("summary", "chapter", "highlight")
+GIST_TYPES = ("title", "topic", "hashtag")
+
+
+@dataclass(frozen=True)
+class SummarizeInput:
+    """A ``/summarize`` request with its parameters checked. ``instructions`` is the optional ``prompt``: it is
+    added to the default request of ``kind``; ``max_tokens`` None means that kind's default."""
+
+    kind: str
+    instructions: str | None = None
+    model_name: str = DEFAULT_MODEL
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int | None = None
+    json_schema: dict[str, Any] | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    video_id: Any = None
+    video: Any = None
+
+    @classmethod
+    def from_body(cls, platform: Platform, body: Mapping[str, Any]) -> SummarizeInput:
+        kind = body.get("type")
+        if kind is None:
+            raise MissingParameter("type")
+        if kind not in SUMMARIZE_TYPES:
+            raise InvalidParameter("type", "Use summary, chapter or highlight.")
+        if body.get("response_format") is not None and kind != "summary":
+            raise InvalidParameter("response_format", "It is only valid when type is summary.")
+        if body.get("image"):
+            raise InvalidParameter("image", "Image analysis is not supported by this server; send a video.")
+        instructions = check_prompt(body.get("prompt"), None, required=False)
+        model_name = check_model_name(platform, body.get("model_name"))
+        temperature = check_temperature(body.get("temperature"))
+        max_tokens = body.get("max_tokens")
+        if max_tokens is not None:
+            max_tokens = check_max_tokens(max_tokens)
+        schema = check_response_format(body.get("response_format"))
+        for name in ("start_time", "end_time"):
+            v = body.get(name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
+                raise InvalidParameter(name, "It must be a non-negative number of seconds.")
+        return cls(kind=kind, instructions=instructions, model_name=model_name, temperature=temperature,
+                   max_tokens=max_tokens, json_schema=schema, start_time=body.get("start_time"),
+                   end_time=body.get("end_time"), video_id=body.get("video_id"), video=body.get("video"))
+
+    @property
+    def is_default(self) -> bool:
+        """The request as the platform prepares it at index time: no instructions, schema or window."""
+        return not self.instructions and self.json_schema is None and self.start_time is None \
+            and self.end_time is None
+
+    def as_analysis(self, prompt: str) -> AnalyzeInput:
+        """The ``/analyze`` request that answers this one with ``prompt`` (the instructions appended)."""
+        if self.instructions:
+            prompt += f"\nAdditional instructions: {self.instructions}"
+        return AnalyzeInput(prompt=prompt, model_name=self.model_name, temperature=self.temperature,
+                            max_tokens=self.max_tokens or DEFAULT_MAX_TOKENS, json_schema=self.json_schema,
+                            start_time=self.start_time, end_time=self.end_time, video_id=self.video_id,
+                            video=self.video)
+
+
+@dataclass(frozen=True)
+class GistInput:
+    """A ``/gist`` request with its parameters checked: the wanted ``types`` in order, without repeats."""
+
+    types: tuple[str, ...]
+    model_name: str = DEFAULT_MODEL
+    video_id: Any = None
+    video: Any = None
+
+    @classmethod
+    def from_body(cls, platform: Platform, body: Mapping[str, Any]) -> GistInput:
+        types = body.get("types")
+        if types is None:
+            raise MissingParameter("types")
+        if isinstance(types, str):
+            types = [types]
+        if not isinstance(types, list) or not types or any(t not in GIST_TYPES for t in types):
+            raise InvalidParameter("types", "Use one or more of title, topic, hashtag.")
+        return cls(types=tuple(dict.fromkeys(types)), model_name=check_model_name(platform, body.get("model_name")),
+                   video_id=body.get("video_id"), video=body.get("video"))

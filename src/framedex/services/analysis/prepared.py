@@ -42,8 +42,16 @@ from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
 from framedex.models.llm_state import LLMPreempted
 from framedex.services.analysis.generation import SYSTEM_PROMPT, Result, _budget, _timeline_message
-from framedex.services.analysis.params import DEFAULT_MODEL, check_max_tokens, check_model_name, check_temperature
-from framedex.services.analysis.summaries import SUMMARY_PROMPT, gist, make_chapters, make_highlights, summarize
+from framedex.services.analysis.params import DEFAULT_MODEL, GIST_TYPES, GistInput, SummarizeInput
+from framedex.services.analysis.summaries import (
+    SUMMARY_PROMPT,
+    gist,
+    gist_fields,
+    gist_request,
+    make_chapters,
+    make_highlights,
+    summarize,
+)
 from framedex.services.analysis.timeline import Timeline, load_timeline
 from framedex.services.analysis.videos import _asset_video, get_ready_video
 from framedex.services.platform import Platform
@@ -55,7 +63,6 @@ log = logging.getLogger(PREPARED_LOG)
 PREPARE_JOB = "analysis_prepare"
 # Bump when what a prepared blob holds, or how it is made, changes in a way the templates below do not show.
 VERSION = "1"
-GIST_TYPES = ("title", "topic", "hashtag")
 _PREEMPT_PAUSE_SECONDS = 0.5
 
 
@@ -66,7 +73,7 @@ _PREEMPT_PAUSE_SECONDS = 0.5
 def template_version() -> str:
     """The prompts and the code that writes each default request (their wording is part of the answer)."""
     parts = [VERSION, SYSTEM_PROMPT, SUMMARY_PROMPT]
-    for fn in (make_chapters, make_highlights, gist, _timeline_message, _budget):
+    for fn in (make_chapters, make_highlights, gist_request, gist_fields, _timeline_message, _budget):
         try:
             parts.append(inspect.getsource(fn))
         except (OSError, TypeError):  # no source shipped: the version constant still applies
@@ -225,13 +232,12 @@ def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
         return None
     _set_status(platform, video_id, "preparing", key=key)
     t0 = time.perf_counter()
-    body = {"video_id": video_id}
     outputs: dict[str, Any] = {}
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("summary", lambda: summarize(platform, tenant_id, {**body, "type": "summary"})),
-        ("gist", lambda: gist(platform, tenant_id, {**body, "types": list(GIST_TYPES)})),
-        ("highlight", lambda: summarize(platform, tenant_id, {**body, "type": "highlight"})),
-        ("chapter", lambda: summarize(platform, tenant_id, {**body, "type": "chapter"})),
+        ("summary", lambda: summarize(platform, tenant_id, SummarizeInput("summary", video_id=video_id))),
+        ("gist", lambda: gist(platform, tenant_id, GistInput(GIST_TYPES, video_id=video_id))),
+        ("highlight", lambda: summarize(platform, tenant_id, SummarizeInput("highlight", video_id=video_id))),
+        ("chapter", lambda: summarize(platform, tenant_id, SummarizeInput("chapter", video_id=video_id))),
     ]
     ingest = IngestActivity(platform)
     try:
@@ -267,16 +273,14 @@ def job_handlers(platform: Platform) -> dict[str, JobHandler]:
 # --- answering from prepared outputs ------------------------------------------------------------------
 
 
-def _ready_row(platform: Platform, tenant_id: str, body: dict[str, Any]) -> IndexedAssetRow | None:
+def _ready_row(platform: Platform, tenant_id: str, video_id: Any, video: Any) -> IndexedAssetRow | None:
     """The ready video a request names by ``video_id`` or ``video.asset_id``; None for other inputs (they may
     need indexing first: the slow path handles them) and for every error (the slow path reports it)."""
     try:
-        if body.get("video_id") is not None and body.get("video") is None:
-            ref = get_ready_video(platform, tenant_id, body.get("video_id"))
-            video_id = ref.video_id
+        if video_id is not None and video is None:
+            video_id = get_ready_video(platform, tenant_id, video_id).video_id
         else:
-            video = body.get("video")
-            if body.get("video_id") is not None or not isinstance(video, dict) or not video.get("asset_id") \
+            if video_id is not None or not isinstance(video, dict) or not video.get("asset_id") \
                     or video.get("type", "asset_id") != "asset_id":
                 return None
             found, _pending = _asset_video(platform, tenant_id, str(video["asset_id"]))
@@ -311,39 +315,30 @@ def _fits(value: Any, max_tokens: int | None, output_tokens: Any) -> bool:
     return max_tokens is None or not isinstance(output_tokens, int) or output_tokens <= max_tokens
 
 
-def serve_summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
-    """The prepared ``/summarize`` answer for a default request (no prompt, no schema), else None."""
-    kind = body.get("type")
-    if kind not in ("summary", "chapter", "highlight") or body.get("prompt") or body.get("response_format"):
+def serve_summarize(platform: Platform, tenant_id: str, request: SummarizeInput) -> dict[str, Any] | None:
+    """The prepared ``/summarize`` answer for a default request (no instructions, schema or window), else None."""
+    if not request.is_default:
         return None
-    model_name = check_model_name(platform, body.get("model_name"))
-    check_temperature(body.get("temperature"))
-    max_tokens = body.get("max_tokens")
-    if max_tokens is not None:
-        max_tokens = check_max_tokens(max_tokens)
-    if body.get("start_time") is not None or body.get("end_time") is not None:
-        return None
-    row = _ready_row(platform, tenant_id, body)
-    outputs = _prepared(platform, row, model_name) if row is not None else None
-    answer = (outputs or {}).get(kind)
+    row = _ready_row(platform, tenant_id, request.video_id, request.video)
+    outputs = _prepared(platform, row, request.model_name) if row is not None else None
+    answer = (outputs or {}).get(request.kind)
     if row is None or not isinstance(answer, dict):
         return None
-    if not _fits(answer, max_tokens, (answer.get("usage") or {}).get("output_tokens")):
+    if not _fits(answer, request.max_tokens, (answer.get("usage") or {}).get("output_tokens")):
         return None
-    log.info("served prepared %s for video %s", kind, row.id)
+    log.info("served prepared %s for video %s", request.kind, row.id)
     return {**answer, "id": str(uuid.uuid4())}
 
 
-def serve_gist(platform: Platform, tenant_id: str, body: dict[str, Any], wanted: list[str]) -> dict[str, Any] | None:
-    model_name = check_model_name(platform, body.get("model_name"))
-    row = _ready_row(platform, tenant_id, body)
-    outputs = _prepared(platform, row, model_name) if row is not None else None
+def serve_gist(platform: Platform, tenant_id: str, request: GistInput) -> dict[str, Any] | None:
+    row = _ready_row(platform, tenant_id, request.video_id, request.video)
+    outputs = _prepared(platform, row, request.model_name) if row is not None else None
     answer = (outputs or {}).get("gist")
     if row is None or not isinstance(answer, dict):
         return None
     out: dict[str, Any] = {"id": str(uuid.uuid4()), "usage": answer.get("usage", {})}
     for t, field in (("title", "title"), ("topic", "topics"), ("hashtag", "hashtags")):
-        if t in wanted:
+        if t in request.types:
             if field not in answer:
                 return None
             out[field] = answer[field]

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound
+from framedex.domain_errors import NotFound
 from framedex.models.base import ChatMessage
 from framedex.models.llm import (
     LLMError,
@@ -22,11 +22,9 @@ from framedex.services.analysis.generation import SYSTEM_PROMPT, _budget, _timel
 from framedex.services.analysis.params import (
     DEFAULT_TEMPERATURE,
     AnalyzeInput,
+    GistInput,
+    SummarizeInput,
     _generation_failed,
-    check_max_tokens,
-    check_model_name,
-    check_prompt,
-    check_temperature,
 )
 from framedex.services.analysis.structured import generate_json
 from framedex.services.analysis.timeline import Timeline, load_timeline, spans_from_boundaries
@@ -53,46 +51,31 @@ def _embedder(platform: Platform) -> Callable[[list[str]], Any] | None:
     return embed
 
 
-def summarize(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    kind = body.get("type")
-    if kind is None:
-        raise MissingParameter("type")
-    if kind not in ("summary", "chapter", "highlight"):
-        raise InvalidParameter("type", "Use summary, chapter or highlight.")
-    if body.get("response_format") is not None and kind != "summary":
-        raise InvalidParameter("response_format", "It is only valid when type is summary.")
-    extra = check_prompt(body.get("prompt"), None, required=False)
+def summarize(platform: Platform, tenant_id: str, request: SummarizeInput) -> dict[str, Any]:
     from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
 
-    if (prepared := analysis_prepared.serve_summarize(platform, tenant_id, body)) is not None:
+    if (prepared := analysis_prepared.serve_summarize(platform, tenant_id, request)) is not None:
         return prepared
-    if kind == "summary":
-        prompt = SUMMARY_PROMPT + (f"\nAdditional instructions: {extra}" if extra else "")
-        analysis = prepare(platform, tenant_id, AnalyzeInput.from_body(platform, {**body, "prompt": prompt}))
-        result = analysis.run()
+    if request.kind == "summary":
+        result = prepare(platform, tenant_id, request.as_analysis(SUMMARY_PROMPT)).run()
         return {"id": result.generation_id, "summarize_type": "summary", "summary": result.data,
                 "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens}}
-    check_model_name(platform, body.get("model_name"))
-    temperature = check_temperature(body.get("temperature"))
-    max_tokens = check_max_tokens(body.get("max_tokens"), default=1024)
-    video = resolve_video(platform, tenant_id, video_id=body.get("video_id"), video=body.get("video"))
+    video = resolve_video(platform, tenant_id, video_id=request.video_id, video=request.video)
     with platform.store.session() as s:
         row = s.get(IndexedAssetRow, video.video_id)
         if row is None:
             raise NotFound("video", video.video_id)
         timeline = load_timeline(platform, row)
     duration = timeline.duration or video.duration
-    gid = str(uuid.uuid4())
+    make = make_chapters if request.kind == "chapter" else make_highlights
     try:
-        if kind == "chapter":
-            chapters, usage = make_chapters(platform, timeline, duration, extra=extra, temperature=temperature,
-                                            max_tokens=max_tokens, model_name=body.get("model_name"))
-            return {"id": gid, "summarize_type": "chapter", "chapters": chapters, "usage": usage}
-        highlights, usage = make_highlights(platform, timeline, duration, extra=extra, temperature=temperature,
-                                            max_tokens=max_tokens, model_name=body.get("model_name"))
-        return {"id": gid, "summarize_type": "highlight", "highlights": highlights, "usage": usage}
+        items, usage = make(platform, timeline, duration, extra=request.instructions,
+                            temperature=request.temperature, max_tokens=request.max_tokens or 1024,
+                            model_name=request.model_name)
     except LLMError as exc:
         raise _generation_failed(exc) from exc
+    field = "chapters" if request.kind == "chapter" else "highlights"
+    return {"id": str(uuid.uuid4()), "summarize_type": request.kind, field: items, "usage": usage}
 
 
 def chapter_boundaries(platform: Platform, timeline: Timeline, duration: float) -> list[float]:
@@ -221,50 +204,51 @@ def _moment_end(timeline: Timeline, start: float) -> float:
     return later[0] if later else start + 10.0
 
 
-def gist(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    types = body.get("types")
-    if types is None:
-        raise MissingParameter("types")
-    if isinstance(types, str):
-        types = [types]
-    if not isinstance(types, list) or not types or any(t not in ("title", "topic", "hashtag") for t in types):
-        raise InvalidParameter("types", "Use one or more of title, topic, hashtag.")
-    wanted = list(dict.fromkeys(types))
-    from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
-
-    if (prepared := analysis_prepared.serve_gist(platform, tenant_id, body, wanted)) is not None:
-        return prepared
+def gist_request(types: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """The prompt and the JSON schema that ask the model for the gist ``types``."""
     props: dict[str, Any] = {}
-    if "title" in wanted:
+    if "title" in types:
         props["title"] = {"type": "string", "minLength": 3, "maxLength": 100}
-    if "topic" in wanted:
+    if "topic" in types:
         props["topics"] = {"type": "array", "minItems": 1, "maxItems": 3,
                            "items": {"type": "string", "minLength": 2, "maxLength": 60}}
-    if "hashtag" in wanted:
+    if "hashtag" in types:
         props["hashtags"] = {"type": "array", "minItems": 3, "maxItems": 8,
                              "items": {"type": "string", "minLength": 2, "maxLength": 40}}
     schema = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
     asks = {"title": "a title that captures the video's main theme",
             "topic": "the central topics (1 to 3 short phrases)",
             "hashtag": "hashtags for social media (3 to 8, each a single word or CamelCase phrase)"}
-    prompt = "Give " + "; ".join(asks[t] for t in wanted) + "."
-    analysis = prepare(platform, tenant_id, {"video_id": body.get("video_id"), "video": body.get("video"),
-                                             "prompt": prompt, "max_tokens": 256, "temperature": 0.2,
-                                             "model_name": body.get("model_name")})
-    analysis.options.json_schema = schema
-    result = analysis.run()
-    value = json.loads(result.data)
-    out: dict[str, Any] = {"id": result.generation_id,
-                           "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens}}
-    if "title" in wanted:
+    return "Give " + "; ".join(asks[t] for t in types) + ".", schema
+
+
+def gist_fields(types: tuple[str, ...], value: dict[str, Any]) -> dict[str, Any]:
+    """The ``/gist`` fields of the model's JSON answer: trimmed, hashtags as ``#Word`` without repeats."""
+    out: dict[str, Any] = {}
+    if "title" in types:
         out["title"] = str(value.get("title", "")).strip()
-    if "topic" in wanted:
+    if "topic" in types:
         out["topics"] = [str(t).strip() for t in value.get("topics", []) if str(t).strip()]
-    if "hashtag" in wanted:
-        tags = []
+    if "hashtag" in types:
+        tags: list[str] = []
         for t in value.get("hashtags", []):
             word = re.sub(r"[^\w]", "", str(t).replace(" ", ""))
             if word and f"#{word}" not in tags:
                 tags.append(f"#{word}")
         out["hashtags"] = tags
     return out
+
+
+def gist(platform: Platform, tenant_id: str, request: GistInput) -> dict[str, Any]:
+    from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
+
+    if (prepared := analysis_prepared.serve_gist(platform, tenant_id, request)) is not None:
+        return prepared
+    prompt, schema = gist_request(request.types)
+    analysis = prepare(platform, tenant_id, AnalyzeInput(prompt=prompt, model_name=request.model_name,
+                                                         max_tokens=256, temperature=0.2, json_schema=schema,
+                                                         video_id=request.video_id, video=request.video))
+    result = analysis.run()
+    return {"id": result.generation_id,
+            "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens},
+            **gist_fields(request.types, json.loads(result.data))}
