@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from framedex.config import Settings
 from framedex.ids import utcnow
 from framedex.platform import Platform
-from framedex.services.analysis.tasks import JOB_KIND, AnalyzeJobs, create_task
+from framedex.services.analysis.tasks import JOB_KIND, AnalyzeJobs, AnalyzeTaskInput, create_task
 from framedex.services.auth import create_key
 from framedex.storage.tables import JobRow
 from framedex.storage.tables_analysis import AnalyzeTaskRow
@@ -50,8 +50,9 @@ def test_a_job_run_again_after_handing_its_task_on_does_nothing(platform: Platfo
     tenant = create_key(platform, "t")[1].tenant_id
     video = insert_video(platform, tenant, duration=20, status="indexing",
                          speech=[(1, 4, "Lava flows down the volcano.")])
-    task_id = create_task(platform, tenant, {"video_id": video.id, "prompt": "What happens?",
-                                             "model_name": "pegasus1.2"}).id
+    request = AnalyzeTaskInput.from_body(platform, {"video_id": video.id, "prompt": "What happens?",
+                                                    "model_name": "pegasus1.2"})
+    task_id = create_task(platform, tenant, request).id
     jobs = AnalyzeJobs(platform)
 
     first = platform.queue.claim("worker-a", [JOB_KIND])

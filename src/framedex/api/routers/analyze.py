@@ -171,7 +171,8 @@ async def gist(request: Request, body: GistRequest, platform: PlatformDep, tenan
 
 @router.post("/analyze/tasks", status_code=201, response_model=AnalyzeTaskCreated)
 def create_task(body: AnalyzeTaskCreate, platform: PlatformDep, tenant: TenantDep) -> AnalyzeTaskCreated:
-    row = analysis_tasks.create_task(platform, tenant, _bounded(body.body()))
+    request = analysis_tasks.AnalyzeTaskInput.from_body(platform, _bounded(body.body()))
+    row = analysis_tasks.create_task(platform, tenant, request)
     return AnalyzeTaskCreated(task_id=row.id, status=row.status)
 
 
@@ -213,7 +214,8 @@ def cancel_task(task_id: str, platform: PlatformDep, tenant: TenantDep) -> Analy
 def create_batch(body: BatchCreate, platform: PlatformDep, tenant: TenantDep) -> BatchCreated:
     from framedex.ids import rfc3339
 
-    batch, tasks = analysis_tasks.create_batch(platform, tenant, _bounded(body.body()))
+    request = analysis_tasks.BatchInput.from_body(platform, _bounded(body.body()))
+    batch, tasks = analysis_tasks.create_batch(platform, tenant, request)
     return BatchCreated.model_validate({
         "batch_id": batch.id, "status": batch.status, "total_items": batch.total_items,
         "created_at": rfc3339(batch.created_at), "expires_at": rfc3339(batch.expires_at),

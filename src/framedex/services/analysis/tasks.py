@@ -20,6 +20,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,22 +131,89 @@ def _webhook_urls(platform: Platform, body: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys([*urls, *platform.settings.webhook_urls]))
 
 
-def _source(platform: Platform, tenant_id: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _source(platform: Platform, tenant_id: str, video_id: Any, video: Any) -> tuple[str, dict[str, Any]]:
     """(video id, wire video_source); the video may still be indexing."""
-    if body.get("video_id") is not None and body.get("video") is not None:
+    if video_id is not None and video is not None:
         raise InvalidParameter("video", "Give either video or video_id, not both.")
-    vid = body.get("video_id")
-    if vid is not None:
-        if not isinstance(vid, str) or not vid:
+    if video_id is not None:
+        if not isinstance(video_id, str) or not video_id:
             raise InvalidParameter("video_id", "It must be a video id.")
         with platform.store.session() as s:
-            row = s.get(IndexedAssetRow, vid)
+            row = s.get(IndexedAssetRow, video_id)
             if row is None or row.tenant_id != tenant_id:
-                raise NotFound("video", vid)
+                raise NotFound("video", video_id)
             return row.id, {"type": "video_id", "video_id": row.id, "index_id": row.index_id}
-    if body.get("video") is None:
+    if video is None:
         raise MissingParameter("video")
-    return submit_video(platform, tenant_id, body["video"])
+    return submit_video(platform, tenant_id, video)
+
+
+@dataclass(frozen=True)
+class AnalyzeTaskInput:
+    """A ``POST /analyze/tasks`` request with its parameters checked; its video (``video_id``, or ``video`` =
+    ``{type: asset_id | url | base64_string, ...}``) is resolved when the task is created."""
+
+    model_name: str
+    params: dict[str, Any]  # the generation parameters the task keeps (``request_params``)
+    custom_id: str | None = None
+    webhook_urls: tuple[str, ...] = ()
+    video_id: Any = None
+    video: Any = None
+
+    @classmethod
+    def from_body(cls, platform: Platform, body: dict[str, Any]) -> AnalyzeTaskInput:
+        return cls(model_name=check_model_name(platform, body.get("model_name")), params=_params(platform, body),
+                   custom_id=_custom_id(body.get("custom_id")), webhook_urls=tuple(_webhook_urls(platform, body)),
+                   video_id=body.get("video_id"), video=body.get("video"))
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    params: dict[str, Any]
+    custom_id: str | None
+    asset_id: str
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """A ``POST /analyze/batches`` request with every item checked (each item names an asset)."""
+
+    model_name: str
+    items: tuple[BatchItem, ...]
+    webhook_urls: tuple[str, ...] = ()
+
+    @classmethod
+    def from_body(cls, platform: Platform, body: dict[str, Any]) -> BatchInput:
+        if body.get("model_name") is None:
+            raise MissingParameter("model_name")
+        model_name = check_model_name(platform, body.get("model_name"))
+        mode = body.get("analysis_mode")
+        if mode is None:
+            raise MissingParameter("analysis_mode")
+        requests = body.get("requests")
+        if requests is None:
+            raise MissingParameter("requests")
+        if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH_ITEMS:
+            raise InvalidParameter("requests", f"Give 1 to {MAX_BATCH_ITEMS} requests.")
+        defaults = body.get("defaults") or {}
+        if not isinstance(defaults, dict):
+            raise InvalidParameter("defaults", "It must be an object.")
+        urls = tuple(_webhook_urls(platform, body))
+        items: list[BatchItem] = []
+        for i, item in enumerate(requests):
+            if not isinstance(item, dict):
+                raise InvalidParameter(f"requests[{i}]", "It must be an object.")
+            merged = {**defaults, **{k: v for k, v in item.items() if v is not None}, "analysis_mode": mode}
+            if isinstance(merged.get("prompt"), dict):  # BatchPrompt {input_text, media_sources}
+                merged["prompt_v2"], merged["prompt"] = merged.pop("prompt"), None
+            params = _params(platform, merged)
+            custom_id = _custom_id(item.get("custom_id"))
+            video = item.get("video")
+            if not isinstance(video, dict) or video.get("type", "asset_id") != "asset_id" \
+                    or not video.get("asset_id"):
+                raise InvalidParameter(f"requests[{i}].video", "Batch items take {type: asset_id, asset_id}.")
+            items.append(BatchItem(params, custom_id, video["asset_id"]))
+        return cls(model_name=model_name, items=tuple(items), webhook_urls=urls)
 
 
 # --- tasks --------------------------------------------------------------------------------------------
@@ -173,15 +241,12 @@ def _new_task(platform: Platform, session: Session, tenant_id: str, *, params: d
     return row
 
 
-def create_task(platform: Platform, tenant_id: str, body: dict[str, Any]) -> AnalyzeTaskRow:
-    model_name = check_model_name(platform, body.get("model_name"))
-    params = _params(platform, body)
-    custom_id = _custom_id(body.get("custom_id"))
-    urls = _webhook_urls(platform, body)
-    video_id, source = _source(platform, tenant_id, body)
+def create_task(platform: Platform, tenant_id: str, request: AnalyzeTaskInput) -> AnalyzeTaskRow:
+    video_id, source = _source(platform, tenant_id, request.video_id, request.video)
     with platform.store.session() as s:
-        return _new_task(platform, s, tenant_id, params=params, model_name=model_name, video_id=video_id,
-                         source=source, custom_id=custom_id, webhook_urls=urls)
+        return _new_task(platform, s, tenant_id, params=request.params, model_name=request.model_name,
+                         video_id=video_id, source=source, custom_id=request.custom_id,
+                         webhook_urls=list(request.webhook_urls))
 
 
 def _get_task(session: Session, tenant_id: str, task_id: str) -> AnalyzeTaskRow:
@@ -556,41 +621,14 @@ def task_view(task: AnalyzeTaskRow, *, brief: bool = False) -> dict[str, Any]:
 
 
 def create_batch(platform: Platform, tenant_id: str,
-                 body: dict[str, Any]) -> tuple[AnalyzeBatchRow, list[AnalyzeTaskRow]]:
-    if body.get("model_name") is None:
-        raise MissingParameter("model_name")
-    model_name = check_model_name(platform, body.get("model_name"))
-    mode = body.get("analysis_mode")
-    if mode is None:
-        raise MissingParameter("analysis_mode")
-    requests = body.get("requests")
-    if requests is None:
-        raise MissingParameter("requests")
-    if not isinstance(requests, list) or not 1 <= len(requests) <= MAX_BATCH_ITEMS:
-        raise InvalidParameter("requests", f"Give 1 to {MAX_BATCH_ITEMS} requests.")
-    defaults = body.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise InvalidParameter("defaults", "It must be an object.")
-    urls = _webhook_urls(platform, body)
-    items: list[tuple[dict[str, Any], str | None, str | None, dict[str, Any] | None, dict[str, Any] | None]] = []
-    for i, item in enumerate(requests):
-        if not isinstance(item, dict):
-            raise InvalidParameter(f"requests[{i}]", "It must be an object.")
-        merged = {**defaults, **{k: v for k, v in item.items() if v is not None}, "analysis_mode": mode}
-        for key in ("prompt",):
-            if isinstance(merged.get(key), dict):  # BatchPrompt {input_text, media_sources}
-                merged["prompt_v2"], merged["prompt"] = merged.pop(key), None
-        params = _params(platform, merged)
-        custom_id = _custom_id(item.get("custom_id"))
-        video = item.get("video")
-        if not isinstance(video, dict) or video.get("type", "asset_id") != "asset_id" or not video.get("asset_id"):
-            raise InvalidParameter(f"requests[{i}].video", "Batch items take {type: asset_id, asset_id}.")
+                 request: BatchInput) -> tuple[AnalyzeBatchRow, list[AnalyzeTaskRow]]:
+    items: list[tuple[BatchItem, str | None, dict[str, Any] | None, dict[str, Any] | None]] = []
+    for item in request.items:
         try:
-            video_id, source = submit_video(platform, tenant_id, {"type": "asset_id",
-                                                                   "asset_id": video["asset_id"]})
-            items.append((params, custom_id, video_id, source, None))
+            video_id, source = submit_video(platform, tenant_id, {"type": "asset_id", "asset_id": item.asset_id})
+            items.append((item, video_id, source, None))
         except ServiceError as exc:  # this item fails on its own; the rest of the batch runs
-            items.append((params, custom_id, None, {"type": "asset_id", "asset_id": video["asset_id"]},
+            items.append((item, None, {"type": "asset_id", "asset_id": item.asset_id},
                           {"code": exc.code, "message": exc.message}))
     with platform.store.session() as s:
         active = s.execute(select(func.count()).select_from(AnalyzeBatchRow).where(
@@ -601,15 +639,16 @@ def create_batch(platform: Platform, tenant_id: str,
                                code="too_many_active_batches", status=429)
         now = utcnow()
         batch = AnalyzeBatchRow(id=new_id(), tenant_id=tenant_id, status="pending", analysis_mode="general",
-                                model_name=model_name, total_items=len(items), expires_at=now + BATCH_TTL,
+                                model_name=request.model_name, total_items=len(items),
+                                expires_at=now + BATCH_TTL,
                                 created_at=now)
         s.add(batch)
         s.flush()
         tasks = [
-            _new_task(platform, s, tenant_id, params=params, model_name=model_name, video_id=video_id,
-                      source=source, custom_id=custom_id, batch_id=batch.id, webhook_urls=urls,
-                      status="failed" if error else "queued", error=error)
-            for params, custom_id, video_id, source, error in items
+            _new_task(platform, s, tenant_id, params=item.params, model_name=request.model_name, video_id=video_id,
+                      source=source, custom_id=item.custom_id, batch_id=batch.id,
+                      webhook_urls=list(request.webhook_urls), status="failed" if error else "queued", error=error)
+            for item, video_id, source, error in items
         ]
         _refresh_batch(s, batch)
         return batch, tasks
