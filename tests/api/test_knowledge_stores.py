@@ -20,6 +20,9 @@ from tests.documents.pdfgen import text_pdf
 
 pytestmark = pytest.mark.slow
 
+# Knowledge-store search looks at what is seen unless asked (the reference's default is ["visual"]).
+SPEECH: Any = {"video": {"modalities": ["visual", "audio"]}}
+
 
 def wait_ready(tl: TwelveLabs, store_id: str, item_id: str, timeout: float = 300) -> Any:
     deadline = time.monotonic() + timeout
@@ -63,21 +66,25 @@ def test_store_crud(tl: TwelveLabs, store: dict[str, Any]) -> None:
 def test_search_finds_what_is_said_and_pages(tl: TwelveLabs, store: dict[str, Any],
                                              live_server: LiveServer) -> None:
     res = tl.knowledge_stores.search(store["id"], query={"text": "humpback whales in the Pacific Ocean"},
-                                     group_by="item", page_size=1)
+                                     search_options=SPEECH, group_by="item", page_size=1)
     assert len(res.data) == 1 and res.data[0].item_id in store["items"] and res.data[0].rank == 1
     match = res.data[0].matches[0]
     assert 0 <= match.start_sec < match.end_sec <= 10.5 and "audio" in match.modalities
+    assert res.effective_search_options.video.modalities == ["visual", "audio"]
+    seen = tl.knowledge_stores.search(store["id"], query={"text": "humpback whales in the Pacific Ocean"})
+    assert seen.effective_search_options.video.modalities == ["visual"]
     assert res.next_page_token
     page2 = tl.knowledge_stores.search(store["id"], query={"text": "ignored on later pages"},
                                        page_token=res.next_page_token)
     assert [h.item_id for h in page2.data] == [i for i in store["items"] if i != res.data[0].item_id]
     assert page2.data[0].rank == 2 and not page2.next_page_token
     # An unrelated query finds nothing in this store.
-    none = tl.knowledge_stores.search(store["id"], query={"text": "a red sports car racing on a track"})
+    none = tl.knowledge_stores.search(store["id"], query={"text": "a red sports car racing on a track"},
+                                      search_options=SPEECH)
     assert none.data == []
     # Filters narrow to one item.
     only = tl.knowledge_stores.search(store["id"], query={"text": "volcanoes and glaciers"},
-                                      filter={"item_id": {"eq": store["items"][1]}})
+                                      search_options=SPEECH, filter={"item_id": {"eq": store["items"][1]}})
     assert only.data and {h.item_id for h in only.data} == {store["items"][1]}
     # An expired token answers 410; a malformed one 400.
     knowledge_stores.expire_search(live_server.platform, res.next_page_token)
@@ -137,7 +144,7 @@ def test_responses_over_the_store_cite_items(tl: TwelveLabs, store: dict[str, An
 def test_delete_item_then_store(tl: TwelveLabs, store: dict[str, Any]) -> None:
     tl.knowledge_store_items.delete(store["id"], store["items"][1])
     res = tl.knowledge_stores.search(store["id"], query={"text": "humpback whales in the Pacific Ocean"},
-                                     group_by="item")
+                                     search_options=SPEECH, group_by="item")
     assert [h.item_id for h in res.data] == [store["items"][0]]
     tl.knowledge_stores.delete(store["id"])
     with pytest.raises(ApiError) as err:
@@ -181,6 +188,10 @@ def test_image_items_are_found_by_what_they_show(tl: TwelveLabs, photo_store: di
     heard = tl.knowledge_stores.search(photo_store["id"], query={"text": "two white dogs lying on the grass"},
                                        search_options={"video": {"modalities": ["audio"]}}, group_by="item")
     assert heard.data and heard.data[0].item_id == items["dogs"]
+    images = tl.knowledge_stores.search(photo_store["id"], query={"text": "a bowl of fruit"},
+                                        filter={"asset_type": {"eq": "image"}})
+    assert images.data and images.data[0].item_id == items["fruit"]
+    assert images.effective_search_options.video is None  # no video options apply to images only
     # Filtering on videos leaves no image.
     videos = tl.knowledge_stores.search(photo_store["id"], query={"text": "two white dogs lying on the grass"},
                                         filter={"asset_type": {"eq": "video"}})

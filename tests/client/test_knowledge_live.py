@@ -26,6 +26,8 @@ from .conftest import unique
 pytestmark = pytest.mark.slow
 
 DURATION = 5.0  # the speech video's length (conftest.speech_video)
+# Knowledge-store search looks at what is seen unless asked (the reference's default is ["visual"]).
+SPEECH: Any = {"video": {"modalities": ["visual", "audio"]}}
 
 
 def ask(text: str) -> list[dict[str, str]]:
@@ -71,7 +73,7 @@ def test_store_and_items(fdx: TwelveLabs, store: dict[str, Any]) -> None:
 
 def test_search_by_text_and_page_with_the_token(fdx: TwelveLabs, store: dict[str, Any]) -> None:
     res = fdx.knowledge_stores.search(store["id"], query={"text": "the quick brown fox"}, group_by="item",
-                                     page_size=1, include_metadata=True)
+                                     page_size=1, include_metadata=True, search_options=SPEECH)
     assert len(res.data) == 1 and res.data[0].item_id in store["items"] and res.data[0].rank == 1
     match = res.data[0].matches[0] if res.data[0].matches else None
     assert match and 0 <= (match.start_sec or 0) < (match.end_sec or 0) <= DURATION + 0.5
@@ -87,8 +89,9 @@ def test_search_by_text_and_page_with_the_token(fdx: TwelveLabs, store: dict[str
     assert sorted(h.item_id or "" for h in res) == sorted(store["items"])
     assert [len(p.data) for p in res.iter_pages()] == [1, 1]
     # a query about something not in the video finds nothing; a filter narrows to one item
-    assert fdx.knowledge_stores.search(store["id"], query="a red sports car racing on a track").data == []
-    only = fdx.knowledge_stores.search(store["id"], query="lazy dog near the river",
+    assert fdx.knowledge_stores.search(store["id"], query="a red sports car racing on a track",
+                                       search_options=SPEECH).data == []
+    only = fdx.knowledge_stores.search(store["id"], query="lazy dog near the river", search_options=SPEECH,
                                       filter={"item_id": {"eq": store["items"][1]}})
     assert only.data and {h.item_id for h in only.data} == {store["items"][1]}
     with pytest.raises(ApiError) as bad:
@@ -144,7 +147,8 @@ def test_async_search_and_create_stream_continue_the_session(
 ) -> None:
     async def main() -> tuple[list[str], list[types.ResponseStreamEvent]]:
         async with AsyncTwelveLabs(api_key=api_key, base_url=live_server.url, timeout=600) as c:
-            res = await c.knowledge_stores.search(store["id"], query="the lazy dog", group_by="item", page_size=1)
+            res = await c.knowledge_stores.search(store["id"], query="the lazy dog", group_by="item", page_size=1,
+                                                  search_options=SPEECH)
             ids = [h.item_id or "" async for h in res]
             stream = await c.responses.create_stream(
                 knowledge_store_id=store["id"], session_id=answered.session_id,
@@ -175,7 +179,8 @@ def test_unknown_store_and_deletion(fdx: TwelveLabs, store: dict[str, Any]) -> N
     with pytest.raises(NotFoundError):
         fdx.responses.create(knowledge_store_id="0" * 24, input="hi")
     fdx.knowledge_store_items.delete(store["id"], store["items"][1])
-    res = fdx.knowledge_stores.search(store["id"], query="the quick brown fox", group_by="item")
+    res = fdx.knowledge_stores.search(store["id"], query="the quick brown fox", group_by="item",
+                                      search_options=SPEECH)
     assert [h.item_id for h in res] == [store["items"][0]]
     fdx.knowledge_stores.delete(store["id"])
     with pytest.raises(NotFoundError):

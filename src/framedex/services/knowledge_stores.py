@@ -445,7 +445,7 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
     group_by = body.get("group_by") or "none"
     if group_by not in ("none", "item"):
         raise InvalidParameter("group_by", "Use none or item.")
-    modalities = ["visual", "audio"]
+    modalities = ["visual"]  # the reference's default: "the video field shows ["visual"] when you don't set it"
     opts = body.get("search_options")
     if isinstance(opts, dict) and isinstance(opts.get("video"), dict) and opts["video"].get("modalities"):
         modalities = [m for m in opts["video"]["modalities"] if m in ("visual", "audio")]
@@ -503,13 +503,22 @@ def search_store(platform: Platform, tenant_id: str, store_id: str, body: dict[s
                  "matches": [match]}
         entries.append(entry)
         by_item[item.id] = entry
-    effective = {"video": {"modalities": modalities}}
+    # No video options apply when the filter leaves out videos (the reference: the object is then empty).
+    effective: dict[str, Any] = {} if _excludes_videos(body.get("filter")) else {"video": {"modalities": modalities}}
     row = KnowledgeSearchRow(id=new_id(), tenant_id=tenant_id, store_id=store_id, page_size=page_size,
                              results=entries, options=effective,
                              expires_at=utcnow() + timedelta(seconds=SEARCH_TTL_SECONDS))
     with platform.store.session() as s:
         s.add(row)
     return _search_page(row.id, entries, 1, page_size, effective)
+
+
+def _excludes_videos(flt: Any) -> bool:
+    """Whether the search's ``filter.asset_type`` leaves videos out (``_filtered`` has checked its shape)."""
+    cond = flt.get("asset_type") if isinstance(flt, dict) else None
+    if not isinstance(cond, dict):
+        return False
+    return "video" not in set(cond.get("in") or []) | ({cond["eq"]} if cond.get("eq") is not None else set())
 
 
 def _filtered(items: list[KnowledgeStoreItemRow], flt: Any) -> list[KnowledgeStoreItemRow]:
