@@ -125,6 +125,14 @@ def check_response_format(value: Any, *, allow_segments: bool = False) -> dict[s
     return schema
 
 
+def check_seconds(body: Mapping[str, Any], name: str) -> float | None:
+    """A request's ``start_time``/``end_time``: absent, or a non-negative number of seconds."""
+    v = body.get(name)
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
+        raise InvalidParameter(name, "It must be a non-negative number of seconds.")
+    return None if v is None else v
+
+
 def check_window(start: Any, end: Any, duration: float) -> tuple[float, float]:
     for name, v in (("start_time", start), ("end_time", end)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
@@ -167,13 +175,10 @@ class AnalyzeInput:
         temperature = check_temperature(body.get("temperature"))
         max_tokens = check_max_tokens(body.get("max_tokens"))
         schema = check_response_format(body.get("response_format"))
-        for name in ("start_time", "end_time"):
-            v = body.get(name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
-                raise InvalidParameter(name, "It must be a non-negative number of seconds.")
+        start, end = check_seconds(body, "start_time"), check_seconds(body, "end_time")
         return cls(prompt=prompt, model_name=model_name, temperature=temperature, max_tokens=max_tokens,
-                   json_schema=schema, start_time=body.get("start_time"), end_time=body.get("end_time"),
-                   video_id=body.get("video_id"), video=body.get("video"))
+                   json_schema=schema, start_time=start, end_time=end, video_id=body.get("video_id"),
+                   video=body.get("video"))
 
     @classmethod
     def from_generate_body(cls, platform: Platform, body: Mapping[str, Any]) -> AnalyzeInput:
@@ -219,13 +224,10 @@ class SummarizeInput:
         if max_tokens is not None:
             max_tokens = check_max_tokens(max_tokens)
         schema = check_response_format(body.get("response_format"))
-        for name in ("start_time", "end_time"):
-            v = body.get(name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
-                raise InvalidParameter(name, "It must be a non-negative number of seconds.")
+        start, end = check_seconds(body, "start_time"), check_seconds(body, "end_time")
         return cls(kind=kind, instructions=instructions, model_name=model_name, temperature=temperature,
-                   max_tokens=max_tokens, json_schema=schema, start_time=body.get("start_time"),
-                   end_time=body.get("end_time"), video_id=body.get("video_id"), video=body.get("video"))
+                   max_tokens=max_tokens, json_schema=schema, start_time=start, end_time=end,
+                   video_id=body.get("video_id"), video=body.get("video"))
 
     @property
     def is_default(self) -> bool:

@@ -39,6 +39,7 @@ from framedex.services.analysis.params import (
     check_model_name,
     check_prompt,
     check_response_format,
+    check_seconds,
     check_temperature,
     check_window,
 )
@@ -96,11 +97,8 @@ def _params(platform: Platform, body: dict[str, Any], *, prompt_required: bool =
         if body.get(name) is not None:
             raise InvalidParameter(name, "It requires analysis_mode time_based_metadata.")
     for name in ("start_time", "end_time"):
-        v = body.get(name)
-        if v is not None:
-            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-                raise InvalidParameter(name, "It must be a non-negative number of seconds.")
-            params[name] = float(v)
+        if (seconds := check_seconds(body, name)) is not None:
+            params[name] = float(seconds)
     if "start_time" in params and "end_time" in params and params["end_time"] - params["start_time"] < 1:
         raise InvalidParameter("end_time", "The window (end_time - start_time) must be at least 1 second.")
     return params
