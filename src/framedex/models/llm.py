@@ -35,12 +35,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from framedex.config import Settings
 from framedex.models.base import ChatMessage
+from framedex.models.repetition import RepetitionGuard
 
 log = logging.getLogger(__name__)
 
@@ -566,10 +567,24 @@ class LLMProxy:
         model: str | None = None,
         on_text: OnText | None = None,
     ) -> Generation:
+        # A JSON answer is shaped by its schema (a grammar), and cutting it would break it.
+        guard = RepetitionGuard() if json_schema is None else None
+
+        asked_to_stop = False
+
+        def watch(piece: str) -> bool:
+            nonlocal asked_to_stop
+            asked_to_stop = asked_to_stop or (bool(on_text(piece)) if on_text is not None else False)
+            looping = guard.feed(piece) if guard is not None else False
+            return asked_to_stop or looping
+
         with self.slot.use() as backend:
             result: Generation = backend.complete(messages, max_tokens=max_tokens, temperature=temperature,
-                                                  json_schema=json_schema, model=model, on_text=on_text)
-            return result
+                                                  json_schema=json_schema, model=model, on_text=watch)
+        if guard is not None and guard.cut is not None:
+            log.info("generation looped; cut after %d of %d characters", guard.cut, len(result.text))
+            result = replace(result, text=result.text[:guard.cut], finish_reason="stop", stopped=asked_to_stop)
+        return result
 
     def generate(
         self,

@@ -1,0 +1,82 @@
+"""Stop a generation that has fallen into a loop, and cut the loop off its text.
+
+Greedy decoding (temperature 0, which prepared summaries use) of a small model sometimes repeats itself
+until ``max_tokens``: "The next scene shows a kite and a violin. The next scene shows a kite and a violin. …".
+Nothing after the second copy adds anything, and the answer is better ended at the first. A repetition
+penalty is no cure here: llama.cpp applies it to the prompt's tokens too, which pushes answers away from the
+very words of the transcript they should quote.
+
+Two shapes of loop are caught: a whole sentence said a third time (the answer keeps the text before its
+second occurrence), and a short stretch of text repeated back to back four times with no sentence end in it
+("kite, violin, kite, violin, …"; one copy is kept).
+"""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_MIN_SENTENCE_CHARS = 20  # shorter lines ("- None.", "Yes.") may fairly repeat
+_SENTENCE_REPEATS = 3
+_PERIODS = range(8, 121)  # characters in one copy of a back-to-back repeat
+_PERIOD_REPEATS = 4
+_WORD = re.compile(r"[^\W\d_]{2,}")  # a copy must hold two different words: "| --- | --- " or "- None." may repeat
+
+
+def _normalised(sentence: str) -> str:
+    return " ".join(sentence.lower().split())
+
+
+class RepetitionGuard:
+    """Fed the text of one generation piece by piece; ``feed`` says when it has started looping, and ``cut``
+    is then the length of the text worth keeping."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.cut: int | None = None
+        self._sentences: dict[str, list[int]] = {}  # normalised sentence -> its start offsets
+        self._scanned = 0  # text before this offset has been split into sentences
+
+    def feed(self, piece: str) -> bool:
+        if self.cut is not None:
+            return True
+        self.text += piece
+        self.cut = self._sentence_loop()
+        if self.cut is None:
+            self.cut = self._periodic_loop()
+        return self.cut is not None
+
+    def _sentence_loop(self) -> int | None:
+        """Splits the newly completed sentences off; the third occurrence of one ends the answer before
+        its second."""
+        while True:
+            end = _SENTENCE_END.search(self.text, self._scanned)
+            if end is None:
+                return None
+            start, self._scanned = self._scanned, end.end()
+            sentence = self.text[start:end.start()]
+            key = _normalised(sentence)
+            if len(key) < _MIN_SENTENCE_CHARS:
+                continue
+            offset = start + (len(sentence) - len(sentence.lstrip()))
+            seen = self._sentences.setdefault(key, [])
+            seen.append(offset)
+            if len(seen) >= _SENTENCE_REPEATS:
+                return len(self.text[:seen[1]].rstrip())
+
+    def _periodic_loop(self) -> int | None:
+        text = self.text
+        for period in _PERIODS:
+            span = period * _PERIOD_REPEATS
+            if span > len(text):
+                return None
+            if text[-span:] != text[-period:] * _PERIOD_REPEATS:
+                continue
+            words = _WORD.findall(text[-span:].lower())[1:-1]  # the first and last may be cut in two
+            if len(set(words)) < 2:
+                continue
+            start = len(text) - span  # where the run really starts: the copies need not start on a piece
+            while start > 0 and text[start - 1] == text[start - 1 + period]:
+                start -= 1
+            return len(text[:start + period].rstrip())
+        return None
