@@ -73,6 +73,13 @@ class Document:
         return {"kind": self.kind, "metadata": self.metadata,
                 "pages": [{"number": p.number, "text": p.text, "source": p.source} for p in self.pages]}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Document:
+        """The document `as_dict` stored."""
+        return cls(kind=str(data["kind"]), metadata=dict(data.get("metadata") or {}),
+                   pages=[Page(int(p["number"]), str(p.get("text") or ""), str(p.get("source") or "none"))
+                          for p in data.get("pages") or []])
+
 
 def extension(filename: str | None) -> str:
     name = (filename or "").rsplit("/", 1)[-1]

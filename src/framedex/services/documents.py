@@ -13,6 +13,8 @@ import base64
 import binascii
 import json
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +23,14 @@ import numpy as np
 from framedex.domain_errors import InvalidParameter, NotFound, PayloadTooLarge
 from framedex.ids import utcnow
 from framedex.ingest import documents as extract
+from framedex.ingest.documents import Document
 from framedex.ingest.keys import document_key
 from framedex.models.base import FloatArray, ImageArray
+from framedex.services.media import MediaSource
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow
 
 FILE_TYPE = "document"
-# technical_metadata fields of the reference's TechnicalMetadata that documents fill in.
-WIRE_FIELDS = ("document_page_count", "document_pdf_version", "document_page_width_pt", "document_page_height_pt",
-               "document_is_tagged", "document_is_encrypted", "document_language", "document_title",
-               "document_author", "document_subject", "document_keywords", "document_creator_tool",
-               "document_producer", "document_creation_date", "document_modification_date")
 SYNC_MAX_BYTES = 32 * 1024**2  # a media source of a synchronous /embed-v2 request (reference A.10)
 # The text embedder reads about 256 word pieces; longer text is embedded in sentence chunks and averaged.
 CHUNK_SENTENCES = 5
@@ -40,11 +39,6 @@ MAX_CHUNKS = 2000
 
 def document_blob_key(asset_id: str) -> str:
     return document_key(asset_id)
-
-
-def technical_fields(system_metadata: dict[str, Any] | None) -> dict[str, Any]:
-    meta = system_metadata or {}
-    return {k: meta[k] for k in WIRE_FIELDS if meta.get(k) is not None}
 
 
 def _ocr_reader(platform: Platform) -> Any:
@@ -104,7 +98,7 @@ def unsupported_message(reason: str) -> str:
             f"or Markdown (.md) files. {reason}")
 
 
-def load_document(platform: Platform, tenant_id: str, asset_id: str) -> dict[str, Any]:
+def load_document(platform: Platform, tenant_id: str, asset_id: str) -> Document:
     """The stored extraction of a ready document asset: kind, metadata and the text of each page."""
     from framedex.services.assets import get_asset
 
@@ -118,7 +112,7 @@ def load_document(platform: Platform, tenant_id: str, asset_id: str) -> dict[str
         raise NotFound("text of document asset", asset_id)
     with platform.blobs.open(key) as fh:
         data: dict[str, Any] = json.load(fh)
-    return data
+    return Document.from_dict(data)
 
 
 # --- embeddings ----------------------------------------------------------------------------------
@@ -142,21 +136,24 @@ def text_vector(platform: Platform, text: str) -> FloatArray | None:
     return mean_unit(embed_texts(platform, chunks))
 
 
-def open_source(platform: Platform, tenant_id: str, source: dict[str, Any], name: str,
-                tmp: Path, *, max_bytes: int) -> tuple[str, dict[str, Any]]:
-    """(kind, extraction dict) of a document media source: a ready document asset's stored text, or
-    base64 or URL bytes extracted here."""
-    if source.get("asset_id"):
-        try:
-            data = load_document(platform, tenant_id, str(source["asset_id"]))
-        except NotFound as exc:
-            raise InvalidParameter(f"{name}.asset_id", "The document asset is not ready.",
-                                   code="asset_unavailable") from exc
-        return str(data["kind"]), data
+def _stored_document(platform: Platform, tenant_id: str, asset_id: str, name: str) -> Document:
+    try:
+        return load_document(platform, tenant_id, asset_id)
+    except NotFound as exc:
+        raise InvalidParameter(f"{name}.asset_id", "The document asset is not ready.",
+                               code="asset_unavailable") from exc
+
+
+def open_source(platform: Platform, tenant_id: str, source: MediaSource, name: str, tmp: Path, *,
+                max_bytes: int) -> Document:
+    """The extraction of a document media source: a ready document asset's stored text, or base64 or URL
+    bytes extracted here (in `tmp`). `name` names the source in errors."""
+    if source.asset_id:
+        return _stored_document(platform, tenant_id, source.asset_id, name)
     path = tmp / "document"
     filename: str | None = None
-    if source.get("base64_string"):
-        raw_text = str(source["base64_string"])
+    if source.base64_string:
+        raw_text = source.base64_string
         if raw_text.startswith("data:") and "," in raw_text[:100]:
             raw_text = raw_text.split(",", 1)[1]
         if len(raw_text) * 3 // 4 > max_bytes + 3:
@@ -165,13 +162,13 @@ def open_source(platform: Platform, tenant_id: str, source: dict[str, Any], name
             path.write_bytes(base64.b64decode(raw_text, validate=False))
         except (binascii.Error, ValueError) as exc:
             raise InvalidParameter(name, "base64_string is not valid base64.") from exc
-    elif source.get("url"):
+    else:
         import httpx
 
         from framedex.ingest.fetch import FetchError, download
         from framedex.services.media import connection_failed
 
-        url = str(source["url"])
+        url = str(source.url)
         settings = platform.settings
         filename = url.split("?", 1)[0].rsplit("/", 1)[-1] or None
         with path.open("wb") as out:
@@ -185,48 +182,59 @@ def open_source(platform: Platform, tenant_id: str, source: dict[str, Any], name
                                        code="media_unavailable") from exc
             except httpx.HTTPError as exc:
                 raise connection_failed(name, "document", url, exc, code="media_unavailable") from exc
-    else:
-        raise InvalidParameter(name, "Provide exactly one of base64_string, url or asset_id.")
     try:
         kind = extract.detect(path, filename)
         if kind is None:
             # Bytes with no name: UTF-8 without NUL bytes is plain text; anything else is not a document.
             kind = extract.detect(path, "document.txt")
         assert kind is not None
-        document = extract.extract(path, kind, ocr=_ocr_reader(platform))
+        return extract.extract(path, kind, ocr=_ocr_reader(platform))
     except extract.DocumentRejected as exc:
         raise InvalidParameter(name, f"The document is not a readable PDF, text or Markdown file: {exc.message}",
                                code="document_file_broken") from exc
-    return kind, document.as_dict()
 
 
-def multi_input_vector(platform: Platform, tenant_id: str, model: str, source: dict[str, Any], name: str,
-                       sources: list[Any], input_text: Any, usage_tokens: dict[str, int]) -> FloatArray:
-    """One `document` media source of a synchronous `multi_input` request, with the reference's rules:
-    Marengo 3.5 only; a PDF must be the only source, with no text; a text or Markdown document is
-    all-text content unless an image, video or audio source comes with it."""
-    if model != "marengo3.5":
-        raise InvalidParameter(name, "Document media sources require marengo3.5.")
-    others = [s for s in sources if s is not source]
-    has_text = isinstance(input_text, str) and bool(input_text.strip())
+@dataclass(frozen=True)
+class MultiInputDocument:
+    """A `document` media source of a synchronous `multi_input` request, checked, with what the reference's
+    rules for it look at: the other media sources and the request's text."""
+
+    name: str  # the source in errors: multi_input.media_sources[i]
+    source: MediaSource
+    alone: bool  # no other media source and no input_text
+    with_media: bool  # an image, video or audio media source comes with it
+
+    @classmethod
+    def from_body(cls, model: str, body: Mapping[str, Any], name: str, sources: list[Any],
+                  input_text: Any) -> MultiInputDocument:
+        """The document source `body`, one of the request's `sources` (Marengo 3.5 only)."""
+        if model != "marengo3.5":
+            raise InvalidParameter(name, "Document media sources require marengo3.5.")
+        source = MediaSource.from_body(body, name)
+        others = [s for s in sources if s is not body]
+        has_text = isinstance(input_text, str) and bool(input_text.strip())
+        return cls(name, source, alone=not (others or has_text),
+                   with_media=any(isinstance(s, dict) and s.get("media_type") in ("image", "video", "audio")
+                                  for s in others))
+
+
+def multi_input_vector(platform: Platform, tenant_id: str, document: MultiInputDocument) -> tuple[FloatArray, int]:
+    """(vector, words) of one document source of a `multi_input` request, with the reference's rules: a PDF
+    must be the only source, with no text; a text or Markdown document is all-text content unless an image,
+    video or audio source comes with it. `words` counts toward the request's usage."""
+    name = document.name
     with tempfile.TemporaryDirectory(prefix="framedex-doc-") as tmp:
-        src = {k: source.get(k) for k in ("base64_string", "url", "asset_id") if source.get(k)}
-        if len(src) != 1:
-            raise InvalidParameter(name, "Provide exactly one of base64_string, url or asset_id.")
-        kind, data = open_source(platform, tenant_id, src, name, Path(tmp), max_bytes=SYNC_MAX_BYTES)
-    if kind == extract.PDF and (others or has_text):
+        opened = open_source(platform, tenant_id, document.source, name, Path(tmp), max_bytes=SYNC_MAX_BYTES)
+    if opened.kind == extract.PDF and not document.alone:
         raise InvalidParameter(name, "A PDF document must be the only media source, with no input_text.")
-    if kind != extract.PDF and (others or has_text):
-        media = [s for s in others if isinstance(s, dict) and s.get("media_type") in ("image", "video", "audio")]
-        if not media:
-            raise InvalidParameter(name, "A text document with input_text or other text documents is all-text "
-                                         "content; send it alone or add an image, video or audio source.")
-    text = "\n\n".join(str(p.get("text") or "") for p in data.get("pages") or [])
+    if opened.kind != extract.PDF and not document.alone and not document.with_media:
+        raise InvalidParameter(name, "A text document with input_text or other text documents is all-text "
+                                     "content; send it alone or add an image, video or audio source.")
+    text = "\n\n".join(p.text for p in opened.pages)
     vector = text_vector(platform, text)
     if vector is None:
         raise InvalidParameter(name, "The document has no text to embed.", code="document_file_broken")
-    usage_tokens["document"] = usage_tokens.get("document", 0) + len(text.split())
-    return vector
+    return vector, len(text.split())
 
 
 def guess_is_document(filename: str | None, content_type: str | None) -> bool:
@@ -238,105 +246,124 @@ def guess_is_document(filename: str | None, content_type: str | None) -> bool:
 
 # --- async embedding tasks (`POST /embed-v2/tasks`, input_type=document) -------------------------
 
-MAX_TASK_BYTES = 512 * 1024**2  # documents by URL (reference A.11)
 MAX_SENTENCES = 1000
 
 
-def task_options(spec: dict[str, Any]) -> dict[str, Any]:
-    """Validate a task's `document` object at request time; what the worker needs, as JSON."""
-    options = spec.get("embedding_option") or ["visual", "text"]
-    scopes = spec.get("embedding_scope") or ["local", "asset"]
-    if not isinstance(options, list) or not set(options) <= {"visual", "text"}:
-        raise InvalidParameter("document.embedding_option", "Use visual and/or text.")
-    if "text" not in options:
-        raise InvalidParameter("document.embedding_option", "Only text embeddings of documents are available here.",
-                               code="parameter_not_supported")
-    if not isinstance(scopes, list) or not scopes or not set(scopes) <= {"local", "asset"}:
-        raise InvalidParameter("document.embedding_scope", "Use local and/or asset.")
-    segmentation = spec.get("segmentation") or {}
-    if not isinstance(segmentation, dict):
-        raise InvalidParameter("document.segmentation", "It must be an object.")
-    spatial = segmentation.get("spatial") or {}
-    if isinstance(spatial, dict) and spatial.get("strategy") not in (None, "standard"):
-        raise InvalidParameter("document.segmentation.spatial.strategy",
-                               "Only the standard strategy (one embedding per page) is available here.",
-                               code="parameter_not_supported")
-    out: dict[str, Any] = {"scopes": list(dict.fromkeys(scopes)), "sequential": None}
-    sequential = segmentation.get("sequential")
-    if sequential is not None:
-        if not isinstance(sequential, dict) or sequential.get("strategy") != "sentence":
-            raise InvalidParameter("document.segmentation.sequential.strategy", "Use sentence.")
-        if "local" not in scopes:
-            raise InvalidParameter("document.embedding_scope", "Sequential segmentation requires the local scope.")
-        most, overlap = sequential.get("max_sentences"), sequential.get("overlap_sentences", 0)
-        if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= MAX_SENTENCES:
-            raise InvalidParameter("document.segmentation.sequential.max_sentences",
-                                   f"It must be an integer from 1 to {MAX_SENTENCES}.")
-        if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < most:
-            raise InvalidParameter("document.segmentation.sequential.overlap_sentences",
-                                   "It must be an integer from 0 to max_sentences - 1.")
-        out["sequential"] = {"max_sentences": most, "overlap_sentences": overlap}
-    return out
+@dataclass(frozen=True)
+class SentenceChunks:
+    """Sequential segmentation of a text document: chunks of whole sentences."""
+
+    max_sentences: int
+    overlap_sentences: int = 0
 
 
-def _wire(vec: FloatArray, dim: int) -> list[float]:
-    """Zero-padded to 512 (or cut to an explicit 256) and L2-normalised, as the embeddings API sends vectors."""
-    v = np.asarray(vec, dtype=np.float32).reshape(-1)
-    if v.size < dim:
-        v = np.concatenate([v, np.zeros(dim - v.size, dtype=np.float32)])
-    elif dim < 512:
-        v = v[:dim]
-    v = v / max(float(np.linalg.norm(v)), 1e-8)
-    return [round(float(x), 7) for x in v]
+@dataclass(frozen=True)
+class DocumentTaskOptions:
+    """A task's `document` object, checked at request time: the embedding scopes (local and/or asset, in the
+    order given) and the sequential segmentation, if any. It is stored with the task (`to_json`) for the worker."""
+
+    scopes: list[str]
+    sequential: SentenceChunks | None = None
+
+    @classmethod
+    def from_body(cls, spec: Mapping[str, Any]) -> DocumentTaskOptions:
+        options = spec.get("embedding_option") or ["visual", "text"]
+        scopes = spec.get("embedding_scope") or ["local", "asset"]
+        if not isinstance(options, list) or not set(options) <= {"visual", "text"}:
+            raise InvalidParameter("document.embedding_option", "Use visual and/or text.")
+        if "text" not in options:
+            raise InvalidParameter("document.embedding_option",
+                                   "Only text embeddings of documents are available here.",
+                                   code="parameter_not_supported")
+        if not isinstance(scopes, list) or not scopes or not set(scopes) <= {"local", "asset"}:
+            raise InvalidParameter("document.embedding_scope", "Use local and/or asset.")
+        segmentation = spec.get("segmentation") or {}
+        if not isinstance(segmentation, dict):
+            raise InvalidParameter("document.segmentation", "It must be an object.")
+        spatial = segmentation.get("spatial") or {}
+        if isinstance(spatial, dict) and spatial.get("strategy") not in (None, "standard"):
+            raise InvalidParameter("document.segmentation.spatial.strategy",
+                                   "Only the standard strategy (one embedding per page) is available here.",
+                                   code="parameter_not_supported")
+        sequential = segmentation.get("sequential")
+        chunks: SentenceChunks | None = None
+        if sequential is not None:
+            if not isinstance(sequential, dict) or sequential.get("strategy") != "sentence":
+                raise InvalidParameter("document.segmentation.sequential.strategy", "Use sentence.")
+            if "local" not in scopes:
+                raise InvalidParameter("document.embedding_scope",
+                                       "Sequential segmentation requires the local scope.")
+            most, overlap = sequential.get("max_sentences"), sequential.get("overlap_sentences", 0)
+            if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= MAX_SENTENCES:
+                raise InvalidParameter("document.segmentation.sequential.max_sentences",
+                                       f"It must be an integer from 1 to {MAX_SENTENCES}.")
+            if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < most:
+                raise InvalidParameter("document.segmentation.sequential.overlap_sentences",
+                                       "It must be an integer from 0 to max_sentences - 1.")
+            chunks = SentenceChunks(most, overlap)
+        return cls(list(dict.fromkeys(scopes)), chunks)
+
+    def to_json(self) -> dict[str, Any]:
+        sequential = self.sequential
+        return {"scopes": self.scopes, "sequential": None if sequential is None else
+                {"max_sentences": sequential.max_sentences, "overlap_sentences": sequential.overlap_sentences}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DocumentTaskOptions:
+        sequential = data.get("sequential")
+        return cls(list(data["scopes"]), None if not sequential else SentenceChunks(
+            sequential.get("max_sentences", CHUNK_SENTENCES), sequential.get("overlap_sentences", 0)))
 
 
-def run_task(platform: Platform, tenant_id: str, source: dict[str, Any], path: Path | None,
-             options: dict[str, Any], dim: int, input_url: str | None, input_filename: str | None
-             ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(result, metadata) of a document embedding task: one text embedding per PDF page (`page`) or per
-    chunk of whole sentences of a text file (`chunk`), and the whole file (`asset`)."""
-    with tempfile.TemporaryDirectory(prefix="framedex-doc-") as tmp:
-        if path is not None and not source.get("asset_id"):
-            kind = extract.detect(path, input_filename) or extract.detect(path, "document.txt")
-            if kind is None:
-                raise InvalidParameter("document", "The file is not a PDF, text or Markdown file.")
-            try:
-                data = extract.extract(path, kind, ocr=_ocr_reader(platform)).as_dict()
-            except extract.DocumentRejected as exc:
-                raise InvalidParameter("document", exc.message, code="document_file_broken") from exc
-        else:
-            kind, data = open_source(platform, tenant_id, source, "document.media_source", Path(tmp),
-                                     max_bytes=MAX_TASK_BYTES)
-    pages = [(int(p["number"]), str(p.get("text") or "")) for p in data.get("pages") or []]
-    sequential = options.get("sequential")
-    entries: list[dict[str, Any]] = []
+@dataclass(frozen=True)
+class DocumentPiece:
+    """One text embedding of a document task: of a PDF page (`page`), of a chunk of whole sentences of a text
+    file (`chunk`), or of the whole file (`asset`)."""
+
+    vector: FloatArray
+    scope: str  # page | chunk | asset
+    number: int | None = None  # the page's number (from 1) or the chunk's index (from 0)
+
+
+def run_task(platform: Platform, tenant_id: str, options: DocumentTaskOptions, *, asset_id: str | None,
+             path: Path, filename: str | None) -> list[DocumentPiece]:
+    """The embeddings of a document task: the stored text of the ready document asset `asset_id`, else the
+    document file at `path` (named `filename`): one per page or chunk (local scope), then the whole file's
+    (asset scope), as `options` ask."""
+    if asset_id:
+        document = _stored_document(platform, tenant_id, asset_id, "document.media_source")
+    else:
+        kind = extract.detect(path, filename) or extract.detect(path, "document.txt")
+        if kind is None:
+            raise InvalidParameter("document", "The file is not a PDF, text or Markdown file.")
+        try:
+            document = extract.extract(path, kind, ocr=_ocr_reader(platform))
+        except extract.DocumentRejected as exc:
+            raise InvalidParameter("document", exc.message, code="document_file_broken") from exc
+    sequential = options.sequential
+    spans: list[tuple[str, int]] = []  # (scope, number) of each text
     texts: list[str] = []
-    if kind == extract.PDF:
+    if document.kind == extract.PDF:
         if sequential:
             raise InvalidParameter("document.segmentation.sequential",
                                    "A PDF is divided by page; sequential segmentation applies to text files.")
-        for number, text in pages:
-            if text.strip():
-                texts.append(text)
-                entries.append({"embedding_scope": "page", "start_page_number": number,
-                                "end_page_number": number})
+        for page in document.pages:
+            if page.text.strip():
+                texts.append(page.text)
+                spans.append(("page", page.number))
     else:
-        most = (sequential or {}).get("max_sentences", CHUNK_SENTENCES)
-        overlap = (sequential or {}).get("overlap_sentences", 0)
-        chunks = extract.sentence_chunks("\n\n".join(t for _, t in pages), most, overlap)[:MAX_CHUNKS]
-        for i, chunk in enumerate(chunks):
+        most = sequential.max_sentences if sequential else CHUNK_SENTENCES
+        overlap = sequential.overlap_sentences if sequential else 0
+        text = "\n\n".join(p.text for p in document.pages)
+        for i, chunk in enumerate(extract.sentence_chunks(text, most, overlap)[:MAX_CHUNKS]):
             texts.append(chunk)
-            entries.append({"embedding_scope": "chunk", "chunk_index": i})
+            spans.append(("chunk", i))
     if not texts:
         raise InvalidParameter("document", "The document has no text to embed.", code="document_file_broken")
     vectors = np.concatenate([embed_texts(platform, texts[i : i + 64]) for i in range(0, len(texts), 64)])
-    data_out: list[dict[str, Any]] = []
-    if "local" in options["scopes"]:
-        data_out = [{"embedding": _wire(v, dim), "embedding_option": "text", **e}
-                    for v, e in zip(vectors, entries, strict=True)]
-    if "asset" in options["scopes"]:
-        data_out.append({"embedding": _wire(mean_unit(vectors), dim), "embedding_option": "text",
-                         "embedding_scope": "asset"})
-    meta = {"input_type": "document", "input_url": input_url, "input_filename": input_filename,
-            "embedding_options": ["text"], "embedding_scopes": options["scopes"], "embedding_dimension": dim}
-    return {"data": data_out}, meta
+    pieces: list[DocumentPiece] = []
+    if "local" in options.scopes:
+        pieces = [DocumentPiece(v, scope, number) for v, (scope, number) in zip(vectors, spans, strict=True)]
+    if "asset" in options.scopes:
+        pieces.append(DocumentPiece(mean_unit(vectors), "asset"))
+    return pieces

@@ -19,7 +19,7 @@ import io
 import logging
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,12 +141,28 @@ class Media:
     input_filename: str | None = None
 
 
+@dataclass(frozen=True)
+class MediaSource:
+    """One media source, checked: exactly one of a base64 string, a URL or an asset id. (`check_source` and
+    `open_media` still take the source's dict, as their callers store it with a task.)"""
+
+    base64_string: str | None = None
+    url: str | None = None
+    asset_id: str | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any], parameter: str) -> MediaSource:
+        """The source of a wire ``media_source`` object; ``parameter`` names it in the error."""
+        given = {k: str(body[k]) for k in ("base64_string", "url", "asset_id") if body.get(k)}
+        if len(given) != 1:
+            raise InvalidParameter(parameter, "Provide exactly one of base64_string, url or asset_id.")
+        return cls(**given)
+
+
 def _source_dict(source: Any, name: str) -> dict[str, Any]:
     if not isinstance(source, dict):
         raise MissingParameter(f"{name}.media_source")
-    given = [k for k in ("base64_string", "url", "asset_id") if source.get(k)]
-    if len(given) != 1:
-        raise InvalidParameter(f"{name}.media_source", "Provide exactly one of base64_string, url or asset_id.")
+    MediaSource.from_body(source, f"{name}.media_source")
     return source
 
 

@@ -28,7 +28,6 @@ class DocumentText(BaseModel):
 
 @router.get("/assets/{asset_id}/text", response_model=DocumentText)
 def retrieve_document_text(asset_id: str, platform: PlatformDep, tenant: TenantDep) -> DocumentText:
-    data = documents.load_document(platform, tenant, asset_id)
-    pages = [DocumentPage(page_number=int(p["number"]), text=str(p["text"]), source=str(p["source"]))
-             for p in data.get("pages") or []]
-    return DocumentText(asset_id=asset_id, kind=str(data["kind"]), page_count=len(pages), pages=pages)
+    document = documents.load_document(platform, tenant, asset_id)
+    pages = [DocumentPage(page_number=p.number, text=p.text, source=p.source) for p in document.pages]
+    return DocumentText(asset_id=asset_id, kind=document.kind, page_count=len(pages), pages=pages)

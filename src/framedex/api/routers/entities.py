@@ -20,6 +20,7 @@ from framedex.api.schemas.entities import (
     EntityUpdate,
 )
 from framedex.services import entities
+from framedex.services.entities import NewEntities, NewEntity
 
 router = APIRouter(tags=["entities"])
 
@@ -60,17 +61,17 @@ def delete_collection(collection_id: str, platform: PlatformDep, tenant: TenantD
              response_model=BulkCreateEntityResponse)
 def create_entities_bulk(collection_id: str, body: EntityBulkCreate, platform: PlatformDep,
                          tenant: TenantDep) -> BulkCreateEntityResponse:
-    result = entities.create_bulk(platform, tenant, collection_id, body.entities)
+    result = entities.create_bulk(platform, tenant, collection_id, NewEntities.from_body(body.entities))
     return BulkCreateEntityResponse(
         success_count=len(result.entities), failed_count=len(result.errors),
         entities=[BulkEntity(id=e.id, name=e.name, status=e.status) for e in result.entities],
-        errors=[BulkError(**e) for e in result.errors],
+        errors=[BulkError(entity_index=e.index, entity_name=e.name, error_reason=e.reason) for e in result.errors],
     )
 
 
 @router.post("/entity-collections/{collection_id}/entities", status_code=201, response_model=Entity)
 def create_entity(collection_id: str, body: EntityCreate, platform: PlatformDep, tenant: TenantDep) -> Entity:
-    return Entity.of(entities.create_entity(platform, tenant, collection_id, body.model_dump()))
+    return Entity.of(entities.create_entity(platform, tenant, collection_id, NewEntity.from_body(body.model_dump())))
 
 
 @router.get("/entity-collections/{collection_id}/entities", response_model=PagedResponse[Entity])
@@ -90,8 +91,8 @@ def retrieve_entity(collection_id: str, entity_id: str, platform: PlatformDep, t
 @router.patch("/entity-collections/{collection_id}/entities/{entity_id}", response_model=Entity)
 def update_entity(collection_id: str, entity_id: str, body: EntityUpdate, platform: PlatformDep,
                   tenant: TenantDep) -> Entity:
-    return Entity.of(entities.update_entity(platform, tenant, collection_id, entity_id,
-                                            body.model_dump(exclude_unset=True)))
+    return Entity.of(entities.update_entity(platform, tenant, collection_id, entity_id, name=body.name,
+                                            description=body.description, metadata=body.metadata))
 
 
 @router.delete("/entity-collections/{collection_id}/entities/{entity_id}", status_code=204)

@@ -9,9 +9,13 @@ from pydantic import Field
 from framedex.api.schemas import forms
 from framedex.api.schemas.common import WireModel
 from framedex.ids import rfc3339
-from framedex.services.documents import technical_fields
 from framedex.storage.tables import AssetRow
 
+# TechnicalMetadata fields of documents, stored as such by services/documents.py (ingest/documents.py extracts them).
+DOCUMENT_FIELDS = ("document_page_count", "document_pdf_version", "document_page_width_pt", "document_page_height_pt",
+                   "document_is_tagged", "document_is_encrypted", "document_language", "document_title",
+                   "document_author", "document_subject", "document_keywords", "document_creator_tool",
+                   "document_producer", "document_creation_date", "document_modification_date")
 # Stored statuses beyond the wire's `processing | ready | failed` (`waiting` for bytes) read as processing.
 _WIRE_STATUSES = ("processing", "ready", "failed")
 
@@ -67,7 +71,7 @@ def _technical_metadata(row: AssetRow) -> dict[str, Any]:
             )
     if meta.get("has_audio"):
         fields["audio_duration_seconds"] = meta.get("duration")
-    fields.update(technical_fields(meta))  # documents (services/documents.py)
+    fields.update({k: meta[k] for k in DOCUMENT_FIELDS if meta.get(k) is not None})
     return {k: v for k, v in fields.items() if v is not None}
 
 

@@ -12,7 +12,7 @@ similarity (and dot product) unchanged. Marengo 3.5's `embedding_dimension=256` 
 256 values, re-normalised (Matryoshka semantics: a prefix of the full vector), which is lossy here.
 Every endpoint that emits vectors (v1, v2, tasks) goes through `to_wire`.
 
-Size (~570 lines): the v1 and v2 endpoints and their async tasks share request parsing, limits and the task
+Size (~600 lines): the v1 and v2 endpoints and their async tasks share request parsing, limits and the task
 table; the extraction itself is in `extract.py`, media sources in `services.media`.
 """
 
@@ -33,6 +33,7 @@ from sqlalchemy import select
 from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, PayloadTooLarge, ServiceError
 from framedex.ids import is_id, new_id, parse_rfc3339, rfc3339, utcnow
 from framedex.models.base import FloatArray
+from framedex.services import documents
 from framedex.services.embed.extract import (
     WIRE_DIM,
     MediaPlan,
@@ -257,10 +258,10 @@ def _multi_input(platform: Platform, tenant_id: str, model: str, spec: dict[str,
             raise InvalidParameter(name, "It must be an object.")
         media_type = source.get("media_type")
         if media_type == "document":  # PDF, text, Markdown: services/documents.py
-            from framedex.services import documents
-
-            vectors.append(documents.multi_input_vector(platform, tenant_id, model, source, name, sources, text,
-                                                        usage_tokens))
+            document = documents.MultiInputDocument.from_body(model, source, name, sources, text)
+            vector, words = documents.multi_input_vector(platform, tenant_id, document)
+            vectors.append(vector)
+            usage_tokens["document"] = usage_tokens.get("document", 0) + words
             continue
         if media_type != "image":
             raise InvalidParameter(name, "Only image media sources are supported here.",
@@ -364,9 +365,7 @@ def create_task_v2(platform: Platform, tenant_id: str, body: dict[str, Any]) -> 
     src = check_source(platform, tenant_id, spec.get("media_source"), str(input_type))
     request: dict[str, Any] = {"dimension": dim}
     if input_type == "document":  # services/documents.py
-        from framedex.services import documents
-
-        request["document"] = documents.task_options(spec)
+        request["document"] = documents.DocumentTaskOptions.from_body(spec).to_json()
     if input_type in ("audio", "video"):
         plan = media_plan(model, input_type, spec, task=True)
         request["plan"] = {"options": plan.options, "scopes": plan.scopes, "types": plan.types,
@@ -517,11 +516,14 @@ def run_task(platform: Platform, task_id: str) -> None:
                                         "input_filename": media.input_filename, "embedding_options": ["visual"],
                                         "embedding_scopes": ["asset"]}
             elif input_type == "document":  # services/documents.py
-                from framedex.services import documents
-
-                result, meta = documents.run_task(
-                    platform, tenant_id, source, None if source.get("asset_id") else media.path,
-                    request["document"], dim, media.input_url, media.input_filename)
+                options = documents.DocumentTaskOptions.from_json(request["document"])
+                pieces = documents.run_task(platform, tenant_id, options, asset_id=source.get("asset_id"),
+                                            path=media.path, filename=media.input_filename)
+                result = {"data": [{"embedding": to_wire(p.vector, dim), "embedding_option": "text",
+                                    "embedding_scope": p.scope, **_document_span(p)} for p in pieces]}
+                meta = {"input_type": "document", "input_url": media.input_url, "input_filename":
+                        media.input_filename, "embedding_options": ["text"], "embedding_scopes": options.scopes,
+                        "embedding_dimension": dim}
             else:
                 plan = MediaPlan(**request["plan"])
                 embed = embed_audio_file if input_type == "audio" else embed_video_file
@@ -542,6 +544,13 @@ def run_task(platform: Platform, task_id: str) -> None:
     key = _result_blob_key(task_id)
     platform.blobs.put_bytes(key, json.dumps(result).encode())
     _finish(platform, task_id, status="ready", result_key=key, meta=meta)
+
+
+def _document_span(piece: documents.DocumentPiece) -> dict[str, Any]:
+    """Where a document embedding lies: its page or its chunk."""
+    if piece.scope == "page":
+        return {"start_page_number": piece.number, "end_page_number": piece.number}
+    return {"chunk_index": piece.number} if piece.scope == "chunk" else {}
 
 
 def _v1_segments(pieces: list[Piece], request: dict[str, Any]) -> list[dict[str, Any]]:
