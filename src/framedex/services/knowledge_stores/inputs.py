@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from framedex.domain_errors import InvalidParameter, MissingParameter
 from framedex.ids import is_id
@@ -87,25 +87,15 @@ class StoreInput:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> StoreInput:
+    def from_body(cls, body: Mapping[str, Any]) -> Self:
         name = _new_name(body)
         description = _new_description(body)
         return cls(name=name, description=description, metadata=_store_metadata(body.get("metadata")))
 
 
 @dataclass(frozen=True)
-class CollectionInput:
+class CollectionInput(StoreInput):
     """A new item collection of a store, checked as a new store is (the body's ``item_ids`` are not read)."""
-
-    name: str
-    description: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> CollectionInput:
-        name = _new_name(body)
-        description = _new_description(body)
-        return cls(name=name, description=description, metadata=_store_metadata(body.get("metadata")))
 
 
 @dataclass(frozen=True)
