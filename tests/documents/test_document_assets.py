@@ -3,6 +3,7 @@ scanned page, technical metadata, listing by type, clear failures, and document 
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import time
@@ -146,7 +147,6 @@ def test_embed_v2_document_source(http: httpx.Client, pdf_asset: Any) -> None:
         "input_text": "volcano", "media_sources": [{"media_type": "document", "asset_id": pdf_asset.id}]}})
     assert mixed.status_code == 400 and mixed.json()["code"] == "parameter_invalid", mixed.text
     # Base64 bytes are extracted on the fly.
-    import base64
 
     b64 = base64.b64encode(text_pdf([["Volcanoes erupt molten lava."]])).decode()
     inline = _vector(_embed(http, {"input_type": "multi_input", "multi_input": {
@@ -209,3 +209,12 @@ def test_embed_task_sentence_chunks_of_markdown(http: httpx.Client, served: str)
         "media_source": {"url": f"{served}/notes.md"},
         "segmentation": {"sequential": {"strategy": "sentence", "max_sentences": 2, "overlap_sentences": 2}}}})
     assert bad.status_code == 400 and bad.json()["code"] == "parameter_invalid", bad.text
+
+
+def test_embed_task_of_junk_bytes_fails_saying_why(http: httpx.Client) -> None:
+    junk = base64.b64encode(b"\x00\x01\x02junk\xff" * 200).decode()
+    body = _task(http, {"media_source": {"base64_string": junk}})
+    assert body["status"] == "failed", body
+    reason = str(body.get("error") or body)
+    assert "UTF-8" in reason or "PDF" in reason, body  # the cause, not "internal error (job …)"
+    assert "internal error" not in reason, body

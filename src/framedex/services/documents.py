@@ -333,10 +333,10 @@ def run_task(platform: Platform, tenant_id: str, options: DocumentTaskOptions, *
     if asset_id:
         document = _stored_document(platform, tenant_id, asset_id, "document.media_source")
     else:
-        kind = extract.detect(path, filename) or extract.detect(path, "document.txt")
-        if kind is None:
-            raise InvalidParameter("document", "The file is not a PDF, text or Markdown file.")
-        try:
+        try:  # junk bytes under a document's name are the upload's fault, told as such (not a failed job)
+            kind = extract.detect(path, filename) or extract.detect(path, "document.txt")
+            if kind is None:
+                raise InvalidParameter("document", "The file is not a PDF, text or Markdown file.")
             document = extract.extract(path, kind, ocr=_ocr_reader(platform))
         except extract.DocumentRejected as exc:
             raise InvalidParameter("document", exc.message, code="document_file_broken") from exc
