@@ -77,3 +77,20 @@ def test_the_model_proxy_cuts_free_text_but_never_a_json_answer(tmp_path: Path) 
     schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
     answer = llm.complete([ChatMessage("user", "Summarise.")], max_tokens=1000, json_schema=schema)
     assert json.loads(answer.text) == {"text": loop * 40}
+
+
+def test_a_long_list_said_twice_back_to_back_keeps_one_copy() -> None:
+    # What the packaged model answered to "Summarize this video in three sentences." on a real composite.
+    cycle = ("a terminal window with commands, a Wikipedia article about optical character recognition, "
+             "a hand touching the branches of a small tree in a garden, slides or document with text, ")
+    opening = "The video shows the Earth at night from space, "
+    kept, fed = _generate(opening + cycle * 6)
+    assert kept == (opening + cycle).rstrip(", ")  # the copy kept ends where the repeats began
+    assert fed < len(opening) + 2 * len(cycle) + 8  # stopped as the second copy ended
+
+
+def test_a_long_sentence_said_twice_with_other_text_between_passes() -> None:
+    line = ("The presenter explains how optical character recognition reads the text of signs, billboards "
+            "and subtitles in a landscape photo. ")
+    text = line + "Then a terminal window shows commands. " + line
+    assert _generate(text)[0] == text

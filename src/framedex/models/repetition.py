@@ -6,21 +6,35 @@ Nothing after the second copy adds anything, and the answer is better ended at t
 penalty is no cure here: llama.cpp applies it to the prompt's tokens too, which pushes answers away from the
 very words of the transcript they should quote.
 
-Two shapes of loop are caught: a whole sentence said a third time (the answer keeps the text before its
-second occurrence), and a short stretch of text repeated back to back four times with no sentence end in it
-("kite, violin, kite, violin, …"; one copy is kept).
+Three shapes of loop are caught: a whole sentence said a third time (the answer keeps the text before its
+second occurrence), a short stretch of text repeated back to back four times with no sentence end in it
+("kite, violin, kite, violin, …"; one copy is kept), and a long stretch (a list of several things, 120–400
+characters) said twice back to back, as in "…, a terminal window, a Wikipedia article, a hand touching a tree,
+a terminal window, a Wikipedia article, …": one run-on sentence that never reaches the sentence rule, and
+whose copies are too long for four of them to fit in a short answer's token budget. Text that long is not
+repeated word for word back to back on purpose.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _MIN_SENTENCE_CHARS = 20  # shorter lines ("- None.", "Yes.") may fairly repeat
 _SENTENCE_REPEATS = 3
-_PERIODS = range(8, 121)  # characters in one copy of a back-to-back repeat
-_PERIOD_REPEATS = 4
-_WORD = re.compile(r"[^\W\d_]{2,}")  # a copy must hold two different words: "| --- | --- " or "- None." may repeat
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+@dataclass(frozen=True)
+class _PeriodRule:
+    periods: range  # characters in one copy of a back-to-back repeat
+    copies: int  # copies back to back that make a loop
+    distinct_words: int  # a copy must hold this many different words: "| --- | --- " or "- None." may repeat
+
+
+_PERIOD_RULES = (_PeriodRule(range(8, 121), copies=4, distinct_words=2),
+                 _PeriodRule(range(121, 401), copies=2, distinct_words=6))
 
 
 def _normalised(sentence: str) -> str:
@@ -66,17 +80,18 @@ class RepetitionGuard:
 
     def _periodic_loop(self) -> int | None:
         text = self.text
-        for period in _PERIODS:
-            span = period * _PERIOD_REPEATS
-            if span > len(text):
-                return None
-            if text[-span:] != text[-period:] * _PERIOD_REPEATS:
-                continue
-            words = _WORD.findall(text[-span:].lower())[1:-1]  # the first and last may be cut in two
-            if len(set(words)) < 2:
-                continue
-            start = len(text) - span  # where the run really starts: the copies need not start on a piece
-            while start > 0 and text[start - 1] == text[start - 1 + period]:
-                start -= 1
-            return len(text[:start + period].rstrip())
+        for rule in _PERIOD_RULES:
+            for period in rule.periods:
+                span = period * rule.copies
+                if span > len(text):
+                    break
+                if text[-1] != text[-1 - period] or text[-span:] != text[-period:] * rule.copies:
+                    continue
+                words = _WORD.findall(text[-span:].lower())[1:-1]  # the first and last may be cut in two
+                if len(set(words)) < rule.distinct_words:
+                    continue
+                start = len(text) - span  # where the run really starts: the copies need not start on a piece
+                while start > 0 and text[start - 1] == text[start - 1 + period]:
+                    start -= 1
+                return len(text[:start + period].rstrip())
         return None
