@@ -57,3 +57,17 @@ def paginate(session: Session, query: Select[Any], request: PageRequest) -> Page
 
 def paginate_list(items: list[T], request: PageRequest) -> Page[T]:
     return Page(items[request.offset : request.offset + request.page_limit], request, len(items))
+
+
+def order_by_field(query: Select[Any], model: Any, sort_by: str | None, sort_option: str | None, *,
+                   fields: tuple[str, ...], fields_hint: str) -> Select[Any]:
+    """``query`` ordered by the column a list endpoint's ``sort_by``/``sort_option`` name (newest first by
+    default), then by id so that equal values page stably. ``fields_hint`` is the error's advice, which the
+    endpoints word differently."""
+    sort_by = sort_by or "created_at"
+    if sort_by not in fields:
+        raise InvalidParameter("sort_by", fields_hint)
+    if (sort_option or "desc") not in ("asc", "desc"):
+        raise InvalidParameter("sort_option", "Use asc or desc.")
+    column = getattr(model, sort_by)
+    return query.order_by(column.asc() if sort_option == "asc" else column.desc(), model.id)

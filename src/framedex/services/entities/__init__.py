@@ -53,7 +53,7 @@ from framedex.services.entities.references import (
     job_handlers,
     run_entity_job,
 )
-from framedex.services.paging import Page, PageRequest, paginate, paginate_list
+from framedex.services.paging import Page, PageRequest, order_by_field, paginate, paginate_list
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow
 from framedex.storage.tables_entities import EntityCollectionRow, EntityReferenceRow, EntityRow
@@ -76,14 +76,8 @@ SORT_FIELDS = ("created_at", "updated_at", "name")
 
 
 def _order(query: Any, model: Any, sort_by: str | None, sort_option: str | None) -> Any:
-    sort_by = sort_by or "created_at"
-    sort_option = sort_option or "desc"
-    if sort_by not in SORT_FIELDS:
-        raise InvalidParameter("sort_by", f"Use one of {list(SORT_FIELDS)}.")
-    if sort_option not in ("asc", "desc"):
-        raise InvalidParameter("sort_option", "Use asc or desc.")
-    column = getattr(model, sort_by)
-    return query.order_by(column.asc() if sort_option == "asc" else column.desc(), model.id)
+    return order_by_field(query, model, sort_by, sort_option, fields=SORT_FIELDS,
+                          fields_hint=f"Use one of {list(SORT_FIELDS)}.")
 
 
 def get_collection(session: Session, tenant_id: str, collection_id: str) -> EntityCollectionRow:

@@ -27,7 +27,7 @@ from framedex.services.knowledge_stores.inputs import (
     StoreInput,
     StoreUpdate,
 )
-from framedex.services.paging import Page, PageRequest, paginate, paginate_list
+from framedex.services.paging import Page, PageRequest, order_by_field, paginate, paginate_list
 from framedex.services.platform import Platform
 from framedex.storage.tables import AssetRow, IndexedAssetRow
 from framedex.storage.tables_knowledge import (
@@ -68,13 +68,8 @@ class KnowledgeItem:
 
 
 def _sorted(query: Any, column_owner: Any, sort_by: str | None, sort_option: str | None) -> Any:
-    sort_by = sort_by or "created_at"
-    if sort_by not in ("created_at", "updated_at"):
-        raise InvalidParameter("sort_by", "Use created_at or updated_at.")
-    if (sort_option or "desc") not in ("asc", "desc"):
-        raise InvalidParameter("sort_option", "Use asc or desc.")
-    column = getattr(column_owner, sort_by)
-    return query.order_by(column.asc() if sort_option == "asc" else column.desc(), column_owner.id)
+    return order_by_field(query, column_owner, sort_by, sort_option, fields=("created_at", "updated_at"),
+                          fields_hint="Use created_at or updated_at.")
 
 
 # --- stores ----------------------------------------------------------------------------------------------
