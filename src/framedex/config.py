@@ -131,7 +131,11 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=600.0, gt=0)
     llm_state_disk_mib: int = Field(
         default=2048, ge=0, description="Disk for saved prompt states (a video's timeline read by the local "
-        "model, ~28 KiB a token), least recently used evicted first; 0 = none saved."
+        "model, ~15 KiB a token with the q8_0 cache), least recently used evicted first; 0 = none saved."
+    )
+    llm_kv_cache: Literal["f16", "q8_0"] = Field(
+        default="q8_0", description="Number format of the local model's KV cache (and so of saved prompt "
+        "states): q8_0 halves memory and disk and answers as f16 does but for rounding."
     )
     analysis_prepare: bool = Field(
         default=True, description="After a video in an index with a pegasus model is ready, prepare its "

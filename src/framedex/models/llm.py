@@ -272,7 +272,8 @@ class LlamaCppBackend(_BaseBackend):
     (:class:`FairScheduler`)."""
 
     def __init__(self, model_path: str | Path, *, threads: int = 2, context_size: int = 8192,
-                 name: str | None = None, states_dir: Path | None = None, states_budget_bytes: int = 0) -> None:
+                 name: str | None = None, states_dir: Path | None = None, states_budget_bytes: int = 0,
+                 kv_cache: Literal["f16", "q8_0"] = "q8_0") -> None:
         path = Path(model_path)
         if not path.is_file():
             raise LLMError(f"GGUF model file not found: {path}")
@@ -287,13 +288,16 @@ class LlamaCppBackend(_BaseBackend):
         params.verbosity = 3 if log.isEnabledFor(logging.DEBUG) else -1  # llama.cpp logs to stderr
         params.cpuparams.n_threads = int(threads)
         params.cpuparams_batch.n_threads = int(threads)
+        if kv_cache == "q8_0":  # half the memory and saved-state disk; llama.cpp needs flash attention for it
+            params.cache_type_k = params.cache_type_v = xllamacpp.ggml_type.GGML_TYPE_Q8_0
+            params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED
         slot_key = secrets.token_hex(16)
         if states_dir is not None:  # slot save/restore through the server's loopback listener (llm_state.py)
             params.slot_save_path = str(states_dir) + os.sep
             params.api_keys = [slot_key]  # that listener always runs; no other local process may use it
         t0 = time.perf_counter()
         self._server: Any = xllamacpp.Server(params)
-        log.info("loaded %s (%d threads, %d ctx) in %.1fs", path.name, threads, context_size,
+        log.info("loaded %s (%d threads, %d ctx, %s KV cache) in %.1fs", path.name, threads, context_size, kv_cache,
                  time.perf_counter() - t0)
         self.turns = FairScheduler()
         self.name = name or path.stem
@@ -305,7 +309,7 @@ class LlamaCppBackend(_BaseBackend):
         if states_dir is not None:
             from framedex.models.llm_state import SlotStates
 
-            identity = f"{path.resolve()}|{path.stat().st_size}|{path.stat().st_mtime_ns}|kv-f16"
+            identity = f"{path.resolve()}|{path.stat().st_size}|{path.stat().st_mtime_ns}|kv-{kv_cache}"
             self.states = SlotStates(states_dir, states_budget_bytes, identity)
             self.states.attach(self._server.listening_address, slot_key)
 
@@ -536,7 +540,7 @@ def load_llm(settings: Settings) -> LLMBackend:
     budget = settings.llm_state_disk_mib * 2**20
     return LlamaCppBackend(path, threads=threads, context_size=settings.llm_context, name=name,
                            states_dir=settings.data_dir / "llm-states" if budget > 0 else None,
-                           states_budget_bytes=budget)
+                           states_budget_bytes=budget, kv_cache=settings.llm_kv_cache)
 
 
 class _Slot(Protocol):

@@ -8,7 +8,7 @@ very words of the transcript they should quote.
 
 Three shapes of loop are caught: a whole sentence said a third time (the answer keeps the text before its
 second occurrence), a short stretch of text repeated back to back four times with no sentence end in it
-("kite, violin, kite, violin, …"; one copy is kept), and a long stretch (a list of several things, 120–400
+("kite, violin, kite, violin, …"; one copy is kept), and a long stretch (a list of several things, 120 to 400
 characters) said twice back to back, as in "…, a terminal window, a Wikipedia article, a hand touching a tree,
 a terminal window, a Wikipedia article, …": one run-on sentence that never reaches the sentence rule, and
 whose copies are too long for four of them to fit in a short answer's token budget. Text that long is not
