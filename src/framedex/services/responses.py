@@ -19,9 +19,9 @@ per request, generation tokens, and wall time (generation stops at the deadline;
 ``incomplete``). Sessions keep the last `SESSION_MAX_TURNS` turns per tenant in the metadata store for
 `SESSION_TTL_SECONDS` after their last use.
 
-Size (~520 lines): request checking, the plan (`Agent`) and the wire objects it returns describe one turn
-and share its types (`Scope`, `Turn`, `Outcome`); the wire objects are the first candidate to move out (to the
-router, once this service takes typed input).
+Size (~590 lines): the typed request (`ResponseInput`, built by the router), the plan (`Agent`) and the wire
+objects it returns describe one turn and share its types (`Scope`, `Turn`, `Outcome`); the wire objects
+(`ResponseRun`'s response and message items) are the next candidate to move out, to the router.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -109,29 +109,64 @@ class Outcome:
     citations: list[Citation] = field(default_factory=list)
 
 
-def resolve_scope(platform: Platform, tenant_id: str, knowledge_store_id: Any) -> Scope:
-    if not isinstance(knowledge_store_id, str) or not knowledge_store_id:
-        raise MissingParameter("knowledge_store_id")
-    with platform.store.session() as s:
-        store = s.get(KnowledgeStoreRow, knowledge_store_id) if is_id(knowledge_store_id) else None
-        if store is not None and store.tenant_id == tenant_id:
-            items = s.query(KnowledgeStoreItemRow).filter_by(store_id=store.id).all()
-            return Scope(store.id, store.index_id, {i.video_id: i.id for i in items if i.video_id})
+@dataclass(frozen=True)
+class Message:
+    role: str  # user | assistant
+    content: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    kind: str  # item | collection
+    id: str
+
+
+@dataclass(frozen=True)
+class ResponseInput:
+    """A `/responses` request with its fields checked, built by the router with `from_body`.
+
+    The API reports the first error in field order and looks each reference up when it reaches it: an unknown
+    store (404) comes before a bad ``input`` (400), and a missing selected item before a malformed later
+    selection or session id. `from_body` checks the fields without looking anything up, stops at the first
+    error after ``knowledge_store_id`` and keeps it as ``late`` with the selections read before it; `prepare`
+    raises it once it has found the store and those selections. The fields after it keep their defaults."""
+
+    knowledge_store_id: str
+    messages: tuple[Message, ...] = ()
+    instructions: str | None = None
+    include_steps: bool = False
+    selections: tuple[Selection, ...] = ()
+    session_id: str | None = None
+    late: ServiceError | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ResponseInput:
+        store_id = body.get("knowledge_store_id")
+        if not isinstance(store_id, str) or not store_id:
+            raise MissingParameter("knowledge_store_id")
+        fields: dict[str, Any] = {}
+        selections: list[Selection] = []
         try:
-            index = get_index(s, tenant_id, knowledge_store_id)
-        except NotFound:
-            raise NotFound("knowledge store", knowledge_store_id) from None
-        return Scope(knowledge_store_id, index.id, None)
+            fields["messages"] = _messages(body.get("input"))
+            fields["instructions"] = _instructions(body.get("instructions"))
+            fields["include_steps"] = _include_steps(body.get("include"))
+            _check_text(body.get("text"))
+            for sel in _selections(body.get("selections")):
+                selections.append(sel)
+            fields["session_id"] = _session_id(body.get("session_id"))
+        except ServiceError as exc:
+            fields["late"] = exc
+        return cls(store_id, **fields, selections=tuple(selections))
 
 
-def _messages(value: Any) -> list[dict[str, str]]:
+def _messages(value: Any) -> tuple[Message, ...]:
     if isinstance(value, str):  # Open Responses also takes a bare string
         value = [{"type": "message", "role": "user", "content": value}]
     if not isinstance(value, list) or not value:
         raise MissingParameter("input")
     if len(value) > MAX_INPUT_ITEMS:
         raise InvalidParameter("input", f"At most {MAX_INPUT_ITEMS} items are accepted.")
-    out: list[dict[str, str]] = []
+    out: list[Message] = []
     total = 0
     for i, item in enumerate(value):
         if not isinstance(item, dict):
@@ -145,50 +180,95 @@ def _messages(value: Any) -> list[dict[str, str]]:
         if not isinstance(content, str) or not content.strip():
             raise InvalidParameter(f"input[{i}].content", "It must be a non-empty string.")
         total += len(content)
-        out.append({"role": role, "content": content})
+        out.append(Message(role, content))
     if total > MAX_INPUT_CHARS:
         raise InvalidParameter("input", f"The input is too long ({total} characters; at most {MAX_INPUT_CHARS}).")
-    if out[-1]["role"] != "user":
+    if out[-1].role != "user":
         raise InvalidParameter("input", "The last input item must be a user message.")
-    return out
+    return tuple(out)
 
 
-def _selected_videos(platform: Platform, tenant_id: str, scope: Scope, selections: Any) -> tuple[list[str], list[str]]:
-    """(video ids the selections name, a label per selection for `{{sel:N}}`)."""
-    if selections is None:
-        return [], []
-    if not isinstance(selections, list) or len(selections) > MAX_SELECTIONS:
+def _instructions(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_INSTRUCTIONS_CHARS):
+        raise InvalidParameter("instructions", f"It must be a string of at most {MAX_INSTRUCTIONS_CHARS} characters.")
+    return value
+
+
+def _include_steps(value: Any) -> bool:
+    include = value or []
+    if not isinstance(include, list) or any(v != "intermediate_outputs" for v in include):
+        raise InvalidParameter("include", "The only value is intermediate_outputs.")
+    return bool(include)
+
+
+def _check_text(value: Any) -> None:
+    """Only plain text output is supported (a ``text`` that is not an object is ignored, as it always was)."""
+    fmt = value.get("format") if isinstance(value, dict) else None
+    if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type", "text") != "text"):
+        raise InvalidParameter("text.format", "Only the text format is supported by this server.")
+
+
+def _selections(value: Any) -> Iterator[Selection]:
+    """The selections in order (a generator: `from_body` keeps those before a malformed one)."""
+    if value is None:
+        return
+    if not isinstance(value, list) or len(value) > MAX_SELECTIONS:
         raise InvalidParameter("selections", f"It must be a list of at most {MAX_SELECTIONS} selections.")
+    for i, sel in enumerate(value):
+        if not isinstance(sel, dict) or sel.get("kind") not in ("item", "collection") \
+                or not isinstance(sel.get("id"), str):
+            raise InvalidParameter(f"selections[{i}]", "Each selection is {kind: item|collection, id}.")
+        yield Selection(sel["kind"], sel["id"])
+
+
+def _session_id(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidParameter("session_id", "It must be a string returned by an earlier response.")
+    return value
+
+
+def resolve_scope(platform: Platform, tenant_id: str, knowledge_store_id: str) -> Scope:
+    with platform.store.session() as s:
+        store = s.get(KnowledgeStoreRow, knowledge_store_id) if is_id(knowledge_store_id) else None
+        if store is not None and store.tenant_id == tenant_id:
+            items = s.query(KnowledgeStoreItemRow).filter_by(store_id=store.id).all()
+            return Scope(store.id, store.index_id, {i.video_id: i.id for i in items if i.video_id})
+        try:
+            index = get_index(s, tenant_id, knowledge_store_id)
+        except NotFound:
+            raise NotFound("knowledge store", knowledge_store_id) from None
+        return Scope(knowledge_store_id, index.id, None)
+
+
+def _selected_videos(platform: Platform, tenant_id: str, scope: Scope,
+                     selections: tuple[Selection, ...]) -> tuple[list[str], list[str]]:
+    """(video ids the selections name, a label per selection for `{{sel:N}}`)."""
     from framedex.storage.tables_knowledge import KnowledgeCollectionRow
 
     videos: list[str] = []
     labels: list[str] = []
     video_of_item = {v: k for k, v in (scope.item_of_video or {}).items()}
     with platform.store.session() as s:
-        for i, sel in enumerate(selections):
-            if not isinstance(sel, dict) or sel.get("kind") not in ("item", "collection") \
-                    or not isinstance(sel.get("id"), str):
-                raise InvalidParameter(f"selections[{i}]", "Each selection is {kind: item|collection, id}.")
-            if sel["kind"] == "item":
-                vid = video_of_item.get(sel["id"]) if scope.item_of_video is not None else sel["id"]
+        for sel in selections:
+            if sel.kind == "item":
+                vid = video_of_item.get(sel.id) if scope.item_of_video is not None else sel.id
                 if vid is None:
-                    raise NotFound("knowledge store item", sel["id"])
+                    raise NotFound("knowledge store item", sel.id)
                 videos.append(vid)
-                labels.append(f"item {sel['id']}")
+                labels.append(f"item {sel.id}")
             else:
-                coll = s.get(KnowledgeCollectionRow, sel["id"]) if is_id(sel["id"]) else None
+                coll = s.get(KnowledgeCollectionRow, sel.id) if is_id(sel.id) else None
                 if coll is None or coll.tenant_id != tenant_id or coll.store_id != scope.knowledge_store_id:
-                    raise NotFound("item collection", sel["id"])
+                    raise NotFound("item collection", sel.id)
                 videos.extend(v for i2 in coll.item_ids if (v := video_of_item.get(i2)))
                 labels.append(f"collection {coll.name!r}")
     return list(dict.fromkeys(videos)), labels
 
 
-def _load_session(platform: Platform, tenant_id: str, session_id: Any, scope: Scope) -> tuple[str, list[Any], bool]:
+def _load_session(platform: Platform, tenant_id: str, session_id: str | None,
+                  scope: Scope) -> tuple[str, list[Any], bool]:
     if session_id is None:
         return f"sess_{uuid.uuid4()}", [], True
-    if not isinstance(session_id, str) or not session_id:
-        raise InvalidParameter("session_id", "It must be a string returned by an earlier response.")
     with platform.store.session() as s:
         row = s.get(ResponseSessionRow, session_id)
         if row is None or row.tenant_id != tenant_id or row.expires_at < utcnow():
@@ -199,29 +279,21 @@ def _load_session(platform: Platform, tenant_id: str, session_id: Any, scope: Sc
         return row.id, list(row.turns), False
 
 
-def prepare(platform: Platform, tenant_id: str, body: dict[str, Any]) -> tuple[Scope, Turn]:
-    """Validate a request and load its scope and session (raises the API's errors before any output)."""
-    scope = resolve_scope(platform, tenant_id, body.get("knowledge_store_id"))
-    messages = _messages(body.get("input"))
-    instructions = body.get("instructions")
-    if instructions is not None and (not isinstance(instructions, str) or len(instructions) > MAX_INSTRUCTIONS_CHARS):
-        raise InvalidParameter("instructions", f"It must be a string of at most {MAX_INSTRUCTIONS_CHARS} characters.")
-    include = body.get("include") or []
-    if not isinstance(include, list) or any(v != "intermediate_outputs" for v in include):
-        raise InvalidParameter("include", "The only value is intermediate_outputs.")
-    text = body.get("text")
-    if text is not None:
-        fmt = text.get("format") if isinstance(text, dict) else None
-        if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type", "text") != "text"):
-            raise InvalidParameter("text.format", "Only the text format is supported by this server.")
-    selected, labels = _selected_videos(platform, tenant_id, scope, body.get("selections"))
-    session_id, turns, new = _load_session(platform, tenant_id, body.get("session_id"), scope)
-    question = messages[-1]["content"]
+def prepare(platform: Platform, tenant_id: str, request: ResponseInput) -> tuple[Scope, Turn]:
+    """Load a checked request's scope and session (raises the API's errors, in its order, before any output)."""
+    scope = resolve_scope(platform, tenant_id, request.knowledge_store_id)
+    selected, labels = _selected_videos(platform, tenant_id, scope, request.selections)
+    if request.late is not None:  # found after the store and the selections before it (`ResponseInput`)
+        raise request.late
+    session_id, turns, new = _load_session(platform, tenant_id, request.session_id, scope)
+    messages = request.messages
+    question = messages[-1].content
     for n, label in enumerate(labels):  # the model reads what a {{sel:N}} token stands for
         question = question.replace(f"{{{{sel:{n}}}}}", label)
-    history = list(turns) + [{"question": m["content"] if m["role"] == "user" else "", "answer":
-                              m["content"] if m["role"] == "assistant" else ""} for m in messages[:-1]]
-    return scope, Turn(question.strip(), instructions, bool(include), selected, history, session_id, new)
+    history = list(turns) + [{"question": m.content if m.role == "user" else "", "answer":
+                              m.content if m.role == "assistant" else ""} for m in messages[:-1]]
+    return scope, Turn(question.strip(), request.instructions, request.include_steps, selected, history,
+                       session_id, new)
 
 
 # --- the plan --------------------------------------------------------------------------------------------
@@ -514,9 +586,9 @@ def save_turn(platform: Platform, tenant_id: str, scope: Scope, turn: Turn, outc
         row.expires_at = expires
 
 
-def create(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def create(platform: Platform, tenant_id: str, request: ResponseInput) -> dict[str, Any]:
     """`POST /responses` with `stream: false`: the `ResponseObject`."""
-    scope, turn = prepare(platform, tenant_id, body)
+    scope, turn = prepare(platform, tenant_id, request)
     return ResponseRun(platform, tenant_id, scope, turn).run_json()
 
 

@@ -36,7 +36,7 @@ def create_response(body: Annotated[dict[str, Any], Body()], platform: PlatformD
     if not isinstance(stream, bool):
         raise InvalidParameter("stream", "It must be true or false.")
     # Validation and scope/session lookup happen here, so their errors are plain JSON 4xx, not a stream.
-    scope, turn = responses.prepare(platform, tenant, body)
+    scope, turn = responses.prepare(platform, tenant, responses.ResponseInput.from_body(body))
     run = responses.ResponseRun(platform, tenant, scope, turn)
     if not stream:
         return JSONResponse(run.run_json())
