@@ -8,7 +8,7 @@ of ~150 words a minute over five topics, frame labels every 2 s, on-screen title
 numbers measure generation, not indexing. Reports: prompt tokens, timeline rendering level or map-reduce,
 time to first token, generation tokens/s, end-to-end seconds (JSON on the last line).
 
-    .venv/bin/python bench/analysis_speed.py --real [--threads 2]
+    .venv/bin/python bench/analysis_speed.py --real [--long] [--threads 2]
 
 ``--real`` measures analysis prepared at index time (``services/analysis_prepared.py``) on a composite of real
 footage from ``shared/media`` (~2.6 min, with an espeak-ng narration), indexed here into an index with a pegasus
@@ -16,7 +16,9 @@ model, all in one run: a custom question, the default summary and chapters befor
 then the preparation (time per video-minute, while a second copy of the video is indexed alongside, whose
 throughput is reported as indexing with preparation on; disk of the saved prompt state per video-minute); then,
 after the model is unloaded (as after a restart), the same requests plus custom summary/chapters prompts
-through ``/analyze``'s code path, starting from the restored state.
+through ``/analyze``'s code path, starting from the restored state. ``--long`` appends six more real clips
+(cartoon cinematics, a beamer talk, clip art with sounds, a desktop screencast, a German lecture, an archival
+photo): ~11 minutes, the length the analysis-speed issue names.
 """
 
 from __future__ import annotations
@@ -100,6 +102,13 @@ NARRATION = ("Here is the Earth at night, seen from space, with the lights of th
              "Next, a terminal window where someone types commands. Then a Wikipedia article about optical "
              "character recognition scrolls by, first in English and then in German. Finally, a hand touches "
              "the branches of a small tree in a garden.")
+# --real --long appends these (each with its own sound, or silence) to the composite: ~11 minutes in all.
+LONG_EXTRA = ["real2/video/planetblupi_cinematics_compilation_128s.mp4",
+              "real2/video/slides_beamer_conference_talk_168s.mp4",
+              "real2/video/clipart_objects_with_their_sounds_84s.mp4",
+              "real2/video/gnome_display_settings_screencast_37s.webm",
+              "real2/video/slides_german_lecture_2s_per_slide_66s.mp4",
+              "real2/video/archival_bw_solvay_1927_group_photo_pan_20s.mp4"]
 CUSTOM_QUESTION = "What is shown in this video? Answer in one sentence."
 CUSTOM_SUMMARY = "Summarize this video in three sentences."
 CUSTOM_CHAPTERS = "List the chapters of this video, one line each: start time in seconds, then a short title."
@@ -120,6 +129,40 @@ def make_composite(work: Path) -> Path:
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-i", str(wav), "-filter_complex", graph,
                     "-map", "[v]", "-map", f"{n}:a", "-af", "apad", "-t", str(sum(s for _, s in COMPOSITE)),
                     "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out)], check=True)
+    return out
+
+
+def _seconds(path: Path) -> float:
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+                           check=True, capture_output=True, text=True)
+    return float(probe.stdout.strip())
+
+
+def _has_audio(path: Path) -> bool:
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+                            "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True)
+    return bool(probe.stdout.strip())
+
+
+def make_long_composite(work: Path) -> Path:
+    """The composite followed by the LONG_EXTRA clips at the same size, each with its own sound (silence where it
+    has none): a video of ~11 minutes and many subjects."""
+    parts = [make_composite(work), *(MEDIA / name for name in LONG_EXTRA)]
+    out = work / "composite_long.mp4"
+    inputs: list[str] = []
+    chains: list[str] = []
+    pairs = ""
+    for i, part in enumerate(parts):
+        inputs += ["-i", str(part)]
+        chains.append(f"[{i}:v]scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,"
+                      f"setsar=1,fps=25,format=yuv420p[v{i}]")
+        seconds = _seconds(part)
+        source = f"[{i}:a]" if _has_audio(part) else f"anullsrc=r=44100:cl=mono,atrim=0:{seconds:.3f},"
+        chains.append(f"{source}aresample=44100,aformat=channel_layouts=mono,apad,atrim=0:{seconds:.3f}[a{i}]")
+        pairs += f"[v{i}][a{i}]"
+    graph = ";".join(chains) + f";{pairs}concat=n={len(parts)}:v=1:a=1[v][a]"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[v]",
+                    "-map", "[a]", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out)], check=True)
     return out
 
 
@@ -204,7 +247,7 @@ def real(args: argparse.Namespace) -> int:
     from framedex.services.analysis import prepared as analysis_prepared
 
     work = Path(tempfile.mkdtemp(prefix="framedex-bench-real-"))
-    path = make_composite(work)
+    path = make_long_composite(work) if args.long else make_composite(work)
     settings = Settings(data_dir=work / "data", workers=0, llm_threads=args.threads)
     platform = Platform(settings)
     tenant = auth.ensure_local_tenant(platform)
@@ -266,6 +309,7 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path)
     ap.add_argument("--video-id")
     ap.add_argument("--real", action="store_true", help="prepared vs. not prepared on real footage")
+    ap.add_argument("--long", action="store_true", help="with --real: an ~11-minute composite instead of 2.6 min")
     args = ap.parse_args()
     if args.real:
         return real(args)
