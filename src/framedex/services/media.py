@@ -143,8 +143,8 @@ class Media:
 
 @dataclass(frozen=True)
 class MediaSource:
-    """One media source, checked: exactly one of a base64 string, a URL or an asset id. (`check_source` and
-    `open_media` still take the source's dict, as their callers store it with a task.)"""
+    """One media source, checked: exactly one of a base64 string, a URL or an asset id. (An embedding task
+    whose bytes are stored keeps an empty one: see `open_media`'s ``blob_key``.)"""
 
     base64_string: str | None = None
     url: str | None = None
@@ -158,12 +158,12 @@ class MediaSource:
             raise InvalidParameter(parameter, "Provide exactly one of base64_string, url or asset_id.")
         return cls(**given)
 
-
-def _source_dict(source: Any, name: str) -> dict[str, Any]:
-    if not isinstance(source, dict):
-        raise MissingParameter(f"{name}.media_source")
-    MediaSource.from_body(source, f"{name}.media_source")
-    return source
+    @classmethod
+    def of_field(cls, raw: Any, name: str) -> MediaSource:
+        """The source of the input object ``name``'s ``media_source`` field (``raw``, which must be an object)."""
+        if not isinstance(raw, dict):
+            raise MissingParameter(f"{name}.media_source")
+        return cls.from_body(raw, f"{name}.media_source")
 
 
 def decode_base64(data: str, name: str, max_bytes: int, *, pad: bool = False,
@@ -186,26 +186,25 @@ def decode_base64(data: str, name: str, max_bytes: int, *, pad: bool = False,
     return raw
 
 
-def check_source(platform: Platform, tenant_id: str, source: Any, name: str) -> dict[str, Any]:
-    """Validate a media source at request time (cheap checks only)."""
-    src = _source_dict(source, name)
-    if src.get("url"):
+def check_source(platform: Platform, tenant_id: str, source: MediaSource, name: str) -> None:
+    """The cheap request-time checks of a media source against stored state: a URL's scheme and host, an
+    asset's existence and status. ``name`` is the input object the source belongs to."""
+    if source.url:
         from framedex.ingest.fetch import validate_url
 
-        validate_url(str(src["url"]), allow_private=platform.settings.allow_private_urls)
-    elif src.get("asset_id"):
+        validate_url(source.url, allow_private=platform.settings.allow_private_urls)
+    elif source.asset_id:
         from framedex.services.assets import get_asset
 
         with platform.store.session() as s:
-            asset = get_asset(s, tenant_id, str(src["asset_id"]))
+            asset = get_asset(s, tenant_id, source.asset_id)
             if asset.status == "failed":
                 raise InvalidParameter(f"{name}.media_source", "The asset failed processing.",
                                        code="asset_unavailable")
-    return src
 
 
 @contextlib.contextmanager
-def open_media(platform: Platform, tenant_id: str, source: dict[str, Any], name: str, *,
+def open_media(platform: Platform, tenant_id: str, source: MediaSource, name: str, *,
                max_bytes: int, base64_max: int | None = None, blob_key: str | None = None) -> Iterator[Media]:
     """A local file with the media's bytes (a temp file for base64 and URLs, removed afterwards)."""
     from framedex.ingest.fetch import FetchError, download
@@ -214,24 +213,24 @@ def open_media(platform: Platform, tenant_id: str, source: dict[str, Any], name:
     if blob_key is not None:  # bytes stored with an async task
         yield Media(platform.blobs.local_path(blob_key), None, None)
         return
-    if source.get("asset_id"):
+    if source.asset_id:
         with platform.store.session() as s:
-            asset = get_asset(s, tenant_id, str(source["asset_id"]))
+            asset = get_asset(s, tenant_id, source.asset_id)
             key, url, filename = asset.blob_key or asset_blob_key(asset.id), asset.source_url, asset.filename
         if platform.blobs.exists(key):
             yield Media(platform.blobs.local_path(key), url, filename)
             return
         if not url:
             raise InvalidParameter(f"{name}.media_source", "The asset has no media yet.", code="asset_unavailable")
-        source = {"url": url}
+        source = MediaSource(url=url)
     with tempfile.TemporaryDirectory(prefix="framedex-embed-") as tmp:
         path = Path(tmp) / "media"
-        if source.get("base64_string"):
-            raw = decode_base64(str(source["base64_string"]), name, base64_max or max_bytes)
+        if source.base64_string:
+            raw = decode_base64(source.base64_string, name, base64_max or max_bytes)
             path.write_bytes(raw)
             yield Media(path, None, None)
             return
-        url = str(source["url"])
+        url = str(source.url)
         settings = platform.settings
         with path.open("wb") as out:
             try:

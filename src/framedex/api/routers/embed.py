@@ -1,6 +1,8 @@
 """Embeddings: `POST /embed-v2`, `/embed-v2/tasks`, and the v1 `POST /embed` and `/embed/tasks` (B.11-B.14).
 
-v1 bodies are multipart (the SDK forces it; lists are repeated parts); v2 bodies are JSON.
+v1 bodies are multipart (the SDK forces it; lists are repeated parts); v2 bodies are JSON, turned into the
+typed requests of `services.embed` (`EmbedInput.from_body`, `EmbedTaskInput.from_body`), which own the rules
+and report the API's errors; the answers (`Embeddings`, task rows) are shaped here into the API's JSON.
 A 413 on `POST /embed-v2` uses the nested `{"error": {"code", "message"}}` envelope the SDK expects.
 """
 
@@ -17,8 +19,10 @@ from framedex.api.query import repeated
 from framedex.api.schemas.common import PagedResponse, PageInfo
 from framedex.api.schemas.embed import (
     EMBED_TASK_BODY,
+    EmbeddingData,
     EmbeddingSuccessResponse,
     EmbeddingTaskResponse,
+    EmbeddingUsage,
     EmbedTaskError,
     EmbedV1TaskCreated,
     EmbedV1TaskResponse,
@@ -44,14 +48,27 @@ def _nested_413(exc: PayloadTooLarge) -> JSONResponse:
     return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=413)
 
 
+def embeddings_json(result: embeddings.Embeddings) -> EmbeddingSuccessResponse:
+    """The API's `EmbeddingSuccessResponse`: each vector in its wire form, at the requested dimension."""
+    data = [EmbeddingData(embedding=embeddings.to_wire(p.vector, result.dimension), embedding_option=p.option,
+                          embedding_scope=p.scope, start_sec=p.start, end_sec=p.end) for p in result.pieces]
+    usage = None
+    if result.usage is not None:
+        truncated = result.usage.truncated
+        usage = EmbeddingUsage(input_tokens=result.usage.input_tokens, truncated=truncated,
+                               truncation_reason="model_context_window" if truncated else None)
+    return EmbeddingSuccessResponse(data=data, usage=usage, metadata=result.metadata)
+
+
 @router.post("/embed-v2", response_model=EmbeddingSuccessResponse, response_model_exclude_none=True)
 def create_embeddings_v2(body: EmbedV2Request, platform: PlatformDep,
                          tenant: TenantDep) -> EmbeddingSuccessResponse | JSONResponse:
     try:
-        out = embeddings.create_v2(platform, tenant, body.model_dump(exclude_none=True))
+        request = embeddings.EmbedInput.from_body(body.model_dump(exclude_none=True))
+        result = embeddings.create_v2(platform, tenant, request)
     except PayloadTooLarge as exc:
         return _nested_413(exc)
-    return EmbeddingSuccessResponse.model_validate(out)
+    return embeddings_json(result)
 
 
 # --- v2 tasks ---
@@ -99,7 +116,8 @@ def _listed(row: EmbedTaskRow) -> MediaEmbeddingTask:
 @router.post("/embed-v2/tasks", status_code=202, response_model=EmbedV2TaskCreated,
              response_model_exclude_none=True)
 def create_embedding_task_v2(body: EmbedV2Request, platform: PlatformDep, tenant: TenantDep) -> EmbedV2TaskCreated:
-    row = embeddings.create_task_v2(platform, tenant, body.model_dump(exclude_none=True))
+    task = embeddings.EmbedTaskInput.from_body(body.model_dump(exclude_none=True))
+    row = embeddings.create_task_v2(platform, tenant, task)
     return EmbedV2TaskCreated(id=row.id, status=row.status)
 
 

@@ -21,7 +21,7 @@ class MediaSource(WireModel):
 
 
 class EmbedV2Request(WireModel):
-    """`POST /embed-v2` and `POST /embed-v2/tasks`; the per-input objects are checked by the service."""
+    """`POST /embed-v2` and `POST /embed-v2/tasks`; the per-input objects are checked by `services.embed.inputs`."""
 
     input_type: str | None = None
     model_name: str | None = None

@@ -12,8 +12,10 @@ similarity (and dot product) unchanged. Marengo 3.5's `embedding_dimension=256` 
 256 values, re-normalised (Matryoshka semantics: a prefix of the full vector), which is lossy here.
 Every endpoint that emits vectors (v1, v2, tasks) goes through `to_wire`.
 
-Size (~600 lines): the v1 and v2 endpoints and their async tasks share request parsing, limits and the task
-table; the extraction itself is in `extract.py`, media sources in `services.media`.
+Size (~560 lines): the v1 and v2 endpoints and their async tasks share limits and the task table. The v2
+services take typed requests (`inputs.py`: `EmbedInput`, `EmbedTaskInput`, built by the router from the wire
+body) and answer `Embeddings` or task rows, which the router shapes into the API's JSON; the extraction
+itself is in `extract.py`, media sources in `services.media`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import tempfile
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -44,10 +46,26 @@ from framedex.services.embed.extract import (
     embed_texts,
     embed_video_file,
     mean_vector,
-    parse_segmentation,
     to_wire,
 )
-from framedex.services.media import MAX_IMAGE_BYTES, Media, check_source, decode_base64, load_image, open_media
+from framedex.services.embed.inputs import (
+    EmbedInput,
+    EmbedTaskInput,
+    ImageInput,
+    MediaInput,
+    MultiInput,
+    TextInput,
+    settle,
+)
+from framedex.services.media import (
+    MAX_IMAGE_BYTES,
+    Media,
+    MediaSource,
+    check_source,
+    decode_base64,
+    load_image,
+    open_media,
+)
 from framedex.services.paging import Page, PageRequest, paginate
 from framedex.services.platform import Platform
 from framedex.storage.tables_entities import EmbedTaskRow
@@ -55,102 +73,24 @@ from framedex.storage.tables_entities import EmbedTaskRow
 log = logging.getLogger("framedex.embeddings")
 
 EMBED_TASK_JOB = "embed_task"
-V2_MODELS = ("marengo3.0", "marengo3.5")
 SYNC_MAX_SECONDS = {"marengo3.0": 600.0, "marengo3.5": 30.0}
 BASE64_MAX_BYTES = {"marengo3.0": 36 * 1024**2, "marengo3.5": 32 * 1024**2}
 IMAGE_MAX_BYTES = MAX_IMAGE_BYTES
 TASK_MAX_SECONDS = 4 * 3600.0
-MAX_TEXT_TOKENS = {"marengo3.0": 500, "marengo3.5": 2000}
-MAX_MEDIA_SOURCES = 10
 RETENTION = timedelta(days=7)
-VIDEO_OPTIONS = ("visual", "audio", "transcription")
-AUDIO_OPTIONS = ("audio", "transcription")
 V1_AUDIO_SEGMENT_SECONDS = 10.0
-_PLACEHOLDER = re.compile(r"<@([^<>\s]+)>")
+_OPTION_ORDER = {"visual": 0, "audio": 1, "transcription": 2, "fused": 3}
 
 
-# --- request parsing ----------------------------------------------------------------------------
-
-
-def _str_list(raw: Any, name: str, allowed: tuple[str, ...], default: list[str]) -> list[str]:
-    if raw is None:
-        return list(default)
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
-        raise InvalidParameter(name, f"It must be a non-empty array of {list(allowed)}.")
-    bad = [x for x in raw if x not in allowed]
-    if bad:
-        raise InvalidParameter(name, f"Unsupported values {bad}; use {list(allowed)}.")
-    return list(dict.fromkeys(raw))
-
-
-def _number(raw: Any, name: str) -> float | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
-        raise InvalidParameter(name, "It must be a number of seconds, at least 0.")
-    return float(raw)
-
-
-def media_plan(model: str, kind: str, body: dict[str, Any], *, task: bool) -> MediaPlan:
-    """The MediaPlan of a v2 `audio` / `video` input object."""
-    audio = kind == "audio"
-    option_values: tuple[str, ...] = AUDIO_OPTIONS if audio else VIDEO_OPTIONS
-    if model == "marengo3.5":
-        default_options = ["audio"] if audio else ["visual", "audio"]
-        option_values = tuple(o for o in option_values if o != "transcription")
-    else:
-        default_options = list(option_values)
-    options = _str_list(body.get("embedding_option"), f"{kind}.embedding_option", option_values, default_options)
-    scopes = _str_list(body.get("embedding_scope"), f"{kind}.embedding_scope", ("clip", "local", "asset"),
-                       ["clip", "asset"])
-    scopes = list(dict.fromkeys("clip" if s == "local" else s for s in scopes))
-    types = _str_list(body.get("embedding_type"), f"{kind}.embedding_type",
-                      ("separate_embedding", "fused_embedding"), ["separate_embedding"])
-    strategy, seconds = parse_segmentation(body.get("segmentation"), kind, audio=audio)
-    start, end = _number(body.get("start_sec"), f"{kind}.start_sec"), _number(body.get("end_sec"), f"{kind}.end_sec")
-    if start is not None and end is not None and end <= start:
-        raise InvalidParameter(f"{kind}.end_sec", "end_sec must be greater than start_sec.")
-    return MediaPlan(options, scopes, types, start, end, strategy, seconds)
-
-
-def _model(raw: Any) -> str:
-    if not raw:
-        raise MissingParameter("model_name")
-    if raw not in V2_MODELS:
-        raise InvalidParameter("model_name", f"Use one of {list(V2_MODELS)}.", code="model_not_supported")
-    return str(raw)
-
-
-def _check_text(model: str, text: Any, name: str, auto_truncate: bool) -> tuple[str, int, bool]:
-    if not isinstance(text, str) or not text.strip():
-        raise MissingParameter(name)
-    tokens = len(re.findall(r"\w+|[^\w\s]", text))
-    limit = MAX_TEXT_TOKENS.get(model, 500)
-    if tokens > limit:
-        if not auto_truncate:
-            raise InvalidParameter(name, f"The text has about {tokens} tokens; the limit is {limit}.",
-                                   code="text_too_long")
-        return text, tokens, True
-    return text, tokens, False
+def _ordered(pieces: list[Piece]) -> list[Piece]:
+    """A media input's pieces in the order the API lists them: clips by time, then the whole asset."""
+    return sorted(pieces, key=lambda p: (p.scope == "asset", p.start or 0.0, _OPTION_ORDER.get(p.option or "", 9)))
 
 
 def _data(pieces: list[Piece], dim: int) -> list[dict[str, Any]]:
-    order = {"visual": 0, "audio": 1, "transcription": 2, "fused": 3}
-    pieces = sorted(pieces, key=lambda p: (p.scope == "asset", p.start or 0.0, order.get(p.option or "", 9)))
+    """A v2 task's stored result data (the API's `EmbeddingData` items)."""
     return [{"embedding": to_wire(p.vector, dim), "embedding_option": p.option, "embedding_scope": p.scope,
-             "start_sec": p.start, "end_sec": p.end} for p in pieces]
-
-
-def _dimension(model: str, raw: Any) -> int:
-    if raw is None:
-        return WIRE_DIM
-    if model != "marengo3.5":
-        raise InvalidParameter("embedding_dimension", "embedding_dimension requires marengo3.5.")
-    if isinstance(raw, bool) or raw not in (256, 512):
-        raise InvalidParameter("embedding_dimension", "Use 256 or 512.")
-    return int(raw)
+             "start_sec": p.start, "end_sec": p.end} for p in _ordered(pieces)]
 
 
 def _media_metadata(kind: str, media: Media, plan: MediaPlan, result: MediaResult, model: str,
@@ -171,111 +111,115 @@ def _media_metadata(kind: str, media: Media, plan: MediaPlan, result: MediaResul
 # --- POST /embed-v2 -----------------------------------------------------------------------------
 
 
-def create_v2(platform: Platform, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Synchronous embeddings; returns the `EmbeddingSuccessResponse` JSON."""
-    model = _model(body.get("model_name"))
-    input_type = body.get("input_type")
-    if not input_type:
-        raise MissingParameter("input_type")
-    allowed = ("multi_input",) if model == "marengo3.5" else ("text", "image", "text_image", "audio", "video",
-                                                             "multi_input")
-    if input_type not in allowed:
-        raise InvalidParameter("input_type", f"{model} accepts input_type {list(allowed)}.")
-    for flag in ("auto_truncate", "embedding_uncertainty"):
-        if body.get(flag) is not None and model != "marengo3.5":
-            raise InvalidParameter(flag, f"{flag} requires marengo3.5.")
-    if body.get("embedding_uncertainty"):
-        raise InvalidParameter("embedding_uncertainty", "Uncertainty vectors are not available on this server.",
-                               code="parameter_not_supported")
-    dim = _dimension(model, body.get("embedding_dimension"))
-    spec = body.get(input_type)
-    if not isinstance(spec, dict):
-        raise MissingParameter(str(input_type))
-    out: dict[str, Any] = {}
-    usage_tokens: dict[str, int] = {}
-    truncated = False
-    if input_type == "text":
-        text, tokens, truncated = _check_text(model, spec.get("input_text"), "text.input_text",
-                                              bool(body.get("auto_truncate")))
-        usage_tokens["text"] = tokens
-        out = {"data": [{"embedding": to_wire(embed_texts(platform, [text])[0], dim)}]}
-    elif input_type in ("image", "text_image"):
-        src = check_source(platform, tenant_id, spec.get("media_source"), input_type)
-        vectors: list[FloatArray] = []
-        if input_type == "text_image":
-            text, tokens, truncated = _check_text(model, spec.get("input_text"), "text_image.input_text",
-                                                  bool(body.get("auto_truncate")))
-            usage_tokens["text"] = tokens
-            vectors.append(embed_texts(platform, [text])[0])
-        with open_media(platform, tenant_id, src, input_type, max_bytes=IMAGE_MAX_BYTES) as media:
-            image = load_image(media.path)
-            vectors.extend(embed_images(platform, [image]))
-            meta = {"input_type": input_type, "input_url": media.input_url, "input_filename": media.input_filename}
-        vec = mean_vector(vectors)
-        out = {"data": [{"embedding": to_wire(vec if vec is not None else vectors[0], dim)}], "metadata": meta}
-    elif input_type in ("audio", "video"):
-        plan = media_plan(model, input_type, spec, task=False)
-        src = check_source(platform, tenant_id, spec.get("media_source"), input_type)
-        limit = platform.settings.max_url_download_bytes
-        with open_media(platform, tenant_id, src, input_type, max_bytes=limit,
-                        base64_max=BASE64_MAX_BYTES[model]) as media:
-            embed = embed_audio_file if input_type == "audio" else embed_video_file
-            result = embed(platform, media.path, plan, max_seconds=SYNC_MAX_SECONDS[model])
-            out = {"data": _data(result.pieces, dim),
-                   "metadata": _media_metadata(input_type, media, plan, result, model, dim)}
-    else:  # multi_input
-        out = _multi_input(platform, tenant_id, model, spec, dim, usage_tokens)
+@dataclass(frozen=True)
+class Usage:
+    """What a Marengo 3.5 request used: tokens per modality, in the order met, and whether its text was over
+    the model's limit."""
+
+    input_tokens: dict[str, int]
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """The answer of a synchronous embedding request: its vectors (joint space, `to_wire` at ``dimension``
+    makes them the API's), what they were made of (``metadata``, the same record a task keeps; None for a
+    text), and for Marengo 3.5 the ``usage``."""
+
+    pieces: list[Piece]
+    dimension: int
+    metadata: dict[str, Any] | None = None
+    usage: Usage | None = None
+
+
+@dataclass
+class _Tally:
+    """Tokens counted while embedding (`Usage.input_tokens`), and whether a text was over its limit."""
+
+    tokens: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False
+
+    def text(self, text: TextInput) -> str:
+        """The text to embed, counted."""
+        self.tokens["text"] = text.tokens
+        self.truncated = text.truncated
+        return text.text
+
+    def add(self, kind: str, count: int) -> None:
+        self.tokens[kind] = self.tokens.get(kind, 0) + count
+
+
+def create_v2(platform: Platform, tenant_id: str, request: EmbedInput) -> Embeddings:
+    """Synchronous embeddings (`POST /embed-v2`)."""
+    model, dim, spec, tally = request.model, request.dimension, request.spec, _Tally()
+    if isinstance(spec, TextInput):
+        out = Embeddings([Piece(embed_texts(platform, [tally.text(spec)])[0], None, None)], dim)
+    elif isinstance(spec, ImageInput):
+        out = _image(platform, tenant_id, request.input_type, spec, dim, tally)
+    elif isinstance(spec, MediaInput):
+        out = _media(platform, tenant_id, model, spec, dim)
+    else:
+        out = _multi_input(platform, tenant_id, model, spec, dim, tally)
     if model == "marengo3.5":
-        out["usage"] = {"input_tokens": usage_tokens, "truncated": truncated}
-        if truncated:
-            out["usage"]["truncation_reason"] = "model_context_window"
-        out.setdefault("metadata", {"input_type": input_type, "embedding_dimension": dim})
+        meta = out.metadata if out.metadata is not None else {"input_type": request.input_type,
+                                                              "embedding_dimension": dim}
+        out = replace(out, metadata=meta, usage=Usage(tally.tokens, tally.truncated))
     return out
 
 
-def _multi_input(platform: Platform, tenant_id: str, model: str, spec: dict[str, Any], dim: int,
-                 usage_tokens: dict[str, int]) -> dict[str, Any]:
-    """Text with `<@name>` placeholders plus up to 10 media sources, fused into one vector."""
-    sources = spec.get("media_sources") or []
-    text = spec.get("input_text")
-    if not isinstance(sources, list) or len(sources) > MAX_MEDIA_SOURCES:
-        raise InvalidParameter("multi_input.media_sources", f"Give at most {MAX_MEDIA_SOURCES} media sources.")
-    if not sources and not (isinstance(text, str) and text.strip()):
-        raise MissingParameter("multi_input.input_text")
+def _image(platform: Platform, tenant_id: str, input_type: str, spec: ImageInput, dim: int,
+           tally: _Tally) -> Embeddings:
+    """An ``image`` or a ``text_image``: one vector, the mean of the image's and the text's."""
+    check_source(platform, tenant_id, spec.source, input_type)
     vectors: list[FloatArray] = []
-    names = {str(s.get("name")) for s in sources if isinstance(s, dict) and s.get("name")}
-    if isinstance(text, str) and text.strip():
-        unknown = [n for n in _PLACEHOLDER.findall(text) if n not in names]
-        if unknown:
-            raise InvalidParameter("multi_input.input_text", f"No media source is named {unknown[0]!r}.")
-        plain = re.sub(r"\s+", " ", _PLACEHOLDER.sub(" ", text)).strip()
-        usage_tokens["text"] = len(re.findall(r"\w+|[^\w\s]", text))
-        if plain:
-            vectors.append(embed_texts(platform, [plain])[0])
-    for i, source in enumerate(sources):
-        name = f"multi_input.media_sources[{i}]"
-        if not isinstance(source, dict):
-            raise InvalidParameter(name, "It must be an object.")
-        media_type = source.get("media_type")
-        if media_type == "document":  # PDF, text, Markdown: services/documents.py
-            document = documents.MultiInputDocument.from_body(model, source, name, sources, text)
-            vector, words = documents.multi_input_vector(platform, tenant_id, document)
+    if spec.text is not None:
+        vectors.append(embed_texts(platform, [tally.text(settle(spec.text))])[0])
+    with open_media(platform, tenant_id, spec.source, input_type, max_bytes=IMAGE_MAX_BYTES) as media:
+        vectors.extend(embed_images(platform, [load_image(media.path)]))
+        meta = {"input_type": input_type, "input_url": media.input_url, "input_filename": media.input_filename}
+    vec = mean_vector(vectors)
+    return Embeddings([Piece(vec if vec is not None else vectors[0], None, None)], dim, meta)
+
+
+def _media(platform: Platform, tenant_id: str, model: str, spec: MediaInput, dim: int) -> Embeddings:
+    """An ``audio`` or ``video`` input: a vector per clip, option and scope of its plan."""
+    check_source(platform, tenant_id, spec.source, spec.kind)
+    limit = platform.settings.max_url_download_bytes
+    with open_media(platform, tenant_id, spec.source, spec.kind, max_bytes=limit,
+                    base64_max=BASE64_MAX_BYTES[model]) as media:
+        embed = embed_audio_file if spec.kind == "audio" else embed_video_file
+        result = embed(platform, media.path, spec.plan, max_seconds=SYNC_MAX_SECONDS[model])
+        meta = _media_metadata(spec.kind, media, spec.plan, result, model, dim)
+    return Embeddings(_ordered(result.pieces), dim, meta)
+
+
+def _multi_input(platform: Platform, tenant_id: str, model: str, spec: MultiInput, dim: int,
+                 tally: _Tally) -> Embeddings:
+    """Text with `<@name>` placeholders plus up to 10 media sources, fused into one vector."""
+    vectors: list[FloatArray] = []
+    if spec.tokens is not None:
+        tally.tokens["text"] = spec.tokens
+    if spec.plain:
+        vectors.append(embed_texts(platform, [spec.plain])[0])
+    for checked in spec.sources:
+        source = settle(checked)
+        if source.document is not None:  # PDF, text, Markdown: services/documents.py
+            vector, words = documents.multi_input_vector(platform, tenant_id, source.document)
             vectors.append(vector)
-            usage_tokens["document"] = usage_tokens.get("document", 0) + words
+            tally.add("document", words)
             continue
-        if media_type != "image":
-            raise InvalidParameter(name, "Only image media sources are supported here.",
-                                   code="parameter_not_supported")
-        src = check_source(platform, tenant_id, {k: source.get(k) for k in ("base64_string", "url", "asset_id")}, name)
-        with open_media(platform, tenant_id, src, name, max_bytes=IMAGE_MAX_BYTES) as media:
+        assert source.image is not None
+        check_source(platform, tenant_id, source.image, source.name)
+        with open_media(platform, tenant_id, source.image, source.name, max_bytes=IMAGE_MAX_BYTES) as media:
             vectors.extend(embed_images(platform, [load_image(media.path)]))
-        usage_tokens["image"] = usage_tokens.get("image", 0) + 1
+        tally.add("image", 1)
     vec = mean_vector(vectors)
     if vec is None:
         vec = np.zeros(WIRE_DIM, dtype=np.float32)
-    return {"data": [{"embedding": to_wire(vec, dim)}],
-            "metadata": {"input_type": "multi_input", **({"embedding_dimension": dim} if model == "marengo3.5"
-                                                         else {})}}
+    meta: dict[str, Any] = {"input_type": "multi_input"}
+    if model == "marengo3.5":
+        meta["embedding_dimension"] = dim
+    return Embeddings([Piece(vec, None, None)], dim, meta)
 
 
 # --- POST /embed (v1) ---------------------------------------------------------------------------
@@ -300,14 +244,15 @@ def create_v1(platform: Platform, tenant_id: str, *, model_name: Any, text: str 
         raise MissingParameter("text")
     out: dict[str, Any] = {"model_name": model}
     if text is not None and text != "":
-        clean, _, _ = _check_text("marengo3.0", text, "text", False)
+        clean = TextInput.check("marengo3.0", text, "text", False).text
         out["text_embedding"] = {"segments": [{"float": to_wire(embed_texts(platform, [clean])[0])}]}
     if image_bytes is not None or image_url:
         if image_bytes is not None:
             image = load_image(image_bytes)
             meta = {"input_filename": image_filename}
         else:
-            src = check_source(platform, tenant_id, {"url": image_url}, "image_url")
+            src = MediaSource(url=image_url)
+            check_source(platform, tenant_id, src, "image_url")
             with open_media(platform, tenant_id, src, "image_url", max_bytes=IMAGE_MAX_BYTES) as media:
                 image = load_image(media.path)
             meta = {"input_url": image_url}
@@ -322,7 +267,8 @@ def create_v1(platform: Platform, tenant_id: str, *, model_name: Any, text: str 
                 tmp.write_bytes(audio_bytes)
                 path, meta = tmp, {"input_filename": audio_filename}
             else:
-                src = check_source(platform, tenant_id, {"url": audio_url}, "audio_url")
+                src = MediaSource(url=audio_url)
+                check_source(platform, tenant_id, src, "audio_url")
                 media = stack.enter_context(open_media(platform, tenant_id, src, "audio_url",
                                                        max_bytes=platform.settings.max_url_download_bytes))
                 path, meta = media.path, {"input_url": audio_url}
@@ -347,31 +293,19 @@ def _result_blob_key(task_id: str) -> str:
     return f"embed_tasks/{task_id}/result.json"
 
 
-def create_task_v2(platform: Platform, tenant_id: str, body: dict[str, Any]) -> EmbedTaskRow:
-    model = _model(body.get("model_name"))
-    input_type = body.get("input_type")
-    if not input_type:
-        raise MissingParameter("input_type")
-    allowed = ("audio", "video", "image", "document") if model == "marengo3.5" else ("audio", "video")
-    if input_type not in allowed:
-        raise InvalidParameter("input_type", f"{model} accepts input_type {list(allowed)} for async tasks.")
-    if body.get("embedding_uncertainty"):
-        raise InvalidParameter("embedding_uncertainty", "Uncertainty vectors are not available on this server.",
-                               code="parameter_not_supported")
-    dim = _dimension(model, body.get("embedding_dimension"))
-    spec = body.get(input_type)
-    if not isinstance(spec, dict):
-        raise MissingParameter(str(input_type))
-    src = check_source(platform, tenant_id, spec.get("media_source"), str(input_type))
-    request: dict[str, Any] = {"dimension": dim}
-    if input_type == "document":  # services/documents.py
-        request["document"] = documents.DocumentTaskOptions.from_body(spec).to_json()
-    if input_type in ("audio", "video"):
-        plan = media_plan(model, input_type, spec, task=True)
-        request["plan"] = {"options": plan.options, "scopes": plan.scopes, "types": plan.types,
-                           "start": plan.start, "end": plan.end, "strategy": plan.strategy, "seconds": plan.seconds}
-    return _new_task(platform, tenant_id, api="v2", model=model, input_type=str(input_type), source=src,
-                     request=request, base64_max=BASE64_MAX_BYTES[model])
+def create_task_v2(platform: Platform, tenant_id: str, task: EmbedTaskInput) -> EmbedTaskRow:
+    """An async embedding task (`POST /embed-v2/tasks`), queued for the worker."""
+    check_source(platform, tenant_id, task.source, task.input_type)
+    options = settle(task.options)
+    request: dict[str, Any] = {"dimension": task.dimension}
+    if isinstance(options, documents.DocumentTaskOptions):  # services/documents.py
+        request["document"] = options.to_json()
+    elif isinstance(options, MediaPlan):
+        request["plan"] = {"options": options.options, "scopes": options.scopes, "types": options.types,
+                           "start": options.start, "end": options.end, "strategy": options.strategy,
+                           "seconds": options.seconds}
+    return _new_task(platform, tenant_id, api="v2", model=task.model, input_type=task.input_type,
+                     source=task.source, request=request, base64_max=BASE64_MAX_BYTES[task.model])
 
 
 def create_task_v1(platform: Platform, tenant_id: str, *, model_name: Any, video_url: str | None,
@@ -401,26 +335,37 @@ def create_task_v1(platform: Platform, tenant_id: str, *, model_name: Any, video
         "clip_length": length, "scopes": list(dict.fromkeys(scopes)),
     }
     if video_url:
-        source: dict[str, Any] = {"url": video_url}
+        source = MediaSource(url=video_url)
         check_source(platform, tenant_id, source, "video_url")
         return _new_task(platform, tenant_id, api="v1", model=model, input_type="video", source=source,
                          request=request)
     if video_stream is None:
         raise MissingParameter("video_file")
-    return _new_task(platform, tenant_id, api="v1", model=model, input_type="video", source={},
+    return _new_task(platform, tenant_id, api="v1", model=model, input_type="video", source=MediaSource(),
                      request=request, stream=video_stream, filename=video_filename)
 
 
+def _source_json(source: MediaSource) -> dict[str, Any]:
+    """A task's source as its row keeps it: the URL or asset id (base64 bytes are kept as a blob)."""
+    return {k: v for k, v in (("url", source.url), ("asset_id", source.asset_id)) if v}
+
+
+def _stored_source(stored: dict[str, Any]) -> MediaSource:
+    """The source a task's row keeps (see `_source_json`; rows stored before it may hold more keys)."""
+    url, asset_id = stored.get("url"), stored.get("asset_id")
+    return MediaSource(url=str(url) if url else None, asset_id=str(asset_id) if asset_id else None)
+
+
 def _new_task(platform: Platform, tenant_id: str, *, api: str, model: str, input_type: str,
-              source: dict[str, Any], request: dict[str, Any], base64_max: int | None = None,
+              source: MediaSource, request: dict[str, Any], base64_max: int | None = None,
               stream: Any = None, filename: str | None = None) -> EmbedTaskRow:
     from framedex.storage.blobs import BlobTooLarge
 
     task_id = new_id()
     source_key: str | None = None
-    stored = {k: v for k, v in source.items() if k != "base64_string"}
-    if source.get("base64_string"):
-        raw = decode_base64(str(source["base64_string"]), input_type, base64_max or IMAGE_MAX_BYTES)
+    stored = _source_json(source)
+    if source.base64_string:
+        raw = decode_base64(source.base64_string, input_type, base64_max or IMAGE_MAX_BYTES)
         source_key = _source_blob_key(task_id)
         platform.blobs.put_bytes(source_key, raw)
     elif stream is not None:
@@ -433,7 +378,7 @@ def _new_task(platform: Platform, tenant_id: str, *, api: str, model: str, input
         stored = {"filename": filename}
     if source_key is not None and input_type in ("audio", "video"):
         _check_playable(platform, source_key, input_type, task_id)
-    meta: dict[str, Any] = {"input_url": source.get("url"), "input_filename": filename}
+    meta: dict[str, Any] = {"input_url": source.url, "input_filename": filename}
     row = EmbedTaskRow(id=task_id, tenant_id=tenant_id, api=api, model_name=model, input_type=input_type,
                        status="processing", request={**request, "source": stored}, meta=meta,
                        source_key=source_key)
@@ -501,13 +446,14 @@ def run_task(platform: Platform, task_id: str) -> None:
             return
         tenant_id, request, source_key = row.tenant_id, dict(row.request), row.source_key
         model, input_type, api = row.model_name, row.input_type, row.api
-    source = dict(request.get("source") or {})
+    stored = dict(request.get("source") or {})
+    source = _stored_source(stored)
     dim = int(request.get("dimension") or WIRE_DIM)
     try:
         with open_media(platform, tenant_id, source, input_type, max_bytes=platform.settings.max_url_download_bytes,
                         blob_key=source_key) as media:
-            media.input_url = media.input_url or source.get("url")
-            media.input_filename = media.input_filename or source.get("filename")
+            media.input_url = media.input_url or source.url
+            media.input_filename = media.input_filename or stored.get("filename")
             if input_type == "image":
                 vec = embed_images(platform, [load_image(media.path)])[0]
                 result: dict[str, Any] = {"data": [{"embedding": to_wire(vec, dim), "embedding_option": "visual",
@@ -517,7 +463,7 @@ def run_task(platform: Platform, task_id: str) -> None:
                                         "embedding_scopes": ["asset"]}
             elif input_type == "document":  # services/documents.py
                 options = documents.DocumentTaskOptions.from_json(request["document"])
-                pieces = documents.run_task(platform, tenant_id, options, asset_id=source.get("asset_id"),
+                pieces = documents.run_task(platform, tenant_id, options, asset_id=source.asset_id,
                                             path=media.path, filename=media.input_filename)
                 result = {"data": [{"embedding": to_wire(p.vector, dim), "embedding_option": "text",
                                     "embedding_scope": p.scope, **_document_span(p)} for p in pieces]}
