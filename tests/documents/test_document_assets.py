@@ -218,3 +218,13 @@ def test_embed_task_of_junk_bytes_fails_saying_why(http: httpx.Client) -> None:
     reason = str(body.get("error") or body)
     assert "UTF-8" in reason or "PDF" in reason, body  # the cause, not "internal error (job …)"
     assert "internal error" not in reason, body
+
+
+@pytest.mark.parametrize("options", [{"embedding_option": [["text"]]}, {"embedding_scope": [{"local": 1}]},
+                                     {"embedding_option": ["text", 3]}])
+def test_embed_task_options_that_are_not_strings_are_a_400(http: httpx.Client, served: str,
+                                                           options: dict[str, Any]) -> None:
+    created = http.post("/embed-v2/tasks", json={"model_name": "marengo3.5", "input_type": "document", "document": {
+        "media_source": {"url": f"{served}/notes.md"}, **options}})
+    assert created.status_code == 400, created.text
+    assert created.json()["code"] == "parameter_invalid" and "document.embedding_" in created.json()["message"]

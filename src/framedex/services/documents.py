@@ -269,13 +269,16 @@ class DocumentTaskOptions:
     def from_body(cls, spec: Mapping[str, Any]) -> DocumentTaskOptions:
         options = spec.get("embedding_option") or ["visual", "text"]
         scopes = spec.get("embedding_scope") or ["local", "asset"]
-        if not isinstance(options, list) or not set(options) <= {"visual", "text"}:
+        # every item must be a string before the set() below: a list inside the list is unhashable
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options) \
+                or not set(options) <= {"visual", "text"}:
             raise InvalidParameter("document.embedding_option", "Use visual and/or text.")
         if "text" not in options:
             raise InvalidParameter("document.embedding_option",
                                    "Only text embeddings of documents are available here.",
                                    code="parameter_not_supported")
-        if not isinstance(scopes, list) or not scopes or not set(scopes) <= {"local", "asset"}:
+        if not isinstance(scopes, list) or not scopes or not all(isinstance(o, str) for o in scopes) \
+                or not set(scopes) <= {"local", "asset"}:
             raise InvalidParameter("document.embedding_scope", "Use local and/or asset.")
         segmentation = spec.get("segmentation") or {}
         if not isinstance(segmentation, dict):
