@@ -115,6 +115,11 @@ def test_sse_content_type_and_done_marker(http: httpx.Client, indexed: dict[str,
       "session_id": "sess_nope"}, 404, "resource_not_exists"),
     ({"knowledge_store_id": "INDEX", "input": [{"type": "message", "role": "user", "content": "hi"}],
       "include": ["everything"]}, 400, "parameter_invalid"),
+    # the first error in field order, each reference looked up where it is reached (services.responses.ResponseInput)
+    ({"knowledge_store_id": "0" * 24, "input": 3}, 404, "resource_not_exists"),
+    ({"knowledge_store_id": "INDEX", "input": [{"type": "message", "role": "user", "content": "hi"}],
+      "selections": [{"kind": "collection", "id": "0" * 24}, {"kind": "x"}], "session_id": 5}, 404,
+     "resource_not_exists"),
 ])
 def test_bad_requests_get_the_error_envelope(http: httpx.Client, indexed: dict[str, Any], body: dict[str, Any],
                                              status: int, code: str) -> None:

@@ -35,6 +35,7 @@ from framedex.api.schemas.analyze import (
     GistRequest,
     GistResponse,
     SummarizeRequest,
+    SummarizeResponse,
 )
 from framedex.api.schemas.common import PageInfo
 from framedex.services import analysis
@@ -121,10 +122,10 @@ async def analyze(request: Request, body: AnalyzeRequest, platform: PlatformDep,
         run = await pool.call(analysis.as_tenant(tenant, prepare))
         return await _stream(request, tenant, run)
 
-    def sync() -> dict[str, Any]:
-        return analysis.response_body(prepare().run())
+    def sync() -> analysis.Result:
+        return prepare().run()
 
-    return AnalyzeResponse.model_validate(await pool.call(analysis.as_tenant(tenant, sync)))
+    return AnalyzeResponse.of(await pool.call(analysis.as_tenant(tenant, sync)))
 
 
 @router.post("/generate", response_model=AnalyzeResponse, response_model_exclude_none=True)
@@ -140,30 +141,29 @@ async def generate(request: Request, body: AnalyzeRequest, platform: PlatformDep
         run = await pool.call(analysis.as_tenant(tenant, prepare))
         return await _stream(request, tenant, run)
 
-    def sync() -> dict[str, Any]:
-        return analysis.response_body(prepare().run())
+    def sync() -> analysis.Result:
+        return prepare().run()
 
-    return AnalyzeResponse.model_validate(await pool.call(analysis.as_tenant(tenant, sync)))
+    return AnalyzeResponse.of(await pool.call(analysis.as_tenant(tenant, sync)))
 
 
 @router.post("/summarize", response_model_exclude_none=True)
 async def summarize(request: Request, body: SummarizeRequest, platform: PlatformDep,
                     tenant: TenantDep) -> dict[str, Any]:
-    def run() -> dict[str, Any]:  # checked on the pool's thread: a full pool answers 429 before any 400
+    def run() -> analysis.Summary:  # checked on the pool's thread: a full pool answers 429 before any 400
         return analysis.summarize(platform, tenant, analysis.SummarizeInput.from_body(platform, params))
 
     params = _bounded(body.body())
-    return await _pool(request).call(analysis.as_tenant(tenant, run))
+    return SummarizeResponse.body(await _pool(request).call(analysis.as_tenant(tenant, run)))
 
 
 @router.post("/gist", response_model=GistResponse, response_model_exclude_none=True)
 async def gist(request: Request, body: GistRequest, platform: PlatformDep, tenant: TenantDep) -> GistResponse:
-    def run() -> dict[str, Any]:
+    def run() -> analysis.Gist:
         return analysis.gist(platform, tenant, analysis.GistInput.from_body(platform, params))
 
     params = _bounded(body.body())
-    result = await _pool(request).call(analysis.as_tenant(tenant, run))
-    return GistResponse.model_validate(result)
+    return GistResponse.of(await _pool(request).call(analysis.as_tenant(tenant, run)))
 
 
 # --- async tasks -------------------------------------------------------------------------------------

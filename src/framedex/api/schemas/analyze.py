@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from framedex.api.schemas.common import PageInfo, WireModel
+from framedex.services import analysis
 
 
 class _Request(BaseModel):
@@ -86,6 +87,10 @@ class TokenUsage(WireModel):
     output_tokens: int
     input_tokens: int | None = None
 
+    @classmethod
+    def of(cls, usage: analysis.Usage) -> TokenUsage:
+        return cls(output_tokens=usage.output_tokens, input_tokens=usage.input_tokens)
+
 
 class AnalyzeError(WireModel):
     code: str | None = None
@@ -100,6 +105,13 @@ class AnalyzeResponse(WireModel):
     finish_reason: str
     usage: TokenUsage
     error: AnalyzeError | None = None
+
+    @classmethod
+    def of(cls, result: analysis.Result) -> AnalyzeResponse:
+        error = result.error()
+        return cls(id=result.generation_id, data=result.data, finish_reason=result.finish_reason,
+                   usage=TokenUsage(output_tokens=result.output_tokens, input_tokens=result.input_tokens),
+                   error=AnalyzeError(**error) if error else None)
 
 
 class Chapter(WireModel):
@@ -129,6 +141,30 @@ class SummarizeResponse(WireModel):
     highlights: list[Highlight] | None = None
     usage: TokenUsage | None = None
 
+    @staticmethod
+    def body(summary: analysis.Summary) -> dict[str, Any]:
+        """The ``/summarize`` body. A plain dict, not this model: ``/summarize`` has always sent each number as
+        the service made it (an int ``end_sec`` stays an int), which validating into ``float`` fields would not."""
+        out: dict[str, Any] = {"id": summary.id, "summarize_type": summary.kind}
+        if summary.kind == "summary":
+            out["summary"] = summary.text
+        elif summary.kind == "chapter":
+            out["chapters"] = [_chapter(c) for c in summary.chapters or ()]
+        else:
+            out["highlights"] = [_highlight(h) for h in summary.highlights or ()]
+        out["usage"] = TokenUsage.of(summary.usage).model_dump()
+        return out
+
+
+def _chapter(c: analysis.Chapter) -> dict[str, Any]:
+    return {"chapter_number": c.number, "start": c.start, "end": c.end, "start_sec": c.start_sec,
+            "end_sec": c.end_sec, "chapter_title": c.title, "chapter_summary": c.summary}
+
+
+def _highlight(h: analysis.Highlight) -> dict[str, Any]:
+    return {"start": h.start, "end": h.end, "start_sec": h.start_sec, "end_sec": h.end_sec,
+            "highlight": h.title, "highlight_summary": h.summary}
+
 
 class GistResponse(WireModel):
     id: str
@@ -136,6 +172,11 @@ class GistResponse(WireModel):
     topics: list[str] | None = None
     hashtags: list[str] | None = None
     usage: TokenUsage | None = None
+
+    @classmethod
+    def of(cls, gist: analysis.Gist) -> GistResponse:
+        return cls(id=gist.id, title=gist.title, topics=None if gist.topics is None else list(gist.topics),
+                   hashtags=None if gist.hashtags is None else list(gist.hashtags), usage=TokenUsage.of(gist.usage))
 
 
 class AnalyzeTaskCreated(WireModel):

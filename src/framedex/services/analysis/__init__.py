@@ -10,7 +10,8 @@ Flow of one request, module by module:
 3. ``generation.py``: load its timeline, cut it to ``start_time``/``end_time``, fit it into the prompt budget
    (map-reduced into cached notes when too long) and generate, whole or streamed as NDJSON;
 4. ``structured.py``: ``response_format`` JSON schemas, enforced while decoding, validated and repaired;
-5. ``summaries.py``: the fixed requests (summary, chapters, highlights, gist) built on the above.
+5. ``summaries.py``: the fixed requests (summary, chapters, highlights, gist) built on the above, answered
+   as domain objects (``outputs.py``: ``Summary``, ``Gist``) that the API layer shapes into its bodies.
 
 Around them: ``prepared.py`` (the default outputs computed at index time and answered at once) and
 ``tasks.py`` (``/analyze/tasks`` and ``/analyze/batches`` on the job queue). This module only re-exports the
@@ -29,8 +30,8 @@ from framedex.services.analysis.generation import (
     build_context,
     generate,
     prepare,
-    response_body,
 )
+from framedex.services.analysis.outputs import Chapter, Gist, Highlight, Summary, Usage
 from framedex.services.analysis.params import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MODEL,
@@ -83,11 +84,16 @@ __all__ = [
     "Analysis",
     "AnalysisFailed",
     "AnalyzeInput",
+    "Chapter",
     "Context",
     "GenerationOptions",
+    "Gist",
     "GistInput",
+    "Highlight",
     "Result",
     "SummarizeInput",
+    "Summary",
+    "Usage",
     "VideoNotReady",
     "VideoRef",
     "analyze",
@@ -110,7 +116,6 @@ __all__ = [
     "parse_json_reply",
     "prepare",
     "resolve_video",
-    "response_body",
     "schema_errors",
     "submit_video",
     "summarize",

@@ -1,6 +1,6 @@
 """One open-ended generation (``/analyze``, ``/generate``): the prompt (the system message and the video's
 timeline fitted into the prompt budget, map-reduced into cached notes when too long), the validated request
-(``Analysis``: run or streamed as NDJSON), its ``Result`` and the response body.
+(``Analysis``: run, or streamed as NDJSON) and its ``Result``.
 """
 
 from __future__ import annotations
@@ -296,18 +296,9 @@ def prepare(platform: Platform, tenant_id: str, request: AnalyzeInput, *,
     return Analysis(platform, video, options)
 
 
-def analyze(platform: Platform, tenant_id: str, request: AnalyzeInput) -> dict[str, Any]:
-    """``POST /analyze`` with ``stream: false``: the ``NonStreamAnalyzeResponse`` body."""
-    result = prepare(platform, tenant_id, request).run()
-    return response_body(result)
-
-
-def response_body(result: Result) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": result.generation_id, "data": result.data, "finish_reason": result.finish_reason,
-                           "usage": result.usage()}
-    if result.error():
-        out["error"] = result.error()
-    return out
+def analyze(platform: Platform, tenant_id: str, request: AnalyzeInput) -> Result:
+    """``POST /analyze`` with ``stream: false`` (the router shapes the ``Result`` into its body)."""
+    return prepare(platform, tenant_id, request).run()
 
 
 def generate(platform: Platform, tenant_id: str, request: AnalyzeInput) -> Analysis:

@@ -35,13 +35,15 @@ import struct
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from framedex.ids import utcnow
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
 from framedex.models.llm_state import LLMPreempted
 from framedex.services.analysis.generation import SYSTEM_PROMPT, Result, _budget, _timeline_message
+from framedex.services.analysis.outputs import Gist, Summary
 from framedex.services.analysis.params import DEFAULT_MODEL, GIST_TYPES, GistInput, SummarizeInput
 from framedex.services.analysis.summaries import (
     SUMMARY_PROMPT,
@@ -64,6 +66,8 @@ PREPARE_JOB = "analysis_prepare"
 # Bump when what a prepared blob holds, or how it is made, changes in a way the templates below do not show.
 VERSION = "1"
 _PREEMPT_PAUSE_SECONDS = 0.5
+
+T = TypeVar("T")
 
 
 # --- keys --------------------------------------------------------------------------------------------
@@ -233,11 +237,12 @@ def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
     _set_status(platform, video_id, "preparing", key=key)
     t0 = time.perf_counter()
     outputs: dict[str, Any] = {}
-    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("summary", lambda: summarize(platform, tenant_id, SummarizeInput("summary", video_id=video_id))),
-        ("gist", lambda: gist(platform, tenant_id, GistInput(GIST_TYPES, video_id=video_id))),
-        ("highlight", lambda: summarize(platform, tenant_id, SummarizeInput("highlight", video_id=video_id))),
-        ("chapter", lambda: summarize(platform, tenant_id, SummarizeInput("chapter", video_id=video_id))),
+    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [  # each output in its stored form (outputs.py)
+        ("summary", lambda: summarize(platform, tenant_id, SummarizeInput("summary", video_id=video_id)).to_record()),
+        ("gist", lambda: gist(platform, tenant_id, GistInput(GIST_TYPES, video_id=video_id)).to_record()),
+        ("highlight",
+         lambda: summarize(platform, tenant_id, SummarizeInput("highlight", video_id=video_id)).to_record()),
+        ("chapter", lambda: summarize(platform, tenant_id, SummarizeInput("chapter", video_id=video_id)).to_record()),
     ]
     ingest = IngestActivity(platform)
     try:
@@ -315,35 +320,41 @@ def _fits(value: Any, max_tokens: int | None, output_tokens: Any) -> bool:
     return max_tokens is None or not isinstance(output_tokens, int) or output_tokens <= max_tokens
 
 
-def serve_summarize(platform: Platform, tenant_id: str, request: SummarizeInput) -> dict[str, Any] | None:
+def _stored(outputs: dict[str, Any] | None, name: str, read: Callable[[Any], T]) -> T | None:
+    """The stored output ``name`` read with ``read``; None when absent or not in the stored form."""
+    record = (outputs or {}).get(name)
+    if not isinstance(record, dict):
+        return None
+    try:
+        return read(record)
+    except (KeyError, TypeError):  # not what preparation writes: answer on the slow path
+        log.warning("prepared %s has an unexpected form", name)
+        return None
+
+
+def serve_summarize(platform: Platform, tenant_id: str, request: SummarizeInput) -> Summary | None:
     """The prepared ``/summarize`` answer for a default request (no instructions, schema or window), else None."""
     if not request.is_default:
         return None
     row = _ready_row(platform, tenant_id, request.video_id, request.video)
     outputs = _prepared(platform, row, request.model_name) if row is not None else None
-    answer = (outputs or {}).get(request.kind)
-    if row is None or not isinstance(answer, dict):
+    answer = _stored(outputs, request.kind, Summary.from_record)
+    if row is None or answer is None:
         return None
-    if not _fits(answer, request.max_tokens, (answer.get("usage") or {}).get("output_tokens")):
+    if not _fits(answer, request.max_tokens, answer.usage.output_tokens):
         return None
     log.info("served prepared %s for video %s", request.kind, row.id)
-    return {**answer, "id": str(uuid.uuid4())}
+    return replace(answer, id=str(uuid.uuid4()))
 
 
-def serve_gist(platform: Platform, tenant_id: str, request: GistInput) -> dict[str, Any] | None:
+def serve_gist(platform: Platform, tenant_id: str, request: GistInput) -> Gist | None:
     row = _ready_row(platform, tenant_id, request.video_id, request.video)
     outputs = _prepared(platform, row, request.model_name) if row is not None else None
-    answer = (outputs or {}).get("gist")
-    if row is None or not isinstance(answer, dict):
+    answer = _stored(outputs, "gist", Gist.from_record)
+    if row is None or answer is None or not answer.has(request.types):
         return None
-    out: dict[str, Any] = {"id": str(uuid.uuid4()), "usage": answer.get("usage", {})}
-    for t, field in (("title", "title"), ("topic", "topics"), ("hashtag", "hashtags")):
-        if t in request.types:
-            if field not in answer:
-                return None
-            out[field] = answer[field]
     log.info("served prepared gist for video %s", row.id)
-    return out
+    return replace(answer.only(request.types), id=str(uuid.uuid4()))
 
 
 def serve_analysis(job: Any, on_text: Callable[[str], Any] | None) -> Any:
@@ -358,16 +369,13 @@ def serve_analysis(job: Any, on_text: Callable[[str], Any] | None) -> Any:
         if row is None:
             return None
         s.expunge(row)
-    outputs = _prepared(job.platform, row, opts.model_name)
-    answer = (outputs or {}).get("summary")
-    if not isinstance(answer, dict) or not isinstance(answer.get("summary"), str):
+    answer = _stored(_prepared(job.platform, row, opts.model_name), "summary", Summary.from_record)
+    if answer is None or not isinstance(answer.text, str):
         return None
-    usage = answer.get("usage") or {}
-    if not _fits(answer, opts.max_tokens, usage.get("output_tokens")):
+    if not _fits(answer, opts.max_tokens, answer.usage.output_tokens):
         return None
-    text = answer["summary"]
     if on_text is not None:
-        on_text(text)
+        on_text(answer.text)
     log.info("served prepared summary for video %s", row.id)
-    return Result(job.generation_id, text, "stop", int(usage.get("input_tokens") or 0),
-                  int(usage.get("output_tokens") or 0), time_to_first_token=0.0)
+    return Result(job.generation_id, answer.text, "stop", answer.usage.input_tokens, answer.usage.output_tokens,
+                  time_to_first_token=0.0)

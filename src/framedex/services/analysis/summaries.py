@@ -19,6 +19,7 @@ from framedex.models.llm import (
 )
 from framedex.services.analysis import timeline as timeline_service
 from framedex.services.analysis.generation import SYSTEM_PROMPT, _budget, _timeline_message, build_context, prepare
+from framedex.services.analysis.outputs import Chapter, Gist, Highlight, Summary, Usage
 from framedex.services.analysis.params import (
     DEFAULT_TEMPERATURE,
     AnalyzeInput,
@@ -51,15 +52,15 @@ def _embedder(platform: Platform) -> Callable[[list[str]], Any] | None:
     return embed
 
 
-def summarize(platform: Platform, tenant_id: str, request: SummarizeInput) -> dict[str, Any]:
+def summarize(platform: Platform, tenant_id: str, request: SummarizeInput) -> Summary:
     from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
 
     if (prepared := analysis_prepared.serve_summarize(platform, tenant_id, request)) is not None:
         return prepared
     if request.kind == "summary":
         result = prepare(platform, tenant_id, request.as_analysis(SUMMARY_PROMPT)).run()
-        return {"id": result.generation_id, "summarize_type": "summary", "summary": result.data,
-                "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens}}
+        return Summary(result.generation_id, "summary", Usage(result.output_tokens, result.input_tokens),
+                       text=result.data)
     video = resolve_video(platform, tenant_id, video_id=request.video_id, video=request.video)
     with platform.store.session() as s:
         row = s.get(IndexedAssetRow, video.video_id)
@@ -74,8 +75,13 @@ def summarize(platform: Platform, tenant_id: str, request: SummarizeInput) -> di
                             model_name=request.model_name)
     except LLMError as exc:
         raise _generation_failed(exc) from exc
-    field = "chapters" if request.kind == "chapter" else "highlights"
-    return {"id": str(uuid.uuid4()), "summarize_type": request.kind, field: items, "usage": usage}
+    # make_chapters/make_highlights write their items in the stored form: their source keys the prepared
+    # outputs (prepared.template_version), so they are read here rather than rewritten.
+    if request.kind == "chapter":
+        return Summary(str(uuid.uuid4()), "chapter", Usage.from_record(usage),
+                       chapters=tuple(Chapter.from_record(c) for c in items))
+    return Summary(str(uuid.uuid4()), "highlight", Usage.from_record(usage),
+                   highlights=tuple(Highlight.from_record(h) for h in items))
 
 
 def chapter_boundaries(platform: Platform, timeline: Timeline, duration: float) -> list[float]:
@@ -239,7 +245,7 @@ def gist_fields(types: tuple[str, ...], value: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def gist(platform: Platform, tenant_id: str, request: GistInput) -> dict[str, Any]:
+def gist(platform: Platform, tenant_id: str, request: GistInput) -> Gist:
     from framedex.services.analysis import prepared as analysis_prepared  # default outputs prepared at index time
 
     if (prepared := analysis_prepared.serve_gist(platform, tenant_id, request)) is not None:
@@ -249,6 +255,5 @@ def gist(platform: Platform, tenant_id: str, request: GistInput) -> dict[str, An
                                                          max_tokens=256, temperature=0.2, json_schema=schema,
                                                          video_id=request.video_id, video=request.video))
     result = analysis.run()
-    return {"id": result.generation_id,
-            "usage": {"output_tokens": result.output_tokens, "input_tokens": result.input_tokens},
-            **gist_fields(request.types, json.loads(result.data))}
+    return Gist.of_fields(result.generation_id, Usage(result.output_tokens, result.input_tokens),
+                          gist_fields(request.types, json.loads(result.data)))

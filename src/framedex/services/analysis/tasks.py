@@ -573,6 +573,9 @@ def _notify_async(platform: Platform, task_id: str) -> None:
 
 
 # --- wire views ------------------------------------------------------------------------------------------
+# These stay in the service, unlike the other analysis bodies: the worker sends `webhook_payload` (which shares
+# `_public_source`), `batch_results` streams its JSON lines from here, and `cancel_batch`/`list_batches` build
+# `batch_view` inside the session whose counts they refresh.
 
 
 def _public_source(task: AnalyzeTaskRow) -> dict[str, Any] | None:

@@ -1,0 +1,48 @@
+"""`ResponseInput.from_body` (the typed `/responses` request): its checks, and the errors it keeps for after the
+lookups that the API makes before reaching them (the order is checked end to end in test_responses.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from framedex.domain_errors import InvalidParameter, MissingParameter
+from framedex.services.responses import Message, ResponseInput, Selection
+
+ASK = [{"type": "message", "role": "user", "content": "Where is the volcano?"}]
+
+
+def test_a_full_request_is_typed() -> None:
+    request = ResponseInput.from_body({
+        "knowledge_store_id": "ks", "input": [{"content": "first"}, {"role": "assistant", "content": "answer"},
+                                              {"content": "and {{sel:0}}?"}],
+        "instructions": "Be brief.", "include": ["intermediate_outputs"], "text": {"format": {"type": "text"}},
+        "selections": [{"kind": "item", "id": "i1"}, {"kind": "collection", "id": "c1"}], "session_id": "sess_1"})
+    assert request == ResponseInput(
+        "ks", (Message("user", "first"), Message("assistant", "answer"), Message("user", "and {{sel:0}}?")),
+        "Be brief.", True, (Selection("item", "i1"), Selection("collection", "c1")), "sess_1")
+    assert ResponseInput.from_body({"knowledge_store_id": "ks", "input": "hi"}).messages == (Message("user", "hi"),)
+
+
+@pytest.mark.parametrize("store_id", [None, "", 5])
+def test_a_missing_store_is_reported_at_once(store_id: Any) -> None:
+    with pytest.raises(MissingParameter):
+        ResponseInput.from_body({"knowledge_store_id": store_id, "input": 3})
+
+
+@pytest.mark.parametrize("body, name, selections", [
+    ({"input": 3}, "input", ()),
+    ({"input": ASK, "include": "x", "instructions": 5}, "instructions", ()),
+    ({"input": ASK, "text": {"format": "x"}, "selections": "x"}, "text.format", ()),
+    ({"input": ASK, "selections": [{"kind": "item", "id": "a"}, {"kind": "x"}], "session_id": 5}, "selections[1]",
+     (Selection("item", "a"),)),
+    ({"input": ASK, "selections": [{"kind": "item", "id": "a"}], "session_id": 5}, "session_id",
+     (Selection("item", "a"),)),
+])
+def test_the_first_later_error_is_kept_with_the_selections_before_it(body: dict[str, Any], name: str,
+                                                                     selections: tuple[Selection, ...]) -> None:
+    request = ResponseInput.from_body({"knowledge_store_id": "ks", **body})
+    assert isinstance(request.late, MissingParameter | InvalidParameter)
+    assert request.late.message.startswith(f"The {name} parameter")
+    assert request.selections == selections
