@@ -201,11 +201,15 @@ def timed(fn: Callable[[Callable[[str], bool]], object]) -> dict[str, object]:
                               "end_to_end_s": round(time.perf_counter() - t0, 2)}
     if isinstance(result, analysis.Result):
         out.update(input_tokens=result.input_tokens, output_tokens=result.output_tokens, text=result.data[:300])
-    elif isinstance(result, dict):
-        usage = result.get("usage") or {}
-        text = result.get("summary") or result.get("title") or json.dumps(result.get("chapters", ""))
-        out.update(input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens"),
-                   text=str(text)[:300])
+    elif isinstance(result, analysis.Summary | analysis.Gist):
+        if isinstance(result, analysis.Gist):
+            text = result.title or ""
+        elif result.chapters is not None:
+            text = json.dumps([c.to_record() for c in result.chapters])
+        else:
+            text = result.text or ""
+        out.update(input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens,
+                   text=text[:300])
     return out
 
 

@@ -204,21 +204,22 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             if not args.no_llm:
                 t0 = time.perf_counter()
                 summary = analysis.summarize(platform, state["tenant_id"],
-                                             analysis.SummarizeInput("summary", temperature=0, video_id=vid))["summary"]
+                                             analysis.SummarizeInput("summary", temperature=0, video_id=vid)).text or ""
                 row["summary"] = summary
                 row["summary_scores"] = text_scores(summary, case)
                 row["summary_seconds"] = round(time.perf_counter() - t0)
                 g = analysis.gist(platform, state["tenant_id"],
                                   analysis.GistInput(("title", "topic", "hashtag"), video_id=vid))
-                gist_text = " ".join([g.get("title", ""), *g.get("topics", []), *g.get("hashtags", [])])
+                gist_text = " ".join([g.title or "", *(g.topics or ()), *(g.hashtags or ())])
                 row["gist"] = gist_text
                 row["gist_scores"] = text_scores(gist_text, case)
                 if not args.no_chapters:
-                    ch = analysis.summarize(platform, state["tenant_id"],
-                                            analysis.SummarizeInput("chapter", temperature=0, video_id=vid))["chapters"]
-                    row["chapters"] = [(c["start_sec"], c["chapter_title"], c["chapter_summary"]) for c in ch]
-                    row["chapters_pr_llm"] = boundary_scores([c["start_sec"] for c in ch[1:]], truth)
-                    ch_text = " ".join(f"{c['chapter_title']} {c['chapter_summary']}" for c in ch)
+                    chaptered = analysis.summarize(platform, state["tenant_id"],
+                                                   analysis.SummarizeInput("chapter", temperature=0, video_id=vid))
+                    ch = chaptered.chapters or ()
+                    row["chapters"] = [(c.start_sec, c.title, c.summary) for c in ch]
+                    row["chapters_pr_llm"] = boundary_scores([c.start_sec for c in ch[1:]], truth)
+                    ch_text = " ".join(f"{c.title} {c.summary}" for c in ch)
                     row["chapter_text_scores"] = text_scores(ch_text, case)
             rows.append(row)
             print(json.dumps(row, indent=1, ensure_ascii=False), flush=True)
