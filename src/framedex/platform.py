@@ -232,11 +232,12 @@ def _database_secret(store: SqlMetadataStore, name: str) -> bytes:
 
 def _job_owners() -> tuple[ModuleType, ...]:
     """The services that run work on the queue; each declares its kinds in `job_handlers(platform)`."""
-    from framedex.services import embed, entities, indexing, streaming
-    from framedex.services.analysis import tasks
+    from framedex.services import entities, indexing, streaming
+    from framedex.services.analysis import tasks as analysis_tasks
+    from framedex.services.embed import tasks as embed_tasks
     from framedex.services.imports import transfers
 
-    return (indexing, embed, entities, tasks, transfers, streaming)
+    return (indexing, embed_tasks, entities, analysis_tasks, transfers, streaming)
 
 
 def job_handlers(platform: Platform) -> dict[str, JobHandler]:

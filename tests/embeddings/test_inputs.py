@@ -95,7 +95,7 @@ def test_task_input_defers_its_options_after_the_source() -> None:
 
 
 def test_a_task_row_keeps_its_source_in_the_stored_form() -> None:
-    from framedex.services.embed import _source_json, _stored_source
+    from framedex.services.embed.tasks import _source_json, _stored_source
 
     source = MediaSource(url="http://example.com/v.mp4")
     assert _source_json(source) == {"url": "http://example.com/v.mp4"}

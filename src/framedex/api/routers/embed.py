@@ -36,6 +36,8 @@ from framedex.api.schemas.embed import (
 )
 from framedex.domain_errors import InvalidParameter, PayloadTooLarge
 from framedex.services import embed as embeddings
+from framedex.services.embed import tasks as embed_tasks
+from framedex.services.embed.inputs import EmbedTaskInput
 from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.storage.tables_entities import EmbedTaskRow
 
@@ -75,8 +77,8 @@ def create_embeddings_v2(body: EmbedV2Request, platform: PlatformDep,
 
 
 def _v2_task(platform: Any, row: EmbedTaskRow, *, with_data: bool) -> EmbeddingTaskResponse:
-    created, updated = embeddings.task_times(row)
-    result = embeddings.task_result(platform, row) if with_data else None
+    created, updated = embed_tasks.task_times(row)
+    result = embed_tasks.task_result(platform, row) if with_data else None
     metadata = None
     if row.status == "ready" and row.meta.get("input_type"):
         metadata = {k: v for k, v in row.meta.items() if v is not None}
@@ -88,7 +90,7 @@ def _v2_task(platform: Any, row: EmbedTaskRow, *, with_data: bool) -> EmbeddingT
 
 
 def _listed(row: EmbedTaskRow) -> MediaEmbeddingTask:
-    created, updated = embeddings.task_times(row)
+    created, updated = embed_tasks.task_times(row)
     meta = {k: v for k, v in row.meta.items() if v is not None}
     if row.api == "v2" and row.meta.get("input_type"):
         # The list item is the legacy MediaEmbeddingTask: name the options/scopes the way it does.
@@ -116,8 +118,8 @@ def _listed(row: EmbedTaskRow) -> MediaEmbeddingTask:
 @router.post("/embed-v2/tasks", status_code=202, response_model=EmbedV2TaskCreated,
              response_model_exclude_none=True)
 def create_embedding_task_v2(body: EmbedV2Request, platform: PlatformDep, tenant: TenantDep) -> EmbedV2TaskCreated:
-    task = embeddings.EmbedTaskInput.from_body(body.model_dump(exclude_none=True))
-    row = embeddings.create_task_v2(platform, tenant, task)
+    task = EmbedTaskInput.from_body(body.model_dump(exclude_none=True))
+    row = embed_tasks.create_task_v2(platform, tenant, task)
     return EmbedV2TaskCreated(id=row.id, status=row.status)
 
 
@@ -125,15 +127,15 @@ def create_embedding_task_v2(body: EmbedV2Request, platform: PlatformDep, tenant
 def list_embedding_tasks_v2(platform: PlatformDep, tenant: TenantDep, page: PageDep, started_at: str | None = None,
                             ended_at: str | None = None,
                             status: str | None = None) -> PagedResponse[MediaEmbeddingTask]:
-    result = embeddings.list_tasks(platform, tenant, "v2", page, started_at=started_at, ended_at=ended_at,
-                                   status=status)
+    result = embed_tasks.list_tasks(platform, tenant, "v2", page, started_at=started_at, ended_at=ended_at,
+                                    status=status)
     return PagedResponse[MediaEmbeddingTask](data=[_listed(r) for r in result.items],
                                              page_info=PageInfo(**result.page_info))
 
 
 @router.get("/embed-v2/tasks/{task_id}", response_model=EmbeddingTaskResponse, response_model_exclude_none=True)
 def retrieve_embedding_task_v2(task_id: str, platform: PlatformDep, tenant: TenantDep) -> EmbeddingTaskResponse:
-    return _v2_task(platform, embeddings.get_task(platform, tenant, task_id, "v2"), with_data=True)
+    return _v2_task(platform, embed_tasks.get_task(platform, tenant, task_id, "v2"), with_data=True)
 
 
 # --- v1 ---
@@ -202,7 +204,7 @@ async def create_embedding_task_v1(request: Request, platform: PlatformDep, tena
                   for s in v.split(",") if s.strip()]
         video_url = text("video_url")
         row = await run_in_threadpool(
-            lambda: embeddings.create_task_v1(
+            lambda: embed_tasks.create_task_v1(
                 platform, tenant, model_name=text("model_name"), video_url=video_url,
                 video_stream=None if video_url or upload is None else upload.file,
                 video_filename=None if upload is None or isinstance(upload, str) else upload.filename,
@@ -217,8 +219,8 @@ async def create_embedding_task_v1(request: Request, platform: PlatformDep, tena
 def list_embedding_tasks_v1(platform: PlatformDep, tenant: TenantDep, page: PageDep, started_at: str | None = None,
                             ended_at: str | None = None,
                             status: str | None = None) -> PagedResponse[MediaEmbeddingTask]:
-    result = embeddings.list_tasks(platform, tenant, "v1", page, started_at=started_at, ended_at=ended_at,
-                                   status=status)
+    result = embed_tasks.list_tasks(platform, tenant, "v1", page, started_at=started_at, ended_at=ended_at,
+                                    status=status)
     return PagedResponse[MediaEmbeddingTask](data=[_listed(r) for r in result.items],
                                              page_info=PageInfo(**result.page_info))
 
@@ -233,7 +235,7 @@ def _v1_metadata(row: EmbedTaskRow) -> dict[str, Any]:
 
 @router.get("/embed/tasks/{task_id}/status", response_model=EmbedV1TaskStatus, response_model_exclude_none=True)
 def embedding_task_status_v1(task_id: str, platform: PlatformDep, tenant: TenantDep) -> EmbedV1TaskStatus:
-    row = embeddings.get_task(platform, tenant, task_id, "v1")
+    row = embed_tasks.get_task(platform, tenant, task_id, "v1")
     return EmbedV1TaskStatus(id=row.id, model_name=row.model_name, status=row.status,
                              video_embedding=V1VideoEmbedding(metadata=_v1_metadata(row)))
 
@@ -241,17 +243,17 @@ def embedding_task_status_v1(task_id: str, platform: PlatformDep, tenant: Tenant
 @router.get("/embed/tasks/{task_id}", response_model=EmbedV1TaskResponse, response_model_exclude_none=True)
 def retrieve_embedding_task_v1(task_id: str, request: Request, platform: PlatformDep,
                                tenant: TenantDep) -> EmbedV1TaskResponse:
-    row = embeddings.get_task(platform, tenant, task_id, "v1")
+    row = embed_tasks.get_task(platform, tenant, task_id, "v1")
     wanted = set(repeated(request.query_params, "embedding_option"))
     wanted |= {"visual" for w in list(wanted) if w == "visual-text"} | {"visual-text" for w in wanted if w == "visual"}
     segments: list[V1Segment] | None = None
-    result = embeddings.task_result(platform, row)
+    result = embed_tasks.task_result(platform, row)
     if result is not None:
         segments = [V1Segment(float_=s["float"], start_offset_sec=s.get("start_offset_sec"),
                               end_offset_sec=s.get("end_offset_sec"), embedding_option=s.get("embedding_option"),
                               embedding_scope=s.get("embedding_scope"))
                     for s in result.get("segments", []) if not wanted or s.get("embedding_option") in wanted]
-    created, updated = embeddings.task_times(row)
+    created, updated = embed_tasks.task_times(row)
     return EmbedV1TaskResponse(id=row.id, model_name=row.model_name, status=row.status, created_at=created,
                                updated_at=updated,
                                video_embedding=V1VideoEmbedding(metadata=_v1_metadata(row), segments=segments))
