@@ -4,9 +4,12 @@ back into the same answer, and writes back byte for byte; the API shapes the sam
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
-from framedex.api.schemas.analyze import GistResponse, SummarizeResponse
-from framedex.services.analysis import Gist, Summary
+from framedex.api.schemas.analyze import GistResponse, SummarizeResponse, ndjson_events
+from framedex.domain_errors import InvalidParameter
+from framedex.services.analysis import Gist, Result, Summary
 from framedex.services.analysis import prepared as analysis_prepared
 
 # As preparation stored them before the outputs were domain objects (numbers exactly as made: an int end_sec).
@@ -53,3 +56,29 @@ def test_a_stored_output_of_another_form_is_answered_on_the_slow_path() -> None:
     assert analysis_prepared._stored(outputs, "gist", Gist.from_record) is None
     assert analysis_prepared._stored(None, "chapter", Summary.from_record) is None
     assert analysis_prepared._stored(STORED, "chapter", Summary.from_record) == Summary.from_record(STORED["chapter"])
+
+
+class _Run:
+    """An `Analysis` whose `stream()` replays fixed items."""
+
+    generation_id = "g1"
+
+    def __init__(self, *items: Any) -> None:
+        self.items = items
+
+    def stream(self) -> Iterator[Any]:
+        yield from self.items
+
+
+def test_the_api_shapes_the_generation_stream_into_ndjson() -> None:
+    """`Analysis.stream` yields text pieces and the `Result` (or the error); the API writes the NDJSON events."""
+    result = Result("g1", "Lava.", "length", 10, 3, time_to_first_token=0.12345)
+    lines = [json.loads(line) for line in ndjson_events(_Run("La", "", "va.", result))]  # type: ignore[arg-type]
+    assert [e["event_type"] for e in lines] == ["stream_start", "text_generation", "text_generation", "stream_end"]
+    assert lines[0] == {"event_type": "stream_start", "metadata": {"generation_id": "g1"}}
+    end = lines[-1]
+    assert end["metadata"]["usage"] == {"output_tokens": 3, "input_tokens": 10} and end["finish_reason"] == "length"
+    assert end["error"]["code"] == "max_tokens_reached" and end["time_to_first_token"] == 0.123
+    for exc, code in ((InvalidParameter("prompt", "bad"), "parameter_invalid"), (RuntimeError("x"), "internal_error")):
+        *_, end = [json.loads(line) for line in ndjson_events(_Run("a", exc))]  # type: ignore[arg-type]
+        assert end["error"]["code"] == code and end["metadata"]["usage"] == {"output_tokens": 0, "input_tokens": 0}

@@ -7,8 +7,19 @@ from typing import Any
 
 import pytest
 
-from framedex.domain_errors import InvalidParameter, MissingParameter
-from framedex.services.responses import Message, ResponseInput, Selection
+from framedex.api.schemas.responses import ResponseWire
+from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound
+from framedex.services.responses import (
+    Citation,
+    Message,
+    Outcome,
+    ResponseInput,
+    Scope,
+    Selection,
+    ToolCall,
+    ToolResult,
+    Turn,
+)
 
 ASK = [{"type": "message", "role": "user", "content": "Where is the volcano?"}]
 
@@ -46,3 +57,26 @@ def test_the_first_later_error_is_kept_with_the_selections_before_it(body: dict[
     assert isinstance(request.late, MissingParameter | InvalidParameter)
     assert request.late.message.startswith(f"The {name} parameter")
     assert request.selections == selections
+
+
+def test_the_api_shapes_the_outcome_into_the_response_object() -> None:
+    """The service answers domain values (issue 11); `api/schemas/responses.py` makes the wire objects."""
+    turn = Turn("q", None, True, [], [{"question": "a", "answer": "b"}], "sess_1", False)
+    wire = ResponseWire.of(Scope("ks", "ix", None), turn)
+    outcome = Outcome("Lava [1]", [ToolCall("call_1", "search", {"query": "lava"}), ToolResult("call_1", "[]")],
+                      5, 2, "max_wall_time", [Citation("it1", "v1", 1.0, 2.5, "lava.mp4", 5, 7)])
+    body = wire.body(outcome)
+    assert body["status"] == "incomplete" and body["incomplete_details"] == {"reason": "max_wall_time"}
+    assert body["usage"] == {"input_tokens": 5, "output_tokens": 2} and body["session_id"] == "sess_1"
+    call, result, message = body["output"]
+    assert call == {"type": "function_call", "id": "fc_call_1", "status": "completed", "name": "search",
+                    "call_id": "call_1", "arguments": '{"query": "lava"}'}
+    assert result["type"] == "function_call_output" and result["output"] == "[]"
+    assert message["id"] == "msg_sess_1_1" and message["status"] == "incomplete"
+    assert message["content"][0]["annotations"] == [{"type": "video_citation", "start_index": 5, "end_index": 7,
+                                                      "item_id": "it1", "start_sec": 1.0, "end_sec": 2.5,
+                                                      "title": "lava.mp4"}]
+    failed = wire.failed([], NotFound("session", "s"))
+    assert failed["status"] == "failed" and failed["error"]["code"] == "resource_not_exists"
+    assert wire.failed([], RuntimeError("/secret/path"))["error"] == {
+        "code": "internal_error", "message": "The response failed because of an internal error."}

@@ -13,15 +13,17 @@ always grounds the answer in found moments:
 3. ``search`` again inside each analysed video with the *answer* as the query, so that the citation
    points at the moment whose words/labels match what the answer says (falling back to step 1's hits).
 
-Every tool call is recorded as a ``function_call``/``function_call_output`` pair, returned when the
-request asks for ``include=["intermediate_outputs"]``. Bounds: input items and characters, tool calls
+Every tool call is recorded as a `ToolCall`/`ToolResult` pair (the router returns them as
+``function_call``/``function_call_output`` items when the request asks for
+``include=["intermediate_outputs"]``). Bounds: input items and characters, tool calls
 per request, generation tokens, and wall time (generation stops at the deadline; the response is then
 ``incomplete``). Sessions keep the last `SESSION_MAX_TURNS` turns per tenant in the metadata store for
 `SESSION_TTL_SECONDS` after their last use.
 
-Size (~590 lines): the typed request (`ResponseInput`, built by the router), the plan (`Agent`) and the wire
-objects it returns describe one turn and share its types (`Scope`, `Turn`, `Outcome`); the wire objects
-(`ResponseRun`'s response and message items) are the next candidate to move out, to the router.
+The service speaks the one dialect of the services (issue 11): the typed request (`ResponseInput`, built by
+the router) in, domain values out (`Outcome`: the text, its `Citation`s with the span of their markers,
+the tool steps, the usage and why it is incomplete). The router (`api/schemas/responses.py`) shapes them
+into the response and message objects and the SSE events.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any
 from sqlalchemy import delete
 
 from framedex.domain_errors import InvalidParameter, MissingParameter, NotFound, ServiceError
-from framedex.ids import is_id, rfc3339, utcnow
+from framedex.ids import is_id, utcnow
 from framedex.services import analysis, search
 from framedex.services.indexes import get_index, index_modalities
 from framedex.services.platform import Platform
@@ -62,7 +64,6 @@ SESSION_MAX_TURNS = 8
 HISTORY_CHARS = 1500  # of earlier turns, in the prompt
 MAX_CITATIONS_PER_VIDEO = 2
 
-Emit = Callable[[dict[str, Any]], None]
 
 
 # --- request ---------------------------------------------------------------------------------------------
@@ -91,22 +92,47 @@ class Turn:
 
 @dataclass
 class Citation:
+    """A cited moment, and where its ``[n]`` marker sits in `Outcome.text` (``text_start``..``text_end``,
+    both inclusive, the marker's leading space excluded)."""
+
     item_id: str
     video_id: str
     start_sec: float
     end_sec: float
     title: str | None
+    text_start: int = 0
+    text_end: int = 0
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    call_id: str
+    output: str  # the tool's result as text (at most 4000 characters)
+
+
+Step = ToolCall | ToolResult
+Emit = Callable[[Step], None]
 
 
 @dataclass
 class Outcome:
     text: str = ""
-    annotations: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
     incomplete_reason: str | None = None
     citations: list[Citation] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "incomplete" if self.incomplete_reason else "completed"
 
 
 @dataclass(frozen=True)
@@ -309,7 +335,7 @@ class Agent:
     tenant_id: str
     scope: Scope
     turn: Turn
-    emit_step: Emit | None = None  # called with each function_call / function_call_output item
+    emit_step: Emit | None = None  # called with each tool call and tool result
     on_delta: Callable[[str], None] | None = None
     should_stop: Callable[[], bool] | None = None  # e.g. the streaming client went away
     wall_seconds: float = WALL_SECONDS
@@ -325,16 +351,13 @@ class Agent:
             raise _Deadline("max_tool_calls")
         self._tool_calls += 1
         call_id = f"call_{uuid.uuid4().hex[:24]}"
-        call = {"type": "function_call", "id": f"fc_{call_id}", "status": "completed", "name": name,
-                "call_id": call_id, "arguments": json.dumps(arguments, ensure_ascii=False)}
-        self._step(call)
+        self._step(ToolCall(call_id, name, arguments))
         result = fn()
         summary = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
-        self._step({"type": "function_call_output", "id": f"fco_{call_id}", "status": "completed",
-                    "call_id": call_id, "output": summary[:4000]})
+        self._step(ToolResult(call_id, summary[:4000]))
         return result
 
-    def _step(self, item: dict[str, Any]) -> None:
+    def _step(self, item: Step) -> None:
         self.outcome.steps.append(item)
         if self.emit_step is not None:
             self.emit_step(item)
@@ -463,14 +486,7 @@ class Agent:
                     out.text += marker
                     if self.on_delta is not None:
                         self.on_delta(marker)
-                    cite = Citation(item_id, video.id, a, b, title)
-                    out.citations.append(cite)
-                    annotation: dict[str, Any] = {"type": "video_citation", "start_index": start,
-                                                  "end_index": start + len(marker) - 1, "item_id": item_id,
-                                                  "start_sec": a, "end_sec": b}
-                    if title:
-                        annotation["title"] = title
-                    out.annotations.append(annotation)
+                    out.citations.append(Citation(item_id, video.id, a, b, title, start, start + len(marker) - 1))
                 if out.incomplete_reason == "max_wall_time":
                     break
         except _Deadline as stop:
@@ -516,54 +532,15 @@ def _window(moments: list[dict[str, Any]], duration: float) -> tuple[float, floa
     return (a, min(b, a + 600))
 
 
-# --- wire objects --------------------------------------------------------------------------------------
+# --- the turn ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class ResponseRun:
-    """One `/responses` request: its ids and wire objects around an `Agent`."""
-
-    platform: Platform
-    tenant_id: str
-    scope: Scope
-    turn: Turn
-    response_id: str = field(default_factory=lambda: f"resp_{uuid.uuid4()}")
-    created_at: str = field(default_factory=lambda: rfc3339(utcnow()) or "")
-
-    @property
-    def message_id(self) -> str:
-        return f"msg_{self.turn.session_id}_{len(self.turn.history)}"
-
-    def response(self, status: str, output: list[dict[str, Any]], outcome: Outcome | None = None,
-                 incomplete_reason: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": self.response_id, "type": "response", "object": "response", "status": status,
-                                "incomplete_details": {"reason": incomplete_reason} if incomplete_reason else None,
-                                "output": output, "session_id": self.turn.session_id,
-                                "knowledge_store_id": self.scope.knowledge_store_id, "created_at": self.created_at}
-        if outcome is not None:
-            body["usage"] = {"input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens}
-        return body
-
-    def message(self, text: str, annotations: list[dict[str, Any]], status: str) -> dict[str, Any]:
-        return {"type": "message", "id": self.message_id, "status": status, "role": "assistant",
-                "phase": "final_answer",
-                "content": [{"type": "output_text", "text": text, "annotations": annotations}]}
-
-    def agent(self, **kwargs: Any) -> Agent:
-        return Agent(self.platform, self.tenant_id, self.scope, self.turn, **kwargs)
-
-    def finish(self, outcome: Outcome) -> tuple[str, list[dict[str, Any]]]:
-        """Save the turn to the session; (status, output items)."""
-        save_turn(self.platform, self.tenant_id, self.scope, self.turn, outcome)
-        status = "incomplete" if outcome.incomplete_reason else "completed"
-        output = list(outcome.steps) if self.turn.include_steps else []
-        output.append(self.message(outcome.text, outcome.annotations, status))
-        return status, output
-
-    def run_json(self) -> dict[str, Any]:
-        outcome = self.agent().run()
-        status, output = self.finish(outcome)
-        return self.response(status, output, outcome, outcome.incomplete_reason)
+def answer(platform: Platform, tenant_id: str, scope: Scope, turn: Turn) -> Outcome:
+    """Run one prepared turn (`prepare`) and save it to the session. (A stream runs its own `Agent`, with
+    callbacks, and saves the turn with `save_turn` once it has the outcome.)"""
+    outcome = Agent(platform, tenant_id, scope, turn).run()
+    save_turn(platform, tenant_id, scope, turn, outcome)
+    return outcome
 
 
 def save_turn(platform: Platform, tenant_id: str, scope: Scope, turn: Turn, outcome: Outcome) -> None:
@@ -584,17 +561,3 @@ def save_turn(platform: Platform, tenant_id: str, scope: Scope, turn: Turn, outc
             s.add(row)
         row.turns = [*row.turns, entry][-SESSION_MAX_TURNS:]
         row.expires_at = expires
-
-
-def create(platform: Platform, tenant_id: str, request: ResponseInput) -> dict[str, Any]:
-    """`POST /responses` with `stream: false`: the `ResponseObject`."""
-    scope, turn = prepare(platform, tenant_id, request)
-    return ResponseRun(platform, tenant_id, scope, turn).run_json()
-
-
-def failure_message(exc: BaseException) -> str:
-    """What a client is told about a failed response: a service error's own message; for anything else
-    (whose text can name paths, SQL or internal hosts) a fixed one, the details being in the log."""
-    if isinstance(exc, ServiceError):
-        return exc.message
-    return "The response failed because of an internal error."

@@ -36,6 +36,7 @@ from framedex.api.schemas.analyze import (
     GistResponse,
     SummarizeRequest,
     SummarizeResponse,
+    ndjson_events,
 )
 from framedex.api.schemas.common import PageInfo
 from framedex.services import analysis
@@ -71,9 +72,9 @@ async def _stream(request: Request, tenant: str, run: analysis.Analysis) -> Stre
     (it holds a thread while it waits for the model); a full pool answers 429 before the stream starts."""
     pool = _pool(request)
     pool.admit()
-    # `events()` generates on a thread of its own, which does not inherit this context: name the tenant there.
+    # `stream()` generates on a thread of its own, which does not inherit this context: name the tenant there.
     run.run = analysis.as_tenant(tenant, run.run)  # type: ignore[method-assign]
-    lines: Iterator[str] = run.events()
+    lines: Iterator[str] = ndjson_events(run)
     done = object()
 
     async def relay() -> AsyncGenerator[str, None]:
@@ -86,7 +87,7 @@ async def _stream(request: Request, tenant: str, run: analysis.Analysis) -> Stre
         finally:
             pool.leave()
             close = getattr(lines, "close", None)
-            if close is not None:  # the client went away: stop the generation (`events` sets its stop flag)
+            if close is not None:  # the client went away: stop the generation (`Analysis.stream` sets its stop flag)
                 await anyio.to_thread.run_sync(close, limiter=pool.limiter)
 
     # Start the relay here (its first line, `stream_start`, comes at once): a started generator's `finally`

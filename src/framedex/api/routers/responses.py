@@ -3,6 +3,9 @@
 The SDK reads the stream with `httpx_sse`, which needs `Content-Type: text/event-stream`, validates each
 `data:` against `ResponseStreamEvent` (so every event carries `sequence_number`) and skips the final
 `data: [DONE]`.
+
+The service answers domain values (`services.responses.Outcome`, tool steps); `api/schemas/responses.py`
+shapes them into the response, message and step objects (issue 11).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from framedex.api.deps import PlatformDep, TenantDep
 from framedex.api.schemas.knowledge import RESPONSE_BODY
+from framedex.api.schemas.responses import ResponseWire, step_item
 from framedex.domain_errors import InvalidParameter, ServiceError
 from framedex.services import responses
+from framedex.services.platform import Platform
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +42,22 @@ def create_response(body: Annotated[dict[str, Any], Body()], platform: PlatformD
         raise InvalidParameter("stream", "It must be true or false.")
     # Validation and scope/session lookup happen here, so their errors are plain JSON 4xx, not a stream.
     scope, turn = responses.prepare(platform, tenant, responses.ResponseInput.from_body(body))
-    run = responses.ResponseRun(platform, tenant, scope, turn)
+    wire = ResponseWire.of(scope, turn)
     if not stream:
-        return JSONResponse(run.run_json())
-    return StreamingResponse(_events(run), media_type=SSE,
+        return JSONResponse(wire.body(responses.answer(platform, tenant, scope, turn)))
+    return StreamingResponse(_events(platform, tenant, scope, turn, wire), media_type=SSE,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _events(run: responses.ResponseRun) -> Iterator[str]:
+def _events(platform: Platform, tenant: str, scope: responses.Scope, turn: responses.Turn,
+            run: ResponseWire) -> Iterator[str]:
     """The SSE stream of one run: the agent works on a thread and reports through a queue, so the stream
     can send keepalives while a tool is busy and stop the model when the client goes away."""
     pending: queue.Queue[tuple[str, Any]] = queue.Queue()
     gone = threading.Event()
-    agent = run.agent(emit_step=(lambda item: pending.put(("step", item))) if run.turn.include_steps else None,
-                      on_delta=lambda text: pending.put(("delta", text)), should_stop=gone.is_set)
+    agent = responses.Agent(platform, tenant, scope, turn,
+                            emit_step=(lambda step: pending.put(("step", step))) if turn.include_steps else None,
+                            on_delta=lambda text: pending.put(("delta", text)), should_stop=gone.is_set)
 
     def work() -> None:
         try:
@@ -83,12 +90,13 @@ def _events(run: responses.ResponseRun) -> Iterator[str]:
                 continue
             if kind == "step":
                 index = len(items)
-                items.append(value)
-                yield event("response.output_item.added", output_index=index, item={**value, "status": "in_progress"})
-                if value["type"] == "function_call":
-                    yield event("response.function_call_arguments.done", item_id=value["id"], output_index=index,
-                                arguments=value["arguments"])
-                yield event("response.output_item.done", output_index=index, item=value)
+                item = step_item(value)
+                items.append(item)
+                yield event("response.output_item.added", output_index=index, item={**item, "status": "in_progress"})
+                if item["type"] == "function_call":
+                    yield event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
+                                arguments=item["arguments"])
+                yield event("response.output_item.done", output_index=index, item=item)
             elif kind == "delta":
                 if message_index is None:
                     message_index = len(items)
@@ -101,8 +109,9 @@ def _events(run: responses.ResponseRun) -> Iterator[str]:
                             content_index=0, delta=value)
             elif kind == "done":
                 outcome: responses.Outcome = value
-                status, _ = run.finish(outcome)
-                message = run.message(outcome.text, outcome.annotations, status)
+                responses.save_turn(platform, tenant, scope, turn, outcome)
+                status = outcome.status
+                message = run.final_message(outcome)
                 if message_index is None:
                     message_index = len(items)
                     items.append(run.message("", [], "in_progress"))
@@ -123,10 +132,7 @@ def _events(run: responses.ResponseRun) -> Iterator[str]:
                 break
             else:
                 exc: BaseException = value
-                body = run.response("failed", items)
-                code = getattr(exc, "code", "internal_error")
-                body["error"] = {"code": code, "message": responses.failure_message(exc)}
-                yield event("response.failed", response=body)
+                yield event("response.failed", response=run.failed(items, exc))
                 break
         yield "data: [DONE]\n\n"
     finally:

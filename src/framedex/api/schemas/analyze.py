@@ -4,11 +4,15 @@ one and answers with the real API's error codes and messages, which a pydantic t
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from framedex.api.schemas.common import PageInfo, WireModel
+from framedex.domain_errors import ServiceError
 from framedex.services import analysis
 
 
@@ -246,3 +250,37 @@ class BatchStatus(WireModel):
 class BatchList(WireModel):
     data: list[BatchStatus]
     page_info: PageInfo
+
+
+def ndjson_events(run: analysis.Analysis) -> Iterator[str]:
+    """The NDJSON stream of ``/analyze`` and ``/generate`` (``Analysis.stream`` shaped as the SDK parses it):
+    ``stream_start``, ``text_generation``…, ``stream_end``. Closing it stops the generation."""
+    yield _line({"event_type": "stream_start", "metadata": {"generation_id": run.generation_id}})
+    with contextlib.closing(run.stream()) as items:
+        for item in items:
+            if isinstance(item, str):
+                if item:
+                    yield _line({"event_type": "text_generation", "text": item})
+            elif isinstance(item, analysis.Result):
+                end: dict[str, Any] = {
+                    "event_type": "stream_end", "finish_reason": item.finish_reason,
+                    "metadata": {"generation_id": run.generation_id, "usage": item.usage()},
+                }
+                if item.error():
+                    end["error"] = item.error()
+                if item.time_to_first_token is not None:
+                    end["time_to_first_token"] = round(item.time_to_first_token, 3)
+                yield _line(end)
+                return
+            else:
+                error = {"code": item.code, "message": item.message} if isinstance(item, ServiceError) else \
+                    {"code": "internal_error", "message": "Generation failed because of an internal error."}
+                yield _line({"event_type": "stream_end", "finish_reason": "stop",
+                             "metadata": {"generation_id": run.generation_id,
+                                          "usage": {"output_tokens": 0, "input_tokens": 0}},
+                             "error": error})
+                return
+
+
+def _line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False) + "\n"

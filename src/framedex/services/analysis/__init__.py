@@ -8,7 +8,7 @@ Flow of one request, module by module:
 2. ``videos.py``: resolve the video (``video_id``, or ``video`` = ``asset_id`` | ``url`` | ``base64_string``,
    indexed into the tenant's hidden ``framedex-analysis`` index and waited for);
 3. ``generation.py``: load its timeline, cut it to ``start_time``/``end_time``, fit it into the prompt budget
-   (map-reduced into cached notes when too long) and generate, whole or streamed as NDJSON;
+   (map-reduced into cached notes when too long) and generate, whole or streamed (the API writes the NDJSON);
 4. ``structured.py``: ``response_format`` JSON schemas, enforced while decoding, validated and repaired;
 5. ``summaries.py``: the fixed requests (summary, chapters, highlights, gist) built on the above, answered
    as domain objects (``outputs.py``: ``Summary``, ``Gist``) that the API layer shapes into its bodies.

@@ -1,6 +1,7 @@
 """One open-ended generation (``/analyze``, ``/generate``): the prompt (the system message and the video's
 timeline fitted into the prompt budget, map-reduced into cached notes when too long), the validated request
-(``Analysis``: run, or streamed as NDJSON) and its ``Result``.
+(``Analysis``: run, or streamed as text pieces) and its ``Result``. The API layer shapes them into the wire
+bodies and the NDJSON stream (``api/schemas/analyze.py``; issue 11).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -161,6 +162,9 @@ class Result:
     total_seconds: float = 0.0
     warning: str | None = None
 
+    # `usage` and `error` are wire shapes, kept here because the worker needs them with no router in between:
+    # `tasks.py` stores a task's result and error in wire form (answered as is by `/analyze/tasks`, and sent in
+    # webhooks). The API layer uses the same ones for `/analyze` and its stream, so the texts cannot drift.
     def usage(self) -> dict[str, int]:
         return {"output_tokens": self.output_tokens, "input_tokens": self.input_tokens}
 
@@ -230,9 +234,10 @@ class Analysis:
                       gen.input_tokens, gen.output_tokens, first[0] if first else None, gen.tokens_per_second,
                       time.perf_counter() - t0)
 
-    def events(self) -> Iterator[str]:
-        """NDJSON lines: ``stream_start``, ``text_generation``…, ``stream_end`` (as the SDK parses them)."""
-        yield _line({"event_type": "stream_start", "metadata": {"generation_id": self.generation_id}})
+    def stream(self) -> Generator[str | Result | Exception, None, None]:
+        """The generation as it happens, run on a thread of its own: the text pieces, then the ``Result``, or
+        the exception that ended it (a ``ServiceError``, or anything else, logged here). Closing the iterator
+        (the client went away) stops the generation."""
         pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
         stop = threading.Event()
 
@@ -244,43 +249,20 @@ class Analysis:
             try:
                 pieces.put(("end", self.run(on_text)))
             except ServiceError as exc:
-                pieces.put(("error", {"code": exc.code, "message": exc.message}))
-            except Exception:
+                pieces.put(("error", exc))
+            except Exception as exc:
                 log.exception("streamed analysis failed")
-                pieces.put(("error", {"code": "internal_error",
-                                      "message": "Generation failed because of an internal error."}))
+                pieces.put(("error", exc))
 
         threading.Thread(target=work, name="framedex-analyze-stream", daemon=True).start()
         try:
             while True:
                 kind, value = pieces.get()
-                if kind == "text":
-                    if value:
-                        yield _line({"event_type": "text_generation", "text": value})
-                elif kind == "end":
-                    result: Result = value
-                    end: dict[str, Any] = {
-                        "event_type": "stream_end", "finish_reason": result.finish_reason,
-                        "metadata": {"generation_id": self.generation_id, "usage": result.usage()},
-                    }
-                    if result.error():
-                        end["error"] = result.error()
-                    if result.time_to_first_token is not None:
-                        end["time_to_first_token"] = round(result.time_to_first_token, 3)
-                    yield _line(end)
-                    return
-                else:
-                    yield _line({"event_type": "stream_end", "finish_reason": "stop",
-                                 "metadata": {"generation_id": self.generation_id,
-                                              "usage": {"output_tokens": 0, "input_tokens": 0}},
-                                 "error": value})
+                yield value
+                if kind != "text":
                     return
         finally:
             stop.set()
-
-
-def _line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False) + "\n"
 
 
 def prepare(platform: Platform, tenant_id: str, request: AnalyzeInput, *,
