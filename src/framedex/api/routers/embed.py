@@ -167,13 +167,30 @@ async def create_embedding_v1(
     image_bytes, image_name = await _file_bytes(image_file, "image_file")
     audio_bytes, audio_name = await _file_bytes(audio_file, "audio_file")
     # A URL that cannot be reached is a 400 from the service (services/media.connection_failed).
-    result: dict[str, Any] = await run_in_threadpool(
+    result = await run_in_threadpool(
         lambda: embeddings.create_v1(
             platform, tenant, model_name=model_name, text=text, image_bytes=image_bytes,
             image_filename=image_name, image_url=image_url or None, audio_bytes=audio_bytes,
             audio_filename=audio_name, audio_url=audio_url or None,
             audio_start_offset_sec=audio_start_offset_sec))
-    return result
+    return legacy_embeddings_json(result)
+
+
+def legacy_embeddings_json(result: embeddings.LegacyEmbeddings) -> dict[str, Any]:
+    """The v1 `EmbeddingResponse`: a medium's key only when it was given."""
+    out: dict[str, Any] = {"model_name": result.model}
+    if result.text is not None:
+        out["text_embedding"] = {"segments": [{"float": embeddings.to_wire(result.text)}]}
+    if result.image is not None:
+        out["image_embedding"] = {"segments": [{"float": embeddings.to_wire(result.image)}],
+                                  "metadata": result.image_source}
+    if result.audio is not None:
+        out["audio_embedding"] = {
+            "segments": [{"float": embeddings.to_wire(p.vector), "start_offset_sec": p.start,
+                          "end_offset_sec": p.end} for p in result.audio],
+            "metadata": result.audio_source,
+        }
+    return out
 
 
 def _float_form(value: Any, name: str) -> float | None:

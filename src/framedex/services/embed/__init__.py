@@ -44,7 +44,9 @@ from framedex.services.embed.extract import (
     embed_texts,
     embed_video_file,
     mean_vector,
-    to_wire,
+)
+from framedex.services.embed.extract import (
+    to_wire as to_wire,  # the one vector-to-wire conversion, re-exported for the router and view.py
 )
 from framedex.services.embed.inputs import (
     EmbedInput,
@@ -116,6 +118,19 @@ class Embeddings:
     dimension: int
     metadata: dict[str, Any] | None = None
     usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class LegacyEmbeddings:
+    """The answer of a v1 `/embed` call: one vector per given text and image, the audio's per segment (sound and
+    speech in one vector), each medium with where it came from (``{"input_filename"}`` or ``{"input_url"}``)."""
+
+    model: str
+    text: FloatArray | None = None
+    image: FloatArray | None = None
+    image_source: dict[str, Any] | None = None
+    audio: list[Piece] | None = None
+    audio_source: dict[str, Any] | None = None
 
 
 @dataclass
@@ -224,15 +239,15 @@ def v1_model(raw: Any) -> str:
 def create_v1(platform: Platform, tenant_id: str, *, model_name: Any, text: str | None,
               image_bytes: bytes | None, image_filename: str | None, image_url: str | None,
               audio_bytes: bytes | None, audio_filename: str | None, audio_url: str | None,
-              audio_start_offset_sec: float | None) -> dict[str, Any]:
-    """`EmbeddingResponse`: any of text, image and audio in one call."""
+              audio_start_offset_sec: float | None) -> LegacyEmbeddings:
+    """Any of text, image and audio in one call (the router shapes the API's `EmbeddingResponse`)."""
     model = v1_model(model_name)
     if not text and image_bytes is None and not image_url and audio_bytes is None and not audio_url:
         raise MissingParameter("text")
-    out: dict[str, Any] = {"model_name": model}
+    out = LegacyEmbeddings(model)
     if text is not None and text != "":
         clean = TextInput.check("marengo3.0", text, "text", False).text
-        out["text_embedding"] = {"segments": [{"float": to_wire(embed_texts(platform, [clean])[0])}]}
+        out = replace(out, text=embed_texts(platform, [clean])[0])
     if image_bytes is not None or image_url:
         if image_bytes is not None:
             image = load_image(image_bytes)
@@ -243,8 +258,7 @@ def create_v1(platform: Platform, tenant_id: str, *, model_name: Any, text: str 
             with open_media(platform, tenant_id, src, "image_url", max_bytes=IMAGE_MAX_BYTES) as media:
                 image = load_image(media.path)
             meta = {"input_url": image_url}
-        vec = embed_images(platform, [image])[0]
-        out["image_embedding"] = {"segments": [{"float": to_wire(vec)}], "metadata": meta}
+        out = replace(out, image=embed_images(platform, [image])[0], image_source=meta)
     if audio_bytes is not None or audio_url:
         plan = MediaPlan(["audio", "transcription"], ["clip"], ["fused_embedding"],
                          start=audio_start_offset_sec, strategy="fixed", seconds=V1_AUDIO_SEGMENT_SECONDS)
@@ -260,10 +274,5 @@ def create_v1(platform: Platform, tenant_id: str, *, model_name: Any, text: str 
                                                        max_bytes=platform.settings.max_url_download_bytes))
                 path, meta = media.path, {"input_url": audio_url}
             result = embed_audio_file(platform, path, plan, max_seconds=SYNC_MAX_SECONDS["marengo3.0"])
-        # v1 audio combines sound and speech in one vector per segment.
-        out["audio_embedding"] = {
-            "segments": [{"float": to_wire(p.vector), "start_offset_sec": p.start, "end_offset_sec": p.end}
-                         for p in sorted(result.pieces, key=lambda p: p.start or 0.0)],
-            "metadata": meta,
-        }
+        out = replace(out, audio=sorted(result.pieces, key=lambda p: p.start or 0.0), audio_source=meta)
     return out
