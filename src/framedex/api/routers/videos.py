@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -22,7 +22,8 @@ from framedex.api.schemas.videos import (
 )
 from framedex.domain_errors import InvalidParameter
 from framedex.services import streaming, videos
-from framedex.services.embed.view import video_embedding
+from framedex.services.embed import to_wire
+from framedex.services.embed.view import VideoEmbedding, video_embedding
 
 router = APIRouter(tags=["indexed assets"])
 
@@ -82,8 +83,15 @@ def retrieve_indexed_asset(index_id: str, video_id: str, request: Request, platf
         bad = [o for o in options if o not in ("visual", "audio", "transcription", "visual-text")]
         if bad:
             raise InvalidParameter("embedding_option", f"Unknown options {bad}.")
-        detail.embedding = video_embedding(platform, row, options)
+        detail.embedding = _embedding_json(video_embedding(platform, row, options))
     return detail
+
+
+def _embedding_json(embedding: VideoEmbedding) -> dict[str, Any]:
+    """The real API's `embedding` field of an indexed asset: every stored clip vector asked for."""
+    return {"model_name": embedding.model_name, "video_embedding": {"segments": [
+        {"float": to_wire(seg.vector), "start_offset_sec": seg.start, "end_offset_sec": seg.end,
+         "embedding_option": seg.option, "embedding_scope": "clip"} for seg in embedding.segments]}}
 
 
 @router.patch("/indexes/{index_id}/indexed-assets/{video_id}", status_code=204)
