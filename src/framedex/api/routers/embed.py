@@ -37,6 +37,7 @@ from framedex.api.schemas.embed import (
 from framedex.domain_errors import InvalidParameter, PayloadTooLarge
 from framedex.services import embed as embeddings
 from framedex.services.embed import tasks as embed_tasks
+from framedex.services.embed.extract import to_wire
 from framedex.services.embed.inputs import EmbedTaskInput
 from framedex.services.media import MAX_IMAGE_BYTES
 from framedex.storage.tables_entities import EmbedTaskRow
@@ -52,7 +53,7 @@ def _nested_413(exc: PayloadTooLarge) -> JSONResponse:
 
 def embeddings_json(result: embeddings.Embeddings) -> EmbeddingSuccessResponse:
     """The API's `EmbeddingSuccessResponse`: each vector in its wire form, at the requested dimension."""
-    data = [EmbeddingData(embedding=embeddings.to_wire(p.vector, result.dimension), embedding_option=p.option,
+    data = [EmbeddingData(embedding=to_wire(p.vector, result.dimension), embedding_option=p.option,
                           embedding_scope=p.scope, start_sec=p.start, end_sec=p.end) for p in result.pieces]
     usage = None
     if result.usage is not None:
@@ -180,13 +181,13 @@ def legacy_embeddings_json(result: embeddings.LegacyEmbeddings) -> dict[str, Any
     """The v1 `EmbeddingResponse`: a medium's key only when it was given."""
     out: dict[str, Any] = {"model_name": result.model}
     if result.text is not None:
-        out["text_embedding"] = {"segments": [{"float": embeddings.to_wire(result.text)}]}
+        out["text_embedding"] = {"segments": [{"float": to_wire(result.text)}]}
     if result.image is not None:
-        out["image_embedding"] = {"segments": [{"float": embeddings.to_wire(result.image)}],
+        out["image_embedding"] = {"segments": [{"float": to_wire(result.image)}],
                                   "metadata": result.image_source}
     if result.audio is not None:
         out["audio_embedding"] = {
-            "segments": [{"float": embeddings.to_wire(p.vector), "start_offset_sec": p.start,
+            "segments": [{"float": to_wire(p.vector), "start_offset_sec": p.start,
                           "end_offset_sec": p.end} for p in result.audio],
             "metadata": result.audio_source,
         }

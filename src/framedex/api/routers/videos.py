@@ -22,7 +22,7 @@ from framedex.api.schemas.videos import (
 )
 from framedex.domain_errors import InvalidParameter
 from framedex.services import streaming, videos
-from framedex.services.embed import to_wire
+from framedex.services.embed.extract import to_wire
 from framedex.services.embed.view import VideoEmbedding, video_embedding
 
 router = APIRouter(tags=["indexed assets"])

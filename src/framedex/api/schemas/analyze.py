@@ -266,8 +266,8 @@ def ndjson_events(run: analysis.Analysis) -> Iterator[str]:
                     "event_type": "stream_end", "finish_reason": item.finish_reason,
                     "metadata": {"generation_id": run.generation_id, "usage": item.usage()},
                 }
-                if item.error():
-                    end["error"] = item.error()
+                if error := item.error():
+                    end["error"] = error
                 if item.time_to_first_token is not None:
                     end["time_to_first_token"] = round(item.time_to_first_token, 3)
                 yield _line(end)

@@ -45,9 +45,6 @@ from framedex.services.embed.extract import (
     embed_video_file,
     mean_vector,
 )
-from framedex.services.embed.extract import (
-    to_wire as to_wire,  # the one vector-to-wire conversion, re-exported for the router and view.py
-)
 from framedex.services.embed.inputs import (
     EmbedInput,
     ImageInput,

@@ -65,8 +65,7 @@ HISTORY_CHARS = 1500  # of earlier turns, in the prompt
 MAX_CITATIONS_PER_VIDEO = 2
 
 
-
-# --- request ---------------------------------------------------------------------------------------------
+# --- scope, turn and outcome ------------------------------------------------------------------------------
 
 
 @dataclass
