@@ -118,6 +118,17 @@ def test_only_confident_persistent_labels_are_rendered() -> None:
     assert len(text.splitlines()) == 2  # one line per scene
 
 
+def test_a_screen_is_not_seen_on_itself() -> None:
+    """On slides and screen recordings the classifier says 'website' and the detector 'tv' for the frame itself:
+    the look says it once; a real thing on the slide stays."""
+    slide = [_frame(float(t), ("website", 0.9, "imagenet"), ("tv", 0.95, "object"), ("white tv", 1.0, "attribute"),
+                    ("slides or document", 1.0, "attribute"), ("lion", 0.9, "imagenet")) for t in range(4)]
+    assert confident_labels(slide) == ["lion", "slides or document"]
+    photo = [_frame(float(t), ("tv", 0.95, "object"), ("white tv", 1.0, "attribute"), ("indoors", 1.0, "attribute"))
+             for t in range(4)]
+    assert confident_labels(photo) == ["tv", "white tv", "indoors"]  # a television filmed in a room is seen
+
+
 def test_stored_scores_decide_what_is_confident(platform: Platform, tenant: str) -> None:
     """What ingest stores (labels/objects/attributes with scores, sound tags, OCR lines with a score) is
     read with its scores: the timeline keeps the confident part and drops noise."""

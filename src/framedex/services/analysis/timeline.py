@@ -78,6 +78,12 @@ SOUND_MIN = 0.5
 # OCR lines (the reader's floor is applied at ingest): a line must hold a real word.
 OCR_MIN_SCORE = 0.5
 COCO_ANIMALS = {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
+# A slide, a page or a screen recording *is* a screen: on such frames the classifier's "website"/"monitor" and
+# the detector's "tv"/"laptop" name the frame itself (with its colour: "white tv"), and a summary of a screencast
+# listed "a green TV, a white TV". The look ("slides or document") already says it.
+SCREEN_LOOK = "slides or document"
+SCREEN_LABELS = frozenset({"website", "monitor", "crt monitor", "television", "desktop computer", "laptop computer",
+                           "notebook computer", "hand-held computer", "tv", "laptop"})
 
 
 @dataclass(frozen=True)
@@ -426,6 +432,9 @@ def confident_labels(events: Sequence[Event], kind: str = "visual") -> list[str]
         for lab in list(kept):
             if lab in COCO_ANIMALS and (lab, "object") in total and lab not in names:
                 kept.pop(lab)
+    if SCREEN_LOOK in kept:
+        for lab in [lab for lab in kept if lab.lower() in SCREEN_LABELS]:
+            kept.pop(lab)
     objects = {lab for (lab, src) in total if src == "object"}
     for lab in list(kept):
         # colour/count attributes ('brown dog', 'two tie') stand or fall with their object
