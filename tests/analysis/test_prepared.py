@@ -4,6 +4,7 @@ and changed content, another model or a deleted video never get a prepared answe
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -142,6 +143,50 @@ def test_changed_content_or_model_is_never_answered_from_stale_outputs(
         assert served.take() == []
     finally:
         platform.settings.llm_model = before
+
+
+def test_outputs_of_older_templates_are_prepared_again(fhttp: httpx.Client, fake_server: FakeServer,
+                                                      prepared: IndexedAssetRow, served: ServedLines,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an upgrade that changes the templates, the first default request takes the slow path and queues a
+    new preparation; the old outputs are deleted and the new ones served."""
+    platform, llm = fake_server.platform, fake_server.llm
+    old_key = analysis_prepared.status(platform, prepared.id)["key"]
+    monkeypatch.setattr(analysis_prepared, "template_version", lambda: "a newer release")
+    llm.reply = "A summary by the new templates."
+    served.take()
+    body = {"video_id": prepared.id, "type": "summary"}
+    assert fhttp.post("/summarize", json=body).json()["summary"] == "A summary by the new templates."
+    assert served.take() == []
+    wait_for(lambda: analysis_prepared.status(platform, prepared.id).get("key") not in (None, old_key)
+             and analysis_prepared.status(platform, prepared.id)["status"] == "prepared", 60)
+    assert not platform.blobs.exists(analysis_prepared.blob_key(prepared.id, old_key))
+    calls = len(llm.calls)
+    assert fhttp.post("/summarize", json=body).json()["summary"] == "A summary by the new templates."
+    assert len(served.take()) == 1 and len(llm.calls) == calls
+    # a request for another model is not the default's preparation: nothing is queued for it
+    platform.settings.llm_models = {**platform.settings.llm_models, "pegasus1.2": "another-model"}
+    try:
+        fhttp.post("/summarize", json={**body, "model_name": "pegasus1.2"})
+        assert analysis_prepared.status(platform, prepared.id)["status"] == "prepared"
+    finally:
+        platform.settings.llm_models = {k: v for k, v in platform.settings.llm_models.items() if k != "pegasus1.2"}
+
+
+def test_a_changed_timeline_rendering_is_a_new_template_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the model reads of the same stored content changes with the timeline code (e.g. which labels count
+    as confident): outputs prepared by older code must not be served after an upgrade."""
+    from framedex.services.analysis import timeline
+
+    analysis_prepared.template_version.cache_clear()
+    before = analysis_prepared.template_version()
+    getsource = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource", lambda obj: getsource(obj) + ("\n# changed" if obj is timeline else ""))
+    analysis_prepared.template_version.cache_clear()
+    try:
+        assert analysis_prepared.template_version() != before
+    finally:
+        analysis_prepared.template_version.cache_clear()
 
 
 def test_deleted_video_takes_its_prepared_outputs_along(fhttp: httpx.Client, fake_server: FakeServer,

@@ -15,8 +15,10 @@ content (every timeline event, cut and frame feature: :func:`content_digest`), t
 and the prompt templates (:func:`template_version`: the prompts and the code that writes them). A request with
 the default prompts (``/summarize`` with no prompt or schema, ``/gist``, ``/analyze`` with the default summary
 prompt) computes the same key from the timeline it would read anyway and answers from the blob when it exists;
-a re-indexed video, another model or an edited template is another key, so nothing stale is ever served. Deleting
-the video deletes its blobs (``videos/<id>/``); saved prompt states are keyed by the exact prompt text and are
+a re-indexed video, another model or an edited template (or timeline code) is another key, so nothing stale is
+ever served; a video prepared under an older key is queued again by the first default request that misses
+(:func:`_refresh_outdated`), and each preparation deletes the previous key's outputs. Deleting the video deletes
+its blobs (``videos/<id>/``); saved prompt states are keyed by the exact prompt text and are
 evicted least recently used.
 
 Status: ``videos/<id>/analysis/prepared-status.json`` (:func:`status`) and the log lines
@@ -42,6 +44,7 @@ from framedex.ids import utcnow
 from framedex.jobs.queue import Job
 from framedex.jobs.worker import JobHandler
 from framedex.models.llm_state import LLMPreempted
+from framedex.services.analysis import timeline as timeline_module
 from framedex.services.analysis.generation import SYSTEM_PROMPT, Result, _budget, _timeline_message
 from framedex.services.analysis.outputs import Gist, Summary
 from framedex.services.analysis.params import DEFAULT_MODEL, GIST_TYPES, GistInput, SummarizeInput
@@ -75,13 +78,15 @@ T = TypeVar("T")
 
 @functools.cache
 def template_version() -> str:
-    """The prompts and the code that writes each default request (their wording is part of the answer)."""
+    """The prompts and the code that writes each default request (their wording is part of the answer), and the
+    timeline module, whose rendering decides what the model reads of the same stored content."""
     parts = [VERSION, SYSTEM_PROMPT, SUMMARY_PROMPT]
-    for fn in (make_chapters, make_highlights, gist_request, gist_fields, _timeline_message, _budget):
+    for fn in (make_chapters, make_highlights, gist_request, gist_fields, _timeline_message, _budget,
+               timeline_module):
         try:
             parts.append(inspect.getsource(fn))
         except (OSError, TypeError):  # no source shipped: the version constant still applies
-            parts.append(fn.__qualname__)
+            parts.append(getattr(fn, "__qualname__", getattr(fn, "__name__", "")))
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
@@ -159,7 +164,9 @@ def after_ready(platform: Platform, video_id: str) -> None:
             if video is None or index is None or not wants_preparation(index):
                 return
             platform.queue.enqueue(PREPARE_JOB, {"video_id": video_id}, session=s)
-        _set_status(platform, video_id, "queued")
+        # the key of what was prepared before stays in the status: the new preparation deletes those outputs
+        previous = status(platform, video_id).get("key")
+        _set_status(platform, video_id, "queued", **({"key": previous} if isinstance(previous, str) else {}))
     except Exception:  # the video is ready either way; it is answered on the slow path
         log.exception("could not queue the analysis preparation of video %s", video_id)
 
@@ -234,6 +241,7 @@ def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
     if platform.blobs.exists(blob_key(video_id, key)):
         _set_status(platform, video_id, "prepared", key=key)
         return None
+    previous = status(platform, video_id).get("key")
     _set_status(platform, video_id, "preparing", key=key)
     t0 = time.perf_counter()
     outputs: dict[str, Any] = {}
@@ -260,6 +268,9 @@ def prepare_video(platform: Platform, video_id: str) -> dict[str, Any] | None:
               "seconds": round(seconds, 2), "prepared_at": utcnow().isoformat()}
     platform.blobs.put_bytes(blob_key(video_id, key), json.dumps(record, ensure_ascii=False).encode())
     _set_status(platform, video_id, "prepared", key=key, seconds=round(seconds, 2))
+    if isinstance(previous, str) and previous != key:  # outputs of older templates or code: never served again
+        with contextlib.suppress(Exception):
+            platform.blobs.delete(blob_key(video_id, previous))
     log.info("analysis of video %s prepared in %.1fs (%.1fs per video-minute): summary, gist, highlights, "
              "chapters, prompt state", video_id, seconds, seconds / minutes)
     return record
@@ -306,6 +317,7 @@ def _prepared(platform: Platform, row: IndexedAssetRow, model_name: str | None) 
     key = prepared_key(platform, timeline, model_name)
     try:
         if not platform.blobs.exists(blob_key(row.id, key)):
+            _refresh_outdated(platform, row.id, key, timeline)
             return None
         with platform.blobs.open(blob_key(row.id, key)) as f:
             record = json.loads(f.read())
@@ -314,6 +326,24 @@ def _prepared(platform: Platform, row: IndexedAssetRow, model_name: str | None) 
     except Exception:  # unreadable: answer on the slow path (the blob is rewritten by the next preparation)
         log.warning("prepared analysis of video %s is unreadable", row.id, exc_info=True)
         return None
+
+
+def _refresh_outdated(platform: Platform, video_id: str, key: str, timeline: Timeline) -> None:
+    """Outputs prepared under another key for unchanged content (framedex upgraded with other prompts or timeline
+    code, the model file replaced) are prepared again, once, in the background; until then the video is answered
+    on the slow path. A request for another model than the default does not count: preparation is for the
+    default."""
+    try:
+        state = status(platform, video_id)
+        if state.get("status") != "prepared" or state.get("key") in (None, key):
+            return
+        if key != prepared_key(platform, timeline, DEFAULT_MODEL):
+            return
+        log.info("prepared analysis of video %s is outdated (templates, timeline code or model changed); "
+                 "preparing it again", video_id)
+        after_ready(platform, video_id)
+    except Exception:  # the request is answered on the slow path either way
+        log.warning("could not queue the new preparation of video %s", video_id, exc_info=True)
 
 
 def _fits(value: Any, max_tokens: int | None, output_tokens: Any) -> bool:
