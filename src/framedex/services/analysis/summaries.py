@@ -96,47 +96,52 @@ def _section_text(timeline: Timeline, a: float, b: float, budget: int) -> str:
     return text or "(nothing detected)"
 
 
+CHAPTER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 80},
+                   "summary": {"type": "string", "minLength": 1, "maxLength": 400}},
+    "required": ["title", "summary"], "additionalProperties": False,
+}
+CHAPTER_REQUEST = ("Below is what is seen, read, heard and said in one chapter of a video. Write a short "
+                   "descriptive title (a few words) and a one-sentence summary of this chapter only.")
+
+
 def make_chapters(platform: Platform, timeline: Timeline, duration: float, *, extra: str | None = None,
                   temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = 1024,
                   model_name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Chapters whose boundaries are where the content changes (see ``chapter_boundaries``); the model
-    only writes each chapter's title and summary."""
+    only writes each chapter's title and summary, one chapter per request.
+
+    One request for all chapters let the small model drift: on a 231-s real composite the summaries of chapters
+    3-9 described later chapters (a cup at 57 s, shown at 115 s), and on an 11-minute one every summary repeated
+    the narration of the first. A request per chapter reads only that chapter; its instructions come first, so
+    llama.cpp reuses their processed prompt from one chapter to the next."""
     boundaries = chapter_boundaries(platform, timeline, duration)
     spans = spans_from_boundaries(0.0, duration, boundaries)
     llm = platform.models.llm()
-    # titles need the gist of each chapter, not all of it: keep this prompt short (prompt eval is slow on CPU)
-    budget = max(120, min(400, min(1600, platform.settings.llm_prompt_budget) // max(1, len(spans))))
-    sections = "\n\n".join(f"Chapter {i + 1} ({a:.0f}s-{b:.0f}s):\n{_section_text(timeline, a, b, budget)}"
-                           for i, (a, b) in enumerate(spans))
     n = len(spans)
-    schema = {
-        "type": "object",
-        "properties": {"chapters": {"type": "array", "minItems": n, "maxItems": n, "items": {
-            "type": "object",
-            "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 80},
-                           "summary": {"type": "string", "minLength": 1, "maxLength": 400}},
-            "required": ["title", "summary"], "additionalProperties": False}}},
-        "required": ["chapters"], "additionalProperties": False,
-    }
-    request = (f"The video is divided into {n} chapter{'s' if n > 1 else ''}, shown below with what happens "
-               "in each. For every chapter, in order, write a short descriptive title (a few words) and a "
-               "one-sentence summary of that chapter's content.")
-    if extra:
-        request += f"\nAdditional instructions: {extra}"
-    messages = [ChatMessage("system", SYSTEM_PROMPT),
-                ChatMessage("user", f"{sections}\n\nRequest: {request}")]
-    value, gen, _ = generate_json(llm, messages, schema, max_tokens=max(max_tokens, 60 * n + 40),
-                                  temperature=temperature, model=resolve_model(platform.settings, model_name))
-    items = value.get("chapters", []) if isinstance(value, dict) else []
+    # titles need the gist of each chapter, not all of it: keep each prompt short (prompt eval is slow on CPU)
+    budget = max(120, min(400, min(1600, platform.settings.llm_prompt_budget) // max(1, n)))
+    request = CHAPTER_REQUEST + (f"\nAdditional instructions: {extra}" if extra else "")
+    per_chapter = max(60, min(160, max_tokens // max(1, n)))
+    model = resolve_model(platform.settings, model_name)
     chapters = []
+    usage = {"output_tokens": 0, "input_tokens": 0}
     for i, (a, b) in enumerate(spans):
-        item = items[i] if i < len(items) and isinstance(items[i], dict) else {}
+        messages = [ChatMessage("system", SYSTEM_PROMPT),
+                    ChatMessage("user", f"{request}\n\nChapter ({a:.0f}s-{b:.0f}s):\n"
+                                        f"{_section_text(timeline, a, b, budget)}")]
+        value, gen, _ = generate_json(llm, messages, CHAPTER_SCHEMA, max_tokens=per_chapter,
+                                      temperature=temperature, model=model)
+        item = value if isinstance(value, dict) else {}
+        usage["output_tokens"] += gen.output_tokens
+        usage["input_tokens"] += gen.input_tokens
         chapters.append({
             "chapter_number": i + 1, "start": round(a), "end": round(b), "start_sec": round(a, 2),
             "end_sec": round(b, 2), "chapter_title": str(item.get("title") or f"Part {i + 1}").strip(),
             "chapter_summary": str(item.get("summary") or "").strip(),
         })
-    return chapters, {"output_tokens": gen.output_tokens, "input_tokens": gen.input_tokens}
+    return chapters, usage
 
 
 def make_highlights(platform: Platform, timeline: Timeline, duration: float, *, extra: str | None = None,
