@@ -40,7 +40,7 @@ def test_a_cycle_of_sentences_keeps_one_cycle() -> None:
 
 def test_a_short_run_repeated_back_to_back_keeps_one_copy() -> None:
     kept, _ = _generate("Objects seen: kite, violin, " + "kite, violin, " * 20)
-    assert kept == "Objects seen: kite, violin,"
+    assert kept == "Objects seen: kite, violin"  # without the dangling comma
 
 
 def test_answers_that_repeat_short_lines_or_rules_pass_whole() -> None:
@@ -87,6 +87,21 @@ def test_a_long_list_said_twice_back_to_back_keeps_one_copy() -> None:
     kept, fed = _generate(opening + cycle * 6)
     assert kept == (opening + cycle).rstrip(", ")  # the copy kept ends where the repeats began
     assert fed < len(opening) + 2 * len(cycle) + 8  # stopped as the second copy ended
+
+
+def test_a_loop_cut_inside_a_word_ends_on_a_sentence_end_or_a_whole_word() -> None:
+    # The prepared summary of the 11-minute real composite ended "...optical character recognitions agai".
+    loop = ("a terminal window where someone types commands again, followed by a Wikipedia article about optical "
+            "character recognitions again, followed by ")
+    opening = ("The video shows a series of scenes, each with a different subject. It starts with a view of Earth at "
+               "night from space, followed by a terminal window where someone types commands. The video then moves "
+               "on to a hand touching the branches of a small tree in a garden. ")
+    kept, _ = _generate(opening + "The video then shows " + loop * 5)
+    assert kept == opening.rstrip()
+    kept, _ = _generate("Next it shows " + loop * 5)
+    words = set(("Next it shows " + loop).replace(",", " ").split())
+    assert kept.startswith("Next it shows a terminal window") and not kept.endswith((",", " "))
+    assert kept.split()[-1].rstrip(",") in words, kept
 
 
 def test_a_long_sentence_said_twice_with_other_text_between_passes() -> None:

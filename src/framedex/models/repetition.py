@@ -12,7 +12,8 @@ second occurrence), a short stretch of text repeated back to back four times wit
 characters) said twice back to back, as in "…, a terminal window, a Wikipedia article, a hand touching a tree,
 a terminal window, a Wikipedia article, …": one run-on sentence that never reaches the sentence rule, and
 whose copies are too long for four of them to fit in a short answer's token budget. Text that long is not
-repeated word for word back to back on purpose.
+repeated word for word back to back on purpose. The copy kept of a back-to-back loop is trimmed to its last
+sentence end (or whole word), since the copies rarely start on one.
 """
 
 from __future__ import annotations
@@ -93,5 +94,22 @@ class RepetitionGuard:
                 start = len(text) - span  # where the run really starts: the copies need not start on a piece
                 while start > 0 and text[start - 1] == text[start - 1 + period]:
                     start -= 1
-                return len(text[:start + period].rstrip())
+                return _clean_end(text, start + period)
         return None
+
+
+_LAST_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def _clean_end(text: str, cut: int) -> int:
+    """Where to end text whose loop starts at ``cut``: one copy of a loop rarely ends on a word ("...optical
+    character recognitions agai"), so end at the last sentence end when that keeps at least half the text,
+    else at the last whole word (without a dangling comma)."""
+    kept = text[:cut]
+    ends = [m.end() for m in _LAST_SENTENCE_END.finditer(kept)]
+    if ends and ends[-1] >= cut / 2:
+        return ends[-1]
+    if cut < len(text) and text[cut].isalnum() and kept[-1:].isalnum():  # the copy ends inside a word
+        space = kept.rfind(" ")
+        kept = kept[:space] if space > 0 else kept
+    return len(kept.rstrip().rstrip(",;:").rstrip())
