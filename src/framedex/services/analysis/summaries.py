@@ -123,7 +123,8 @@ def make_chapters(platform: Platform, timeline: Timeline, duration: float, *, ex
     # titles need the gist of each chapter, not all of it: keep each prompt short (prompt eval is slow on CPU)
     budget = max(120, min(400, min(1600, platform.settings.llm_prompt_budget) // max(1, n)))
     request = CHAPTER_REQUEST + (f"\nAdditional instructions: {extra}" if extra else "")
-    per_chapter = max(60, min(160, max_tokens // max(1, n)))
+    # room for the schema's longest answer (80 + 400 characters): a reply cut short is invalid JSON and retried
+    per_chapter = max(128, max_tokens // max(1, n))
     model = resolve_model(platform.settings, model_name)
     chapters = []
     usage = {"output_tokens": 0, "input_tokens": 0}
