@@ -317,7 +317,7 @@ def _prepared(platform: Platform, row: IndexedAssetRow, model_name: str | None) 
     key = prepared_key(platform, timeline, model_name)
     try:
         if not platform.blobs.exists(blob_key(row.id, key)):
-            _refresh_outdated(platform, row.id, key, timeline)
+            _refresh_outdated(platform, row.id, key, model_name)
             return None
         with platform.blobs.open(blob_key(row.id, key)) as f:
             record = json.loads(f.read())
@@ -328,16 +328,16 @@ def _prepared(platform: Platform, row: IndexedAssetRow, model_name: str | None) 
         return None
 
 
-def _refresh_outdated(platform: Platform, video_id: str, key: str, timeline: Timeline) -> None:
+def _refresh_outdated(platform: Platform, video_id: str, key: str, model_name: str | None) -> None:
     """Outputs prepared under another key for unchanged content (framedex upgraded with other prompts or timeline
     code, the model file replaced) are prepared again, once, in the background; until then the video is answered
     on the slow path. A request for another model than the default does not count: preparation is for the
     default."""
     try:
+        if model_identity(platform, model_name) != model_identity(platform, DEFAULT_MODEL):
+            return
         state = status(platform, video_id)
         if state.get("status") != "prepared" or state.get("key") in (None, key):
-            return
-        if key != prepared_key(platform, timeline, DEFAULT_MODEL):
             return
         log.info("prepared analysis of video %s is outdated (templates, timeline code or model changed); "
                  "preparing it again", video_id)
@@ -346,7 +346,7 @@ def _refresh_outdated(platform: Platform, video_id: str, key: str, timeline: Tim
         log.warning("could not queue the new preparation of video %s", video_id, exc_info=True)
 
 
-def _fits(value: Any, max_tokens: int | None, output_tokens: Any) -> bool:
+def _fits(max_tokens: int | None, output_tokens: Any) -> bool:
     return max_tokens is None or not isinstance(output_tokens, int) or output_tokens <= max_tokens
 
 
@@ -371,7 +371,7 @@ def serve_summarize(platform: Platform, tenant_id: str, request: SummarizeInput)
     answer = _stored(outputs, request.kind, Summary.from_record)
     if row is None or answer is None:
         return None
-    if not _fits(answer, request.max_tokens, answer.usage.output_tokens):
+    if not _fits(request.max_tokens, answer.usage.output_tokens):
         return None
     log.info("served prepared %s for video %s", request.kind, row.id)
     return replace(answer, id=str(uuid.uuid4()))
@@ -402,7 +402,7 @@ def serve_analysis(job: Any, on_text: Callable[[str], Any] | None) -> Any:
     answer = _stored(_prepared(job.platform, row, opts.model_name), "summary", Summary.from_record)
     if answer is None or not isinstance(answer.text, str):
         return None
-    if not _fits(answer, opts.max_tokens, answer.usage.output_tokens):
+    if not _fits(opts.max_tokens, answer.usage.output_tokens):
         return None
     if on_text is not None:
         on_text(answer.text)
