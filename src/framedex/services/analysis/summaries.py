@@ -68,20 +68,16 @@ def summarize(platform: Platform, tenant_id: str, request: SummarizeInput) -> Su
             raise NotFound("video", video.video_id)
         timeline = load_timeline(platform, row)
     duration = timeline.duration or video.duration
-    make = make_chapters if request.kind == "chapter" else make_highlights
+    options: dict[str, Any] = {"extra": request.instructions, "temperature": request.temperature,
+                               "max_tokens": request.max_tokens or 1024, "model_name": request.model_name}
     try:
-        items, usage = make(platform, timeline, duration, extra=request.instructions,
-                            temperature=request.temperature, max_tokens=request.max_tokens or 1024,
-                            model_name=request.model_name)
+        if request.kind == "chapter":
+            chapters, usage = make_chapters(platform, timeline, duration, **options)
+            return Summary(str(uuid.uuid4()), "chapter", usage, chapters=chapters)
+        highlights, usage = make_highlights(platform, timeline, duration, **options)
+        return Summary(str(uuid.uuid4()), "highlight", usage, highlights=highlights)
     except LLMError as exc:
         raise _generation_failed(exc) from exc
-    # make_chapters/make_highlights write their items in the stored form: their source keys the prepared
-    # outputs (prepared.template_version), so they are read here rather than rewritten.
-    if request.kind == "chapter":
-        return Summary(str(uuid.uuid4()), "chapter", Usage.from_record(usage),
-                       chapters=tuple(Chapter.from_record(c) for c in items))
-    return Summary(str(uuid.uuid4()), "highlight", Usage.from_record(usage),
-                   highlights=tuple(Highlight.from_record(h) for h in items))
 
 
 def chapter_boundaries(platform: Platform, timeline: Timeline, duration: float) -> list[float]:
@@ -108,7 +104,7 @@ CHAPTER_REQUEST = ("Below is what is seen, read, heard and said in one chapter o
 
 def make_chapters(platform: Platform, timeline: Timeline, duration: float, *, extra: str | None = None,
                   temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = 1024,
-                  model_name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+                  model_name: str | None = None) -> tuple[tuple[Chapter, ...], Usage]:
     """Chapters whose boundaries are where the content changes (see ``chapter_boundaries``); the model
     only writes each chapter's title and summary, one chapter per request.
 
@@ -127,7 +123,7 @@ def make_chapters(platform: Platform, timeline: Timeline, duration: float, *, ex
     per_chapter = max(128, max_tokens // max(1, n))
     model = resolve_model(platform.settings, model_name)
     chapters = []
-    usage = {"output_tokens": 0, "input_tokens": 0}
+    output_tokens = input_tokens = 0
     for i, (a, b) in enumerate(spans):
         messages = [ChatMessage("system", SYSTEM_PROMPT),
                     ChatMessage("user", f"{request}\n\nChapter ({a:.0f}s-{b:.0f}s):\n"
@@ -135,19 +131,17 @@ def make_chapters(platform: Platform, timeline: Timeline, duration: float, *, ex
         value, gen, _ = generate_json(llm, messages, CHAPTER_SCHEMA, max_tokens=per_chapter,
                                       temperature=temperature, model=model)
         item = value if isinstance(value, dict) else {}
-        usage["output_tokens"] += gen.output_tokens
-        usage["input_tokens"] += gen.input_tokens
-        chapters.append({
-            "chapter_number": i + 1, "start": round(a), "end": round(b), "start_sec": round(a, 2),
-            "end_sec": round(b, 2), "chapter_title": str(item.get("title") or f"Part {i + 1}").strip(),
-            "chapter_summary": str(item.get("summary") or "").strip(),
-        })
-    return chapters, usage
+        output_tokens += gen.output_tokens
+        input_tokens += gen.input_tokens
+        chapters.append(Chapter(i + 1, round(a), round(b), round(a, 2), round(b, 2),
+                                str(item.get("title") or f"Part {i + 1}").strip(),
+                                str(item.get("summary") or "").strip()))
+    return tuple(chapters), Usage(output_tokens, input_tokens)
 
 
 def make_highlights(platform: Platform, timeline: Timeline, duration: float, *, extra: str | None = None,
                     temperature: float = DEFAULT_TEMPERATURE, max_tokens: int = 1024,
-                    model_name: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+                    model_name: str | None = None) -> tuple[tuple[Highlight, ...], Usage]:
     """Key moments. The model picks each moment's start among real moments of the timeline (transcript
     segment starts and shot cuts, enforced by the schema's enum); each highlight runs to the end of the
     material that starts there (at most 20 s), in order and not overlapping."""
@@ -197,10 +191,9 @@ def make_highlights(platform: Platform, timeline: Timeline, duration: float, *, 
         if end <= s:
             continue
         h = picked[s]
-        highlights.append({"start": s, "end": round(end), "start_sec": float(s), "end_sec": round(end, 2),
-                           "highlight": str(h.get("title", "")).strip(),
-                           "highlight_summary": str(h.get("summary", "")).strip()})
-    return highlights, {"output_tokens": gen.output_tokens, "input_tokens": gen.input_tokens}
+        highlights.append(Highlight(s, round(end), float(s), round(end, 2), str(h.get("title", "")).strip(),
+                                    str(h.get("summary", "")).strip()))
+    return tuple(highlights), Usage(gen.output_tokens, gen.input_tokens)
 
 
 def _grid(duration: float, step: float) -> list[float]:
