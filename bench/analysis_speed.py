@@ -35,6 +35,7 @@ from pathlib import Path
 from framedex.config import Settings
 from framedex.ids import new_id, utcnow
 from framedex.ingest.keys import scan_key
+from framedex.ingest.probe import probe
 from framedex.models.base import ChatMessage
 from framedex.platform import Platform
 from framedex.services import analysis, auth
@@ -132,18 +133,6 @@ def make_composite(work: Path) -> Path:
     return out
 
 
-def _seconds(path: Path) -> float:
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-                           check=True, capture_output=True, text=True)
-    return float(probe.stdout.strip())
-
-
-def _has_audio(path: Path) -> bool:
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-                            "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True)
-    return bool(probe.stdout.strip())
-
-
 def make_long_composite(work: Path) -> Path:
     """The composite followed by the LONG_EXTRA clips at the same size, each with its own sound (silence where it
     has none): a video of ~11 minutes and many subjects."""
@@ -156,8 +145,9 @@ def make_long_composite(work: Path) -> Path:
         inputs += ["-i", str(part)]
         chains.append(f"[{i}:v]scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,"
                       f"setsar=1,fps=25,format=yuv420p[v{i}]")
-        seconds = _seconds(part)
-        source = f"[{i}:a]" if _has_audio(part) else f"anullsrc=r=44100:cl=mono,atrim=0:{seconds:.3f},"
+        info = probe(part)
+        seconds = info.duration
+        source = f"[{i}:a]" if info.has_audio else f"anullsrc=r=44100:cl=mono,atrim=0:{seconds:.3f},"
         chains.append(f"{source}aresample=44100,aformat=channel_layouts=mono,apad,atrim=0:{seconds:.3f}[a{i}]")
         pairs += f"[v{i}][a{i}]"
     graph = ";".join(chains) + f";{pairs}concat=n={len(parts)}:v=1:a=1[v][a]"
