@@ -31,7 +31,7 @@ CACHE = Path.home() / ".cache" / "framedex" / "scenes-eval"
 MAX_SIDE = 640
 
 LABELS = ("cartoon", "clip art", "black and white", "night", "outer space", "underwater", "aerial view",
-          "indoors", "outdoors", "crowd", "slides or document", "security camera")
+          "indoors", "outdoors", "crowd", "slides or document", "security camera", "qr code")
 # Labels that only make sense for camera pictures: not judged on drawings, screens and slides.
 PHOTO_ONLY = ("indoors", "outdoors", "aerial view", "underwater", "security camera")
 
@@ -137,7 +137,7 @@ def sources() -> list[Source]:
         ("barcode_code128.png", "held", _fixed(**dict.fromkeys(
             ("cartoon", "clip_art", "black_and_white", "slides_or_document"), None), **NOT_PHOTO)),
         ("qrcode.png", "held", _fixed(**dict.fromkeys(
-            ("cartoon", "clip_art", "black_and_white", "slides_or_document"), None), **NOT_PHOTO)),
+            ("cartoon", "clip_art", "black_and_white", "slides_or_document"), None), **NOT_PHOTO, qr_code=True)),
         ("beach_wading_las_vegas_sweatshirt.jpg", "held", _photo("outdoors")),
         ("billiards_pool_table_tilted_view.jpg", "held", _photo("indoors")),
         ("canyon_sunset_man_beanie.jpg", "held", _photo("outdoors", ignore=("night",))),

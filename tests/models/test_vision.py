@@ -74,6 +74,8 @@ def test_scene_words_on_real_pictures(tagger: Any, media: Path, images: dict[str
         "solvay": _real_picture(real2 / "images" / "archival_bw_solvay_conference_1927.jpg"),
         "slide": _real_picture(real2 / "slides" / "beamer_talk_outline_slide.png"),
         "daytime": images["two_samoyeds_grass_IMG_20200608_111614_1600px"],
+        "qr": _real_picture(real2 / "images" / "qrcode.png"),
+        "map": _real_picture(real2 / "slides" / "doc_map_baiona_basque_labels.png"),  # corner-square look-alikes
     }
     tags = dict(zip(pictures, tagger.tag(list(pictures.values())), strict=True))
     assert {"cartoon", "clip art"} <= set(tags["crow"].attributes)
@@ -85,6 +87,8 @@ def test_scene_words_on_real_pictures(tagger: Any, media: Path, images: dict[str
     day = set(tags["daytime"].attributes)
     assert not day & {"night", "cartoon", "clip art", "black and white", "slides or document", "outer space"}
     assert "outdoors" in day
+    assert "qr code" in tags["qr"].attributes
+    assert not any("qr code" in t.attributes for k, t in tags.items() if k != "qr")
     for value in (0, 128, 255):  # a fade to black or white is neither night, black and white nor clip art
         assert tagger.attributes(np.full((360, 640, 3), value, np.uint8), {}) == []
 
