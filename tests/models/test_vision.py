@@ -217,3 +217,25 @@ def test_onnx_clip_encoder_plugs_in(tmp_path: Path, tagger: Any, images: dict[st
     assert t.shape == (3, 8) and np.allclose(t[0], t[2])
     (res,) = TaggingFrameAnalyzer(tagger, enc).analyze([images["baboon"]])
     assert res.embedding.shape == (8,) and res.tags.labels[0].name == "baboon"
+
+
+def test_corner_squares_in_a_degenerate_layout_are_no_qr_code(media: Path) -> None:
+    """A frame of the real terminal screencast, as ingest stores it, where OpenCV finds QR corner squares in a
+    zero-area layout and its decoder raises: the frame has no QR code, and indexing goes on."""
+    import io
+
+    from PIL import Image
+
+    from framedex.ingest.scan import scan_video
+    from framedex.ingest.stages import _jpeg
+    from framedex.models.vision import shows_qr_code
+
+    stored: dict[float, Any] = {}
+
+    def keep(frame: Any) -> None:
+        if 30.5 <= frame.time <= 31.5:
+            stored[frame.time] = np.asarray(Image.open(io.BytesIO(_jpeg(frame.image))).convert("RGB"))
+
+    scan_video(media / "real2" / "video" / "terminal_screencast_xterm_46s.mp4", keep)
+    assert stored
+    assert not any(shows_qr_code(image) for image in stored.values())

@@ -324,11 +324,10 @@ def shows_qr_code(image: ImageArray) -> bool:
     import cv2
 
     grey = cv2.cvtColor(_rgb(image), cv2.COLOR_RGB2GRAY)
-    detector = cv2.QRCodeDetector()
-    found, corners = detector.detect(grey)
-    if not found or corners is None:
+    try:
+        payload = cv2.QRCodeDetector().detectAndDecode(grey)[0]
+    except cv2.error:  # corner squares in a degenerate (zero-area) layout: no code
         return False
-    payload, _ = detector.decode(grey, corners)[:2]
     return bool(payload)
 
 
