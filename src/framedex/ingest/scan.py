@@ -28,6 +28,15 @@ _TINY = (64, 36)
 # Between two consecutive frames (1/25 s apart) motion rarely changes this share of the picture by this much.
 CUT_PIXEL_CHANGE = 0.25
 CUT_CHANGED_SHARE = 0.12
+# A picture that has not moved for STILL_SECONDS (slides, clip art, a paused screen: consecutive frames differ by
+# under STILL_RATIO and STILL_CHANGED_SHARE) and then changes by AFTER_STILL_RATIO or AFTER_STILL_CHANGED_SHARE is
+# cut too: one slide of the same template replacing another, or a small drawing on a white card, changes the
+# tiny grey frame far less than a camera cut does, but nothing else moves.
+STILL_RATIO = 0.02
+STILL_CHANGED_SHARE = 0.002
+STILL_SECONDS = 0.5
+AFTER_STILL_RATIO = 0.15
+AFTER_STILL_CHANGED_SHARE = 0.04
 
 
 @dataclass
@@ -45,15 +54,18 @@ def scan_video(path: Path, on_frame: Callable[[SampledFrame], None], *, sample_f
     A cut is declared where consecutive tiny frames differ by more than `cut_threshold`
     (mean absolute difference of normalised grey levels, scaled by the frame's contrast) and
     the previous cut is at least `min_shot_seconds` away, or where at once a large part of the frame
-    (`CUT_CHANGED_SHARE`) changes strongly: one drawing replacing another on the same white card, a slide
-    replacing a slide, barely move the mean over the whole frame. Without a `budget`, one comes from the
-    file's header (capped at the longest media the API takes).
+    (`CUT_CHANGED_SHARE`) changes strongly, or where a picture that stood still changes (`STILL_SECONDS`): one
+    drawing replacing another on the same white card, a slide replacing a slide, barely move the mean over the
+    whole frame. Without a `budget`, one comes from the file's header (capped at the longest media the API
+    takes).
     """
     result = ScanResult()
     interval = 1.0 / sample_fps
     next_sample = 0.0
     previous: np.ndarray | None = None
+    previous_time = 0.0
     last_cut = 0.0
+    moved_at = 0.0  # time of the last frame that differed from its predecessor by more than a still picture does
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -72,11 +84,16 @@ def scan_video(path: Path, on_frame: Callable[[SampledFrame], None], *, sample_f
                 diff = float(delta.mean())
                 contrast = float(max(tiny.std(), previous.std(), 0.05))
                 changed = float((delta > CUT_PIXEL_CHANGE).mean())
-                is_cut = diff / contrast > cut_threshold or changed >= CUT_CHANGED_SHARE
+                ratio = diff / contrast
+                is_cut = ratio > cut_threshold or changed >= CUT_CHANGED_SHARE
+                if not is_cut and previous_time - moved_at >= STILL_SECONDS:
+                    is_cut = ratio >= AFTER_STILL_RATIO or changed >= AFTER_STILL_CHANGED_SHARE
+                if ratio >= STILL_RATIO or changed >= STILL_CHANGED_SHARE:
+                    moved_at = t
                 if is_cut and t - last_cut >= min_shot_seconds:
                     result.cuts.append(round(t, 3))
                     last_cut = t
-            previous = tiny
+            previous, previous_time = tiny, t
             if t + 1e-3 >= next_sample:
                 w, h = _target_size(frame.width, frame.height, max_side)
                 image = frame.to_ndarray(format="rgb24", width=w, height=h)
