@@ -9,6 +9,9 @@ loopback server (once per data directory, `eval.evaluate.ingest`), then
   ``|``-separated items of `groundtruth.json`) of at least two words whose words mostly (>= 70 %, with OCR
   slack: a word counts when a read word is >= 0.8 similar) appear in the OCR lines stored for the video
   around the item's time (+- 1 s);
+* **spans**: of the stored lines whose text is a ground-truth item's (>= 0.9 similar), the share whose time range
+  stays within the time that text is on screen (+- 1 s; the same text on consecutive slides counts as one
+  stretch): a line read on one slide must not run on over the next slides, where other text is shown;
 * **R@1 / R@5**: for every item of >= 5 words, a quote as a user would type it (3-5 consecutive words from
   its middle) is searched with ``search_options=["visual"]``; a hit is right when it is the item's video and
   overlaps its interval (+- 1 s).
@@ -94,6 +97,32 @@ def read_share(item: str, lines: list[tuple[float, float, str]], start: float, e
     return sum(_present(w, read) for w in words) / max(1, len(words))
 
 
+def span_right(lines: list[tuple[float, float, str]], items: list[tuple[float, float, str]]) -> tuple[int, int]:
+    """(right, matched): the stored lines whose text is an item's, and of those the ones whose time range stays
+    within the stretch that text is on screen (intervals of the same text that touch are one stretch)."""
+    from framedex.models.textnorm import squash
+
+    right = matched = 0
+    for start, end, text in lines:
+        key = squash(text)
+        if len(key) < 8:
+            continue
+        same = sorted((a, b) for a, b, t in items if SequenceMatcher(None, key, squash(t)).ratio() >= 0.9)
+        if not same:
+            continue
+        matched += 1
+        stretches: list[list[float]] = []
+        for a, b in same:
+            if stretches and a <= stretches[-1][1] + 0.5:
+                stretches[-1][1] = max(stretches[-1][1], b)
+            else:
+                stretches.append([a, b])
+        middle = (start + end) / 2
+        right += any(a - SLACK <= start and end <= b + SLACK and a - SLACK <= middle <= b + SLACK
+                     for a, b in stretches)
+    return right, matched
+
+
 def reocr(platform: Any, state: dict[str, Any]) -> None:
     """Re-run only the OCR stage on each indexed video (the stored frames and clips are reused)."""
     from framedex.ingest.modalities import OcrStage
@@ -149,8 +178,9 @@ def main(argv: list[str]) -> int:
                 timings = dict(s.get(IndexedAssetRow, video_id).stage_timings or {})
             shares = [read_share(t, lines, a, b) for a, b, t in items[name]]
             read = [x >= 0.7 for x in shares]
+            spans_right, spans_matched = span_right(lines, items[name])
             print(f"{split:4} {name:48} ocr {timings.get('ocr', 0):6.1f} s  lines {len(lines):4d}  "
-                  f"read {sum(read)}/{len(read)}", file=sys.stderr)
+                  f"read {sum(read)}/{len(read)}  spans {spans_right}/{spans_matched}", file=sys.stderr)
             quotes = [(q, a, b) for a, b, t in items[name] if (q := quote_of(t))]
             quotes = list({q: (q, a, b) for q, a, b in quotes}.values())
             if len(quotes) > MAX_QUERIES_PER_VIDEO:  # evenly spread over the video
@@ -170,17 +200,19 @@ def main(argv: list[str]) -> int:
                             round(h["relevance"], 2)) for h in hits[:2]]
                     print(f"  miss {q!r} [{a}-{b}] rank={rank} n={len(hits)} top={top}", file=sys.stderr)
             rows.append({"video": name, "split": split, "read": sum(read), "items": len(read),
-                         "ocr_s": timings.get("ocr", 0.0)})
+                         "spans_right": spans_right, "spans": spans_matched, "ocr_s": timings.get("ocr", 0.0)})
     finally:
         platform.close()
-    print(f"\n{'split':6} {'items read':>12} {'quotes':>7} {'R@1':>6} {'R@5':>6} {'no hit':>7} {'ocr s':>7}")
+    print(f"\n{'split':6} {'items read':>12} {'spans':>6} {'quotes':>7} {'R@1':>6} {'R@5':>6} {'no hit':>7} "
+          f"{'ocr s':>7}")
     for split in ("dev", "held", "all"):
         sel = [r for r in rows if split == "all" or r["split"] == split]
         asked = [r for r in sel if "query" in r]
         v = [r for r in sel if "items" in r]
         n_items = sum(r["items"] for r in v)
         n = max(1, len(asked))
-        print(f"{split:6} {sum(r['read'] for r in v) / max(1, n_items):12.2f} {len(asked):7d} "
+        spans = sum(r["spans_right"] for r in v) / max(1, sum(r["spans"] for r in v))
+        print(f"{split:6} {sum(r['read'] for r in v) / max(1, n_items):12.2f} {spans:6.2f} {len(asked):7d} "
               f"{sum(r['rank'] == 1 for r in asked) / n:6.2f} "
               f"{sum(r['rank'] is not None and r['rank'] <= 5 for r in asked) / n:6.2f} "
               f"{sum(r['n'] == 0 for r in asked) / n:7.2f} {sum(r['ocr_s'] for r in v):7.1f}")
