@@ -41,6 +41,22 @@ def test_runs_merge_the_same_line_across_reads() -> None:
     assert same_text("Mirror displays", "Mirror dispIays") and not same_text("Apply", "Displays")
 
 
+def test_a_line_with_a_word_replaced_is_another_line() -> None:
+    """Slides of one template (the real German lecture) repeat a line with one word changed: each line keeps its
+    own slide's time. Misread letters (real OCR reads of the same slides) still join the line."""
+    assert not same_text("Beobachtungen zu einem ägyptischen Text.", "Beobachtungen zu einem kyrillischen Text.")
+    assert not same_text("Finding pp-partitions of haplotype matrices.", "Finding pp-partitions of genotype matrices.")
+    assert same_text("natüdicher Sprachan", "natürlicher Sprachen")
+    assert same_text("Pragrammieraprachen", "Programmiersprachen")
+    runs = _Runs()
+    runs.update({"Beobachtungen zu einem ägyptischen Text.": 0.9}, 8.0, 10.0)
+    runs.update({"Beobachtungen zu einem kyrillischen Text.": 0.9}, 10.0, 12.0)
+    runs.update({}, 12.0, 14.0)
+    runs.update({}, 14.0, 16.0)
+    assert [(text.split()[3], start, end) for text, start, end, _ in runs.finish()] == [
+        ("ägyptischen", 8.0, 10.0), ("kyrillischen", 10.0, 12.0)]
+
+
 def test_a_quote_scores_as_a_phrase_despite_ocr_spacing() -> None:
     block = "There was plenty to occupy his time, even if he did nothing but sit and read. When he tired of " \
             "official reports and memoranda and minutes he would plug his foolscap-sized newspad into the"

@@ -151,6 +151,7 @@ OCR_MIN_CALLS = 6  # ... but never fewer than this for a short video
 CHANGE_PIXEL = 0.08  # grey-level change (0-1) of a tiny-frame pixel that counts
 CHANGE_SHARE = 0.0015  # share of changed tiny-frame pixels that makes a new picture (a tooltip, a new line)
 SAME_TEXT_RATIO = 0.85  # character similarity at which two reads are the same line (OCR noise)
+SAME_TEXT_MAX_RUN = 3  # ... unless this many characters in a row differ: a word was replaced, not misread
 MISSED_READS = 1  # a line missing from this many consecutive reads still continues (OCR flakiness)
 
 
@@ -202,8 +203,11 @@ def _squash(text: str) -> str:
 
 
 def same_text(a: str, b: str) -> bool:
-    """Two reads of the same line: equal but for case, spacing and punctuation, nearly equal (OCR errors), or
-    one the beginning of the other (text being typed)."""
+    """Two reads of the same line: equal but for case, spacing and punctuation, nearly equal (OCR errors: a
+    character or two misread here and there), or one the beginning of the other (text being typed). Slides of
+    one template repeat a line with one word changed ("... einem ägyptischen Text." on one, "... einem
+    kyrillischen Text." on the next): more than SAME_TEXT_MAX_RUN differing characters in a row make another
+    line, so each keeps the time it is on screen."""
     from difflib import SequenceMatcher
 
     sa, sb = _squash(a), _squash(b)
@@ -215,7 +219,10 @@ def same_text(a: str, b: str) -> bool:
     if len(short) < 0.7 * len(long_):
         return False
     matcher = SequenceMatcher(None, sa, sb, autojunk=False)
-    return matcher.quick_ratio() >= SAME_TEXT_RATIO and matcher.ratio() >= SAME_TEXT_RATIO
+    if matcher.quick_ratio() < SAME_TEXT_RATIO or matcher.ratio() < SAME_TEXT_RATIO:
+        return False
+    return all(max(i2 - i1, j2 - j1) <= SAME_TEXT_MAX_RUN
+               for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal")
 
 
 class OcrStage:
