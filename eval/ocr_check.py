@@ -102,12 +102,13 @@ def span_right(lines: list[tuple[float, float, str]], items: list[tuple[float, f
     within the stretch that text is on screen (intervals of the same text that touch are one stretch)."""
     from framedex.models.textnorm import squash
 
+    squashed = [(a, b, squash(t)) for a, b, t in items]
     right = matched = 0
     for start, end, text in lines:
         key = squash(text)
         if len(key) < 8:
             continue
-        same = sorted((a, b) for a, b, t in items if SequenceMatcher(None, key, squash(t)).ratio() >= 0.9)
+        same = sorted((a, b) for a, b, t in squashed if SequenceMatcher(None, key, t).ratio() >= 0.9)
         if not same:
             continue
         matched += 1
@@ -117,9 +118,7 @@ def span_right(lines: list[tuple[float, float, str]], items: list[tuple[float, f
                 stretches[-1][1] = max(stretches[-1][1], b)
             else:
                 stretches.append([a, b])
-        middle = (start + end) / 2
-        right += any(a - SLACK <= start and end <= b + SLACK and a - SLACK <= middle <= b + SLACK
-                     for a, b in stretches)
+        right += any(a - SLACK <= start and end <= b + SLACK for a, b in stretches)
     return right, matched
 
 
