@@ -11,10 +11,11 @@ import pytest
 from framedex.config import Settings
 from framedex.ingest.stages import spoken_language_hint
 from framedex.models.audio_io import load_audio
-from framedex.models.base import FloatArray, SpeechRecognizer, Transcript
+from framedex.models.base import FloatArray, SpeechRecognizer, SpeechSegment, Transcript
 from framedex.models.speech import (
     WhisperSpeechRecognizer,
     aggregate_language_probabilities,
+    collapse_loops,
     language_candidates,
 )
 
@@ -268,3 +269,27 @@ def test_language_from_several_windows(whisper_base: WhisperSpeechRecognizer, me
     with whisper_base._lock:
         probs = whisper_base.language_probabilities(audio)
     assert next(iter(probs)) == "es" and probs["es"] > 0.7, list(probs.items())[:3]
+
+
+def test_speech_that_repeats_itself_is_transcribed_the_same_each_time(
+        whisper_base: WhisperSpeechRecognizer, media: Path, tmp_path: Path) -> None:
+    """A phone menu and a talk of similar paragraphs compress too well for Whisper's fallback check, whose
+    sampled re-decodes came out different on every call (once as the single word "the")."""
+    paragraphs = " ".join(f"Paragraph {i}. The committee discussed the harbour bridge, the railway timetable "
+                          "and the budget." for i in range(8))
+    talk = load_audio(_espeak(paragraphs, tmp_path / "paragraphs.wav"))
+    menu = load_audio(media / "real2" / "speech" / "asterisk_ru_vm_options_20s.wav")
+    for audio, word, least in ((talk, "harbo", 6), (menu, "нажмите", 4)):
+        first, second = whisper_base.transcribe(audio), whisper_base.transcribe(audio)
+        assert first.text == second.text, (first.text, second.text)
+        assert first.text.lower().count(word) >= least, first.text
+
+
+def test_a_decoding_loop_keeps_its_first_segment() -> None:
+    def seg(start: float, text: str) -> SpeechSegment:
+        return SpeechSegment(start=start, end=start + 1, text=text)
+
+    loop = [seg(10 + i, "Vous êtes à la station." if i % 2 else "vous êtes à la station") for i in range(5)]
+    said_twice = [seg(1, "Hello?"), seg(2, "Hello?")]
+    kept = collapse_loops([seg(0, "Bonjour."), *said_twice, *loop, seg(20, "Au revoir.")])
+    assert [s.start for s in kept] == [0, 1, 2, 10, 20]

@@ -12,11 +12,20 @@ likely decode; the default language (``FRAMEDEX_SPEECH_LANGUAGE``, English when 
 candidates when it is close behind or when no language is likely at all, and wins near-ties. So
 a clip that really is in another language (whose default-language decode is a poor translation)
 keeps it. A language given by the caller (an upload's ``user_metadata.language``) skips detection.
+
+Decoding is greedy only. faster-whisper's default re-decodes a 30-s window by *sampling* at rising
+temperatures when the greedy text compresses too well (ratio > 2.4) or is unlikely. Sampled text differs
+from run to run, and speech that really repeats itself fails that check: a phone menu ("Нажмите один для
+записи …, нажмите два для записи …") came back as a random sample, a synthetic talk of eight similar
+paragraphs as random words in other scripts, or once as the single word "the". The greedy loop the
+fallback is there to escape (a line said over and over in a window of speech the model cannot follow) is
+cut here instead: a run of ``LOOP_REPEATS`` or more segments with the same text keeps its first.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import zlib
 from collections.abc import Mapping, Sequence
@@ -40,6 +49,8 @@ LANGUAGE_CANDIDATES = 3  # at most this many of them
 LANGUAGE_FLOOR = 0.2  # a top language below this is no decision: the default is tried as well
 LANGUAGE_DEFAULT_BONUS = 0.1  # nats per token by which the default's trial decode may trail and still win
 DEFAULT_LANGUAGE = "en"
+LOOP_REPEATS = 3  # this many segments in a row with the same text are a decoding loop (two may be said)
+_NON_WORD = re.compile(r"[\W_]+")
 
 
 def aggregate_language_probabilities(windows: Sequence[tuple[Mapping[str, float], float]]) -> dict[str, float]:
@@ -74,6 +85,23 @@ def language_candidates(probs: Mapping[str, float], default: str, *, confident: 
     out = [lang for lang, p in ranked[:most] if p >= margin * p_top]
     if default not in out and (probs.get(default, 0.0) >= margin * p_top or p_top < floor):
         out.append(default)
+    return out
+
+
+def collapse_loops(segments: Sequence[SpeechSegment], repeats: int = LOOP_REPEATS) -> list[SpeechSegment]:
+    """``segments`` with each run of ``repeats`` or more consecutive segments of the same text (case,
+    spaces and punctuation aside) cut down to its first segment."""
+    def key(segment: SpeechSegment) -> str:
+        return _NON_WORD.sub(" ", segment.text.lower()).strip()
+
+    out: list[SpeechSegment] = []
+    run: list[SpeechSegment] = []
+    for segment in [*segments, None]:
+        if segment is not None and run and key(segment) == key(run[0]):
+            run.append(segment)
+            continue
+        out.extend(run[:1] if len(run) >= repeats else run)
+        run = [segment] if segment is not None else []
     return out
 
 
@@ -184,7 +212,7 @@ class WhisperSpeechRecognizer:
             else:
                 chosen, probability = self._choose_language(speech)
             raw_segments, _ = self._model.transcribe(
-                speech, language=chosen, beam_size=self.beam_size, word_timestamps=True,
+                speech, language=chosen, beam_size=self.beam_size, temperature=0.0, word_timestamps=True,
                 vad_filter=False, condition_on_previous_text=False,
             )
             if chunks is not None:
@@ -208,7 +236,7 @@ class WhisperSpeechRecognizer:
             if words:
                 s_start, s_end = min(s_start, words[0].start), max(s_end, words[-1].end)
             out.append(SpeechSegment(start=s_start, end=s_end, text=text, words=words))
-        return Transcript(language=chosen, language_probability=probability, segments=out)
+        return Transcript(language=chosen, language_probability=probability, segments=collapse_loops(out))
 
     # --- language -------------------------------------------------------------------------------
 
