@@ -13,17 +13,23 @@ candidates when it is close behind or when no language is likely at all, and win
 a clip that really is in another language (whose default-language decode is a poor translation)
 keeps it. A language given by the caller (an upload's ``user_metadata.language``) skips detection.
 
-Decoding is greedy only. faster-whisper's default re-decodes a 30-s window by *sampling* at rising
-temperatures when the greedy text compresses too well (ratio > 2.4) or is unlikely. Sampled text differs
-from run to run, and speech that really repeats itself fails that check: a phone menu ("Нажмите один для
-записи …, нажмите два для записи …") came back as a random sample, a synthetic talk of eight similar
-paragraphs as random words in other scripts, or once as the single word "the". The greedy loop the
-fallback is there to escape (a line said over and over in a window of speech the model cannot follow) is
-cut here instead: a run of ``LOOP_REPEATS`` or more segments with the same text keeps its first.
+When greedy decoding of a 30-s window compresses too well (ratio > 2.4: a loop) or is unlikely,
+faster-whisper re-decodes it by *sampling* at rising temperatures. It takes the first sample that passes
+those checks, even one that says nothing, and when every sample fails it keeps the least unlikely sample
+that compresses. Speech that really repeats itself fails every time: a phone menu ("Нажмите один для
+записи …, нажмите два для записи …") and a talk of eight similar paragraphs came back as random samples
+('', "eighth eighth …", once the single word "the"), different on every call. Here a window with no
+sample that passes and says something keeps its greedy decode: the same each time, and right on both. A
+sample that passes is kept as before, and so is faster-whisper's pick when the greedy decode is a hard loop
+(compression above ``LOOP_COMPRESSION``): a synthetic voice's "Oh, the Red-Dudri-Dudri-…" gave way to
+"… closed in a mountain pass on Tuesday". A greedy loop that is kept is cut: a run of ``LOOP_REPEATS``
+or more segments with the same text keeps its first.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import re
 import threading
@@ -49,6 +55,12 @@ LANGUAGE_CANDIDATES = 3  # at most this many of them
 LANGUAGE_FLOOR = 0.2  # a top language below this is no decision: the default is tried as well
 LANGUAGE_DEFAULT_BONUS = 0.1  # nats per token by which the default's trial decode may trail and still win
 DEFAULT_LANGUAGE = "en"
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # greedy, then samples (faster-whisper's defaults)
+COMPRESSION_LIMIT = 2.4  # a decode that compresses better than this is a loop (faster-whisper's default)
+LOGPROB_LIMIT = -1.0  # a decode less likely than this per token is a failure (faster-whisper's default)
+# A greedy decode compressing better than this is a loop even when no sample passes: real speech that repeats
+# itself measured 2.6 (a phone menu) and 3.8-4.3 (eight similar paragraphs); loops 7.0 and 12.1 ("Dudri-Dudri-…").
+LOOP_COMPRESSION = 6.0
 LOOP_REPEATS = 3  # this many segments in a row with the same text are a decoding loop (two may be said)
 _NON_WORD = re.compile(r"[\W_]+")
 
@@ -105,6 +117,31 @@ def collapse_loops(segments: Sequence[SpeechSegment], repeats: int = LOOP_REPEAT
     return out
 
 
+@functools.cache
+def _greedy_when_samples_fail(whisper_model: type) -> type:
+    """``whisper_model`` (faster-whisper's WhisperModel, imported lazily) whose temperature fallback keeps
+    the greedy decode of a 30-s window when no sampled re-decode passes the checks or says anything."""
+
+    class GreedyWhenSamplesFail(whisper_model):
+        def generate_with_fallback(self, encoder_output: Any, prompt: list[int], tokenizer: Any,
+                                   options: Any) -> tuple[Any, float, float, float]:
+            decoded = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            result, avg_logprob, temperature, compression_ratio = decoded
+            if temperature == 0.0:  # the greedy decode passed
+                return decoded
+            said = tokenizer.decode(result.sequences_ids[0]).strip()
+            if said and compression_ratio <= COMPRESSION_LIMIT and avg_logprob >= LOGPROB_LIMIT:
+                return decoded
+            greedy = super().generate_with_fallback(
+                encoder_output, prompt, tokenizer, dataclasses.replace(options, temperatures=[0.0]))
+            if greedy[3] > LOOP_COMPRESSION:  # the greedy decode is a loop: any sample says more
+                return decoded
+            log.info("no sampled decode of a window passed (%r); keeping the greedy decode", said[:60])
+            return greedy
+
+    return GreedyWhenSamplesFail
+
+
 def _language_code(language: str) -> str:
     return str(language).strip().lower().replace("_", "-").split("-")[0]
 
@@ -148,7 +185,7 @@ class WhisperSpeechRecognizer:
         self.beam_size = beam_size
         self.vad_filter = vad_filter
         self._lock = threading.Lock()
-        self._model: Any = WhisperModel(
+        self._model: Any = _greedy_when_samples_fail(WhisperModel)(
             str(model_dir),
             device="cpu",
             compute_type=compute_type,
@@ -212,8 +249,9 @@ class WhisperSpeechRecognizer:
             else:
                 chosen, probability = self._choose_language(speech)
             raw_segments, _ = self._model.transcribe(
-                speech, language=chosen, beam_size=self.beam_size, temperature=0.0, word_timestamps=True,
-                vad_filter=False, condition_on_previous_text=False,
+                speech, language=chosen, beam_size=self.beam_size, temperature=list(TEMPERATURES),
+                compression_ratio_threshold=COMPRESSION_LIMIT, log_prob_threshold=LOGPROB_LIMIT,
+                word_timestamps=True, vad_filter=False, condition_on_previous_text=False,
             )
             if chunks is not None:
                 raw_segments = restore_speech_timestamps(raw_segments, chunks, AUDIO_SAMPLE_RATE)
