@@ -321,8 +321,9 @@ class _ScriptedWhisper:
                                options: _Options) -> tuple[object, float, float, float]:
         if options.temperatures == [0.0]:
             text, logprob, ratio = self.greedy
-            return type("Result", (), {"sequences_ids": [text.split()]})(), logprob, 0.0, ratio
-        text, logprob, temperature, ratio = self.fallback
+            temperature = 0.0
+        else:
+            text, logprob, temperature, ratio = self.fallback
         return type("Result", (), {"sequences_ids": [text.split()]})(), logprob, temperature, ratio
 
 
