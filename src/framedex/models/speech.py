@@ -331,7 +331,7 @@ class WhisperSpeechRecognizer:
         if not text or tokens <= 1:
             return None
         encoded = text.encode()
-        if len(encoded) >= 24 and len(encoded) / len(zlib.compress(encoded)) > 2.4:
+        if len(encoded) >= 24 and len(encoded) / len(zlib.compress(encoded)) > COMPRESSION_LIMIT:
             return None
         return float(sum(s.avg_logprob * (len(s.tokens) + 1) for s in segments) / tokens)
 
